@@ -1,0 +1,68 @@
+import type { RunStatus } from '@sbx/shared';
+import type { HarnessReport } from './sandbox/harness-report.js';
+import type { RawRun } from './sandbox/types.js';
+
+export interface Verdict {
+  status: RunStatus;
+  message?: string;
+  /** Signal that ended the program, when one did. */
+  signal: number | null;
+}
+
+export interface VerdictInput {
+  run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode'>;
+  report: HarnessReport | null;
+  /** User stdout+stderr bytes seen, the report excluded. */
+  outputBytes: number;
+  outputCap: number;
+  limits: { time_ms: number; memory_mb: number };
+}
+
+const SIGNAL_NAMES: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  4: 'SIGILL',
+  6: 'SIGABRT',
+  7: 'SIGBUS',
+  8: 'SIGFPE',
+  9: 'SIGKILL',
+  11: 'SIGSEGV',
+  13: 'SIGPIPE',
+  14: 'SIGALRM',
+  15: 'SIGTERM',
+  24: 'SIGXCPU',
+  25: 'SIGXFSZ',
+  31: 'SIGSYS',
+};
+
+/** Exit code the supervisor uses when it could not read its job frame. */
+export const HARNESS_FRAME_ERROR_EXIT = 70;
+
+/**
+ * Judges a finished run. The order is fixed (../shared/reference/sandbox.md):
+ * the worker's own observations come first, the harness report (which user
+ * code could forge, to its own detriment only) after.
+ */
+export function classify({ run, report, outputBytes, outputCap, limits }: VerdictInput): Verdict {
+  const exit = report?.exit_code ?? run.exitCode;
+  const signal = report ? report.signal : exit !== null && exit > 128 ? exit - 128 : null;
+
+  if (run.killedBy === 'deadline' || report?.timed_out)
+    return { status: 'timeout', signal: null, message: `time limit of ${limits.time_ms} ms exceeded` };
+  if (run.oomKilled || report?.memory_error)
+    return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
+  if (run.killedBy === 'output_cap' || outputBytes > outputCap)
+    return { status: 'output_limit', signal: null, message: `output exceeded ${outputCap} bytes; the run was stopped` };
+  if (run.killedBy === 'abort') return { status: 'internal_error', signal: null, message: 'the run was aborted' };
+  if (!report && run.exitCode === HARNESS_FRAME_ERROR_EXIT)
+    return { status: 'internal_error', signal: null, message: 'the sandbox harness rejected its job frame' };
+  if (exit === null) return { status: 'internal_error', signal: null, message: 'the sandbox exit code was lost' };
+  if (signal !== null)
+    return {
+      status: 'runtime_error',
+      signal,
+      message: `killed by signal ${signal} (${SIGNAL_NAMES[signal] ?? 'unknown'})`,
+    };
+  if (exit !== 0) return { status: 'runtime_error', signal: null, message: `exited with code ${exit}` };
+  return { status: 'ok', signal: null };
+}

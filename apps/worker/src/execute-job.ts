@@ -1,0 +1,67 @@
+import type { JobData, RunResult } from '@sbx/shared';
+import { classify } from './classify.js';
+import { extractReport } from './sandbox/harness-report.js';
+import type { SandboxRunner } from './sandbox/types.js';
+
+export interface ExecuteOptions {
+  runner: SandboxRunner;
+  outputCap: number;
+  signal?: AbortSignal;
+  /** Told how long acquiring the sandbox took, in seconds. */
+  onAcquired?: (seconds: number) => void;
+}
+
+/** Acquires a sandbox, runs one submission in it, disposes of it, and judges the run. */
+export async function executeJob(jobId: string, data: JobData, opts: ExecuteOptions): Promise<RunResult> {
+  const acquireStarted = performance.now();
+  const sandbox = await opts.runner.acquire(data.limits, { jobId });
+  opts.onAcquired?.((performance.now() - acquireStarted) / 1000);
+  try {
+    const raw = await sandbox.run({ code: data.code, stdin: data.stdin }, opts.signal);
+    const { stderr: userStderr, report } = extractReport(raw.stderr, raw.nonce);
+    const outputBytes = raw.stdout.length + userStderr.length;
+    const verdict = classify({
+      run: raw,
+      report,
+      outputBytes: raw.outputOverflow ? Number.POSITIVE_INFINITY : outputBytes,
+      outputCap: opts.outputCap,
+      limits: data.limits,
+    });
+    const { stdout, stderr, stdoutTruncated, stderrTruncated } = fitOutput(raw.stdout, userStderr, opts.outputCap);
+    const time = report ? Math.min(report.time, raw.wallTime) : raw.wallTime;
+    return {
+      id: jobId,
+      status: verdict.status,
+      stdout,
+      stderr,
+      exit_code: report?.exit_code ?? raw.exitCode,
+      signal: verdict.signal,
+      time: round(time),
+      cpu_time: report ? round(report.cpu_time) : null,
+      memory_kb: report ? report.max_rss_kb : null,
+      stdout_truncated: stdoutTruncated,
+      stderr_truncated: stderrTruncated,
+      ...(verdict.message ? { message: verdict.message } : {}),
+      limits: data.limits,
+      wall_time: round(raw.wallTime),
+      submitted_at: data.submitted_at,
+      finished_at: new Date().toISOString(),
+    };
+  } finally {
+    await sandbox.dispose();
+  }
+}
+
+/** Keeps at most `cap` bytes of output, stdout first. */
+export function fitOutput(stdout: Buffer, stderr: Buffer, cap: number) {
+  const out = stdout.subarray(0, cap);
+  const err = stderr.subarray(0, Math.max(0, cap - out.length));
+  return {
+    stdout: out.toString('utf8'),
+    stderr: err.toString('utf8'),
+    stdoutTruncated: out.length < stdout.length,
+    stderrTruncated: err.length < stderr.length,
+  };
+}
+
+const round = (seconds: number) => Math.round(seconds * 1e6) / 1e6;

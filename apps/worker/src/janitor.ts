@@ -1,0 +1,85 @@
+import { readdir, readFile } from 'node:fs/promises';
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { LABELS } from './sandbox/container-spec.js';
+
+export interface JanitorOptions {
+  docker: Docker;
+  redis: Redis;
+  workersKey: string;
+  workerId: string;
+  staleMs: number;
+  log: Logger;
+}
+
+/**
+ * Removes sandbox containers whose worker is gone (a SIGKILLed worker cannot
+ * clean up), then kills runsc processes that belong to no container Docker
+ * knows (a failed runsc start can leave them behind).
+ */
+export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers: number; processes: number }> {
+  const { docker, redis, workersKey, workerId, staleMs, log } = opts;
+  const cutoff = Date.now() - staleMs;
+  await redis.zremrangebyscore(workersKey, '-inf', cutoff);
+  const live = new Set(await redis.zrangebyscore(workersKey, cutoff, '+inf'));
+  live.add(workerId);
+
+  const listed = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=1`] } });
+  let containers = 0;
+  for (const info of listed) {
+    const owner = info.Labels[LABELS.worker] ?? '';
+    if (live.has(owner)) continue;
+    try {
+      await docker.getContainer(info.Id).remove({ force: true });
+      containers += 1;
+      log.info({ container: info.Id.slice(0, 12), owner, job: info.Labels[LABELS.job] }, 'removed leftover sandbox');
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) log.warn({ err }, 'could not remove leftover sandbox');
+    }
+  }
+
+  const known = new Set((await docker.listContainers({ all: true })).map((c) => c.Id));
+  let processes = 0;
+  for (const proc of await runscProcesses()) {
+    if (proc.containerId && known.has(proc.containerId)) continue;
+    try {
+      process.kill(proc.pid, 'SIGKILL');
+      processes += 1;
+      log.info({ pid: proc.pid, container: proc.containerId?.slice(0, 12) }, 'killed stray runsc process');
+    } catch {
+      // already gone, or not ours to kill
+    }
+  }
+  return { containers, processes };
+}
+
+interface RunscProcess {
+  pid: number;
+  containerId: string | null;
+}
+
+const CONTAINER_ID = /^[0-9a-f]{64}$/;
+
+/** runsc-sandbox / runsc-gofer processes on this host, with the container id found in their argv. */
+export async function runscProcesses(procRoot = '/proc'): Promise<RunscProcess[]> {
+  const found: RunscProcess[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir(procRoot);
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = await readFile(`${procRoot}/${entry}/cmdline`, 'utf8')
+      .then((s) => s.split('\0').filter(Boolean))
+      .catch(() => null);
+    if (!argv?.[0]) continue;
+    const name = argv[0].split('/').pop() ?? '';
+    if (name !== 'runsc-sandbox' && name !== 'runsc-gofer') continue;
+    const containerId = argv.findLast((a) => CONTAINER_ID.test(a)) ?? null;
+    found.push({ pid: Number(entry), containerId });
+  }
+  return found;
+}

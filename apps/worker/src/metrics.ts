@@ -1,0 +1,70 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { RUN_STATUSES } from '@sbx/shared';
+
+/** Buckets with edges at the default 2 s limit and around a cold gVisor start. */
+const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 5, 10, 30];
+
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sbx_worker_' });
+  const runs = new Counter({
+    name: 'sbx_runs_total',
+    help: 'Finished runs by verdict (timeouts, memory_limit OOM kills, ...).',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  for (const status of RUN_STATUSES) runs.inc({ status }, 0);
+  return {
+    registry,
+    runs,
+    queueWait: new Histogram({
+      name: 'sbx_queue_wait_seconds',
+      help: 'From submission to a worker taking the job.',
+      buckets: SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    sandboxStart: new Histogram({
+      name: 'sbx_sandbox_start_seconds',
+      help: 'Time to acquire a started sandbox.',
+      buckets: SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    runDuration: new Histogram({
+      name: 'sbx_run_seconds',
+      help: 'Wall time of the user code, by verdict.',
+      labelNames: ['status'],
+      buckets: SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'sbx_job_seconds',
+      help: 'Whole job on the worker: sandbox start, run, cleanup, result stored.',
+      buckets: SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    infraFailures: new Counter({
+      name: 'sbx_sandbox_failures_total',
+      help: 'Sandboxes that failed to start or run (retried by the queue).',
+      registers: [registry],
+    }),
+  };
+}
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry
+      .metrics()
+      .then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body))
+      .catch(() => res.writeHead(500).end());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

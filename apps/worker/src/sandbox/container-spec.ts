@@ -1,0 +1,81 @@
+import type { ContainerCreateOptions } from 'dockerode';
+import type { ResolvedLimits } from '@sbx/shared';
+
+export const LABELS = {
+  managed: 'sbx.managed',
+  job: 'sbx.job',
+  worker: 'sbx.worker',
+} as const;
+
+export interface SandboxSettings {
+  image: string;
+  runtime: string;
+  tmpfsMb: number;
+  nproc: number;
+  pidsLimit: number;
+  /** Largest file the program may write (RLIMIT_FSIZE), bytes. */
+  fileSizeBytes: number;
+  nofile: number;
+  /** Non-root uid:gid the program runs as. */
+  user: string;
+}
+
+export const DEFAULT_SANDBOX_USER = '10001:10001';
+
+/**
+ * The whole security posture of a sandbox container in one place. Every flag
+ * here is load-bearing; test/integration/sandbox-floor.test.ts proves each.
+ */
+export function buildContainerSpec(
+  settings: SandboxSettings,
+  limits: ResolvedLimits,
+  labels: { jobId: string; workerId: string },
+): ContainerCreateOptions {
+  const memoryBytes = limits.memory_mb * 1024 * 1024;
+  return {
+    Image: settings.image,
+    // The image's CMD starts the harness; the code arrives on stdin, never on argv.
+    User: settings.user,
+    WorkingDir: '/tmp',
+    // Replaces the image env entirely below: nothing from the host leaks in.
+    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', 'HOME=/tmp'],
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    NetworkDisabled: true,
+    Labels: {
+      [LABELS.managed]: '1',
+      [LABELS.job]: labels.jobId,
+      [LABELS.worker]: labels.workerId,
+    },
+    HostConfig: {
+      Runtime: settings.runtime,
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${settings.tmpfsMb}m,mode=1777` },
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Memory: memoryBytes,
+      MemorySwap: memoryBytes,
+      // gVisor's own threads live in this cgroup: this is a backstop, nproc is the real fork cap.
+      PidsLimit: settings.pidsLimit,
+      NanoCpus: 1_000_000_000,
+      Ulimits: [
+        { Name: 'nproc', Soft: settings.nproc, Hard: settings.nproc },
+        { Name: 'nofile', Soft: settings.nofile, Hard: settings.nofile },
+        { Name: 'fsize', Soft: settings.fileSizeBytes, Hard: settings.fileSizeBytes },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      // User output must never reach the host's disk through a log driver.
+      LogConfig: { Type: 'none', Config: {} },
+      // Results (OOMKilled, ExitCode) must survive exit: the worker removes it after inspecting.
+      AutoRemove: false,
+      Privileged: false,
+      IpcMode: 'private',
+      Init: false,
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import type { ResolvedLimits } from '@sbx/shared';
+import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
+import { encodeJobFrame } from './harness-report.js';
+import { OutputCollector } from './output-collector.js';
+import type { RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
+
+export interface DockerRunnerOptions {
+  docker: Docker;
+  settings: SandboxSettings;
+  workerId: string;
+  /** Output bytes kept before the run is stopped (the cap plus room for the harness report). */
+  keepOutputBytes: number;
+  /** Added to the time limit before the worker kills the container itself. */
+  wallGraceMs: number;
+  /** How long to wait for the attach stream to drain after the container exits. */
+  drainTimeoutMs?: number;
+}
+
+/** Thrown when the sandbox could not be created or started: an infrastructure failure, retried by the queue. */
+export class SandboxStartError extends Error {
+  readonly code = 'sandbox_start_failed';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SandboxStartError';
+  }
+}
+
+/** Cold sandboxes: one new gVisor container per acquire, removed on dispose. */
+export class DockerSandboxRunner implements SandboxRunner {
+  constructor(private readonly opts: DockerRunnerOptions) {}
+
+  async acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox> {
+    const { docker, settings, workerId } = this.opts;
+    const spec = buildContainerSpec(settings, limits, { jobId: labels.jobId, workerId });
+    let container: Docker.Container | undefined;
+    try {
+      container = await docker.createContainer(spec);
+      // Attach before start so no byte of output is missed.
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as Duplex;
+      // 'next-exit': the default condition returns at once for a created container.
+      const exited = container.wait({ condition: 'next-exit' });
+      await container.start();
+      return new DockerSandbox(container, stream, exited, limits, this.opts);
+    } catch (err) {
+      if (container) await container.remove({ force: true }).catch(() => {});
+      throw new SandboxStartError(`could not start sandbox: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+class DockerSandbox implements Sandbox {
+  private used = false;
+
+  constructor(
+    private readonly container: Docker.Container,
+    private readonly stream: Duplex,
+    private readonly exited: Promise<{ StatusCode: number }>,
+    private readonly limits: ResolvedLimits,
+    private readonly opts: DockerRunnerOptions,
+  ) {}
+
+  get id(): string {
+    return this.container.id;
+  }
+
+  async run(input: RunInput, signal?: AbortSignal): Promise<RawRun> {
+    if (this.used) throw new Error('a sandbox runs exactly one program');
+    this.used = true;
+
+    let killedBy: RawRun['killedBy'] = null;
+    const kill = (reason: NonNullable<RawRun['killedBy']>) => {
+      if (killedBy) return;
+      killedBy = reason;
+      this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
+    };
+    const collector = new OutputCollector(this.opts.keepOutputBytes, () => kill('output_cap'));
+    const drained = new Promise<void>((resolve) => {
+      this.stream.on('data', (chunk: Buffer) => collector.push(chunk));
+      this.stream.once('end', resolve);
+      this.stream.once('close', resolve);
+      this.stream.once('error', () => resolve());
+    });
+
+    const nonce = randomBytes(16).toString('hex');
+    const frame = encodeJobFrame({
+      nonce,
+      code: input.code,
+      stdin: input.stdin,
+      time_ms: this.limits.time_ms,
+      memory_mb: this.limits.memory_mb,
+    });
+    const started = performance.now();
+    this.stream.write(frame);
+
+    const deadline = setTimeout(() => kill('deadline'), this.limits.time_ms + this.opts.wallGraceMs);
+    const onAbort = () => kill('abort');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const exit = await this.exited.catch(() => null);
+      const wallTime = (performance.now() - started) / 1000;
+      await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
+      const state = await this.container
+        .inspect()
+        .then((i) => i.State)
+        .catch(() => null);
+      const out = collector.result();
+      return {
+        killedBy,
+        oomKilled: state?.OOMKilled === true,
+        exitCode: state?.ExitCode ?? exit?.StatusCode ?? null,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        outputOverflow: out.overflow,
+        wallTime,
+        nonce,
+      };
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.stream.destroy();
+    await this.container.remove({ force: true }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw err;
+    });
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -1,0 +1,67 @@
+/** The supervisor's report (infra/sandbox/harness/supervisor.py). Forgeable by user code: judge with care. */
+export interface HarnessReport {
+  timed_out: boolean;
+  exit_code: number;
+  signal: number | null;
+  time: number;
+  cpu_time: number;
+  max_rss_kb: number;
+  memory_error: boolean;
+}
+
+export const HARNESS_PROTOCOL_VERSION = 1;
+
+/** The single line the supervisor reads from stdin. */
+export function encodeJobFrame(frame: {
+  nonce: string;
+  code: string;
+  stdin: string;
+  time_ms: number;
+  memory_mb: number;
+}): string {
+  return `${JSON.stringify({ v: HARNESS_PROTOCOL_VERSION, ...frame })}\n`;
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Finds the report the supervisor appended to stderr and returns stderr
+ * without it. Only a report at the very end with our nonce counts.
+ */
+export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; report: HarnessReport | null } {
+  const marker = Buffer.from(`\n\x1esbx-report:${nonce}:`);
+  const at = stderr.lastIndexOf(marker);
+  if (at < 0) return { stderr, report: null };
+  const line = stderr.subarray(at + marker.length).toString('utf8');
+  if (!line.endsWith('\n') || line.indexOf('\n') !== line.length - 1) return { stderr, report: null };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { stderr, report: null };
+  }
+  const r = parsed as Record<string, unknown>;
+  if (
+    r.v !== HARNESS_PROTOCOL_VERSION ||
+    typeof r.timed_out !== 'boolean' ||
+    typeof r.memory_error !== 'boolean' ||
+    !isNum(r.exit_code) ||
+    !isNum(r.time) ||
+    !isNum(r.cpu_time) ||
+    !isNum(r.max_rss_kb) ||
+    !(r.signal === null || isNum(r.signal))
+  )
+    return { stderr, report: null };
+  return {
+    stderr: stderr.subarray(0, at),
+    report: {
+      timed_out: r.timed_out,
+      exit_code: r.exit_code,
+      signal: r.signal,
+      time: r.time,
+      cpu_time: r.cpu_time,
+      max_rss_kb: r.max_rss_kb,
+      memory_error: r.memory_error,
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Demultiplexes Docker's attach stream (8-byte header: stream type, 3 zero
+ * bytes, big-endian length) and keeps at most `keepBytes` of stdout and stderr
+ * together, in arrival order. Calls `onOverflow` once when more than that has
+ * arrived, so the caller can stop the container.
+ */
+export class OutputCollector {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly stdout: Buffer[] = [];
+  private readonly stderr: Buffer[] = [];
+  private kept = 0;
+  private received = 0;
+  private overflowed = false;
+
+  constructor(
+    private readonly keepBytes: number,
+    private readonly onOverflow: () => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 8) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const kind = this.pending[0];
+      const payload = this.pending.subarray(8, 8 + size);
+      this.pending = this.pending.subarray(8 + size);
+      // 0 is stdin (never sent back), 1 stdout, 2 stderr.
+      if (kind === 1) this.keep(this.stdout, payload);
+      else if (kind === 2) this.keep(this.stderr, payload);
+    }
+  }
+
+  private keep(target: Buffer[], payload: Buffer): void {
+    this.received += payload.length;
+    const room = this.keepBytes - this.kept;
+    if (room > 0) {
+      const part = payload.length <= room ? payload : payload.subarray(0, room);
+      // Copy: the attach stream may reuse its buffers.
+      target.push(Buffer.from(part));
+      this.kept += part.length;
+    }
+    if (this.received > this.keepBytes && !this.overflowed) {
+      this.overflowed = true;
+      this.onOverflow();
+    }
+  }
+
+  get overflow(): boolean {
+    return this.overflowed;
+  }
+
+  result(): { stdout: Buffer; stderr: Buffer; overflow: boolean } {
+    return { stdout: Buffer.concat(this.stdout), stderr: Buffer.concat(this.stderr), overflow: this.overflowed };
+  }
+}

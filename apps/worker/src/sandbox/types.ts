@@ -1,0 +1,37 @@
+import type { ResolvedLimits } from '@sbx/shared';
+
+export interface RunInput {
+  code: string;
+  stdin: string;
+}
+
+/** What came out of one sandbox run, before it is judged. */
+export interface RawRun {
+  /** Set when the worker itself stopped the run. */
+  killedBy: 'deadline' | 'output_cap' | 'abort' | null;
+  oomKilled: boolean;
+  /** Container exit code; null if it could not be read. */
+  exitCode: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** True when more output arrived than was kept. */
+  outputOverflow: boolean;
+  /** The per-run secret that marks the harness report in stderr. */
+  nonce: string;
+  /** Seconds from the job frame being written to the container exiting. */
+  wallTime: number;
+}
+
+/**
+ * A sandbox is used for exactly one run and then disposed. Acquiring may be
+ * cold (create and start a container) or come from a warm pool later.
+ */
+export interface Sandbox {
+  readonly id: string;
+  run(input: RunInput, signal?: AbortSignal): Promise<RawRun>;
+  dispose(): Promise<void>;
+}
+
+export interface SandboxRunner {
+  acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox>;
+}

@@ -1,0 +1,160 @@
+import Docker from 'dockerode';
+import { type Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { type Config, type JobData, type RunResult, internalErrorResult, redisKeys } from '@sbx/shared';
+import { executeJob } from './execute-job.js';
+import { Heartbeat } from './heartbeat.js';
+import { reapLeftovers } from './janitor.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
+import { DockerSandboxRunner } from './sandbox/docker-runner.js';
+import type { SandboxRunner } from './sandbox/types.js';
+
+/** Room for the harness report on top of the user's output cap. */
+const REPORT_SLACK_BYTES = 4096;
+/** Retries for infrastructure failures (sandbox would not start); user-code outcomes are never retried. */
+export const JOB_ATTEMPTS = 3;
+const JANITOR_PERIOD_MS = 30_000;
+
+export interface WorkerService {
+  readonly workerId: string;
+  readonly metrics: WorkerMetrics;
+  start(): Promise<void>;
+  /** Stops taking jobs, lets in-flight ones finish within the shutdown bound, then releases everything. */
+  stop(): Promise<void>;
+}
+
+export function createWorkerService(config: Config, log: Logger, runner?: SandboxRunner): WorkerService {
+  const keys = redisKeys(config.prefix);
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const metrics = createWorkerMetrics();
+  const sandboxes =
+    runner ??
+    new DockerSandboxRunner({
+      docker,
+      workerId: config.workerId,
+      keepOutputBytes: config.maxOutputBytes + REPORT_SLACK_BYTES,
+      wallGraceMs: config.wallGraceMs,
+      settings: {
+        image: config.image,
+        runtime: config.runtime,
+        tmpfsMb: config.tmpfsMb,
+        nproc: config.nproc,
+        pidsLimit: config.pidsLimit,
+        nofile: 256,
+        fileSizeBytes: config.tmpfsMb * 1024 * 1024,
+        user: DEFAULT_SANDBOX_USER,
+      },
+    });
+  const heartbeat = new Heartbeat(redis, keys.workers, config.workerId, config.heartbeatMs);
+  const janitor = () =>
+    reapLeftovers({
+      docker,
+      redis,
+      workersKey: keys.workers,
+      workerId: config.workerId,
+      staleMs: config.workerStaleMs,
+      log,
+    });
+  let janitorTimer: NodeJS.Timeout | undefined;
+  let abandoning = false;
+
+  async function removeOwnContainers() {
+    const mine = await docker
+      .listContainers({ all: true, filters: { label: [`${LABELS.worker}=${config.workerId}`] } })
+      .catch(() => []);
+    await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  }
+  let worker: Worker<JobData, { status: string }> | undefined;
+
+  const storeResult = (result: RunResult) =>
+    redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
+
+  async function process(job: Job<JobData>, _token: string | undefined, signal?: AbortSignal) {
+    const jobId = job.id as string;
+    const started = performance.now();
+    // A job retaken after its worker died may have finished already: never run it twice.
+    const existing = await redis.get(keys.result(jobId));
+    if (existing) return { status: (JSON.parse(existing) as RunResult).status };
+    metrics.queueWait.observe(Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000);
+    const jobLog = log.child({ job: jobId, request: job.data.request_id });
+    let result: RunResult;
+    try {
+      result = await executeJob(jobId, job.data, {
+        runner: sandboxes,
+        outputCap: config.maxOutputBytes,
+        ...(signal ? { signal } : {}),
+        onAcquired: (s) => metrics.sandboxStart.observe(s),
+      });
+    } catch (err) {
+      metrics.infraFailures.inc();
+      jobLog.error({ err, attempt: job.attemptsMade + 1 }, 'sandbox failed');
+      throw err;
+    }
+    if (abandoning) throw new Error('worker shut down mid-run; the job will be retried');
+    await storeResult(result);
+    metrics.runs.inc({ status: result.status });
+    metrics.runDuration.observe({ status: result.status }, result.time);
+    metrics.jobDuration.observe((performance.now() - started) / 1000);
+    jobLog.info({ status: result.status, time: result.time, wall: result.wall_time }, 'job finished');
+    return { status: result.status };
+  }
+
+  return {
+    workerId: config.workerId,
+    metrics,
+    async start() {
+      if (config.runtime !== 'runsc')
+        log.warn({ runtime: config.runtime }, 'sandboxes are NOT using gVisor (runsc): user code shares the host kernel');
+      await heartbeat.start();
+      const reaped = await janitor();
+      if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
+      janitorTimer = setInterval(() => {
+        janitor().catch((err) => log.warn({ err }, 'janitor failed'));
+      }, JANITOR_PERIOD_MS);
+      janitorTimer.unref();
+      worker = new Worker<JobData, { status: string }>(config.queueName, process, {
+        connection: redis.duplicate(),
+        prefix: config.prefix,
+        concurrency: config.concurrency,
+        lockDuration: config.lockDurationMs,
+        stalledInterval: config.stalledIntervalMs,
+        // A job whose worker dies twice is failed rather than retried forever; the API reports it as internal_error.
+        maxStalledCount: 2,
+        name: config.workerId,
+      });
+      worker.on('failed', (job, err) => {
+        if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+        storeResult(internalErrorResult(job.id as string, job.data, err.message)).catch(() => {});
+        metrics.runs.inc({ status: 'internal_error' });
+      });
+      worker.on('error', (err) => log.error({ err }, 'queue worker error'));
+      await worker.waitUntilReady();
+      log.info(
+        { worker: config.workerId, concurrency: config.concurrency, runtime: config.runtime, image: config.image },
+        'worker ready',
+      );
+    },
+    async stop() {
+      clearInterval(janitorTimer);
+      if (worker) {
+        const closing = worker.close();
+        const finished = await Promise.race([
+          closing.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), config.shutdownTimeoutMs).unref()),
+        ]);
+        if (!finished) {
+          // Jobs still running now are left to the queue: their locks lapse and another worker retakes them.
+          abandoning = true;
+          log.warn('in-flight jobs did not finish in time; they go back to the queue');
+          await removeOwnContainers();
+          await worker.close(true).catch(() => {});
+        }
+      }
+      await heartbeat.stop();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,182 @@
+"""Sandbox supervisor: the container's first process.
+
+Reads one job frame (a single JSON line) from stdin, runs the user's code in a
+fresh child interpreter with the user's stdin, enforces the time limit, and
+writes a report line to stderr after the child is gone.
+
+The child's stdout and stderr are the container's own, so the worker sees user
+output byte for byte and counts it itself. The report is marked with a nonce the
+worker chose and only this process saw; user code could still forge one, which
+is why the worker treats the report as a hint about the submitter's own run and
+never as a fact about the host.
+"""
+
+import json
+import os
+import resource
+import select
+import subprocess
+import sys
+import threading
+import time
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+# Longest the child interpreter may take to reach the user's first line.
+STARTUP_BUDGET_S = 5.0
+CHILD = "/opt/sbx/child.py"
+CHILD_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/tmp",
+}
+
+
+def read_frame():
+    line = sys.stdin.buffer.readline(MAX_FRAME_BYTES)
+    if not line.endswith(b"\n"):
+        raise ValueError("job frame missing or too large")
+    frame = json.loads(line)
+    if frame.get("v") != PROTOCOL_VERSION:
+        raise ValueError("unsupported protocol version %r" % frame.get("v"))
+    return frame
+
+
+def write_all(fd, data):
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+    except OSError:
+        pass  # the child exited without reading everything; not our failure
+    finally:
+        os.close(fd)
+
+
+class StatusEvents:
+    """Lines the child writes on its status pipe: "start <monotonic>", "memory_error"."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = b""
+        self.start = None
+        self.memory_error = False
+        self.closed = False
+
+    def _read_once(self):
+        chunk = os.read(self.fd, 4096)
+        if not chunk:
+            self.closed = True
+            return
+        # Bounded: user code holds this fd too and may write garbage to it.
+        self.buffer = (self.buffer + chunk)[-4096:]
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            fields = line.split()
+            if len(fields) == 2 and fields[0] == b"start" and self.start is None:
+                try:
+                    self.start = float(fields[1])
+                except ValueError:
+                    pass
+            elif fields == [b"memory_error"]:
+                self.memory_error = True
+
+    def wait_for_start(self, deadline):
+        while self.start is None and not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                break
+            self._read_once()
+        return self.start
+
+    def drain(self):
+        # The child is gone; whatever it wrote is in the pipe (grandchildren may hold it open).
+        for _ in range(64):
+            if self.closed or not select.select([self.fd], [], [], 0)[0]:
+                break
+            self._read_once()
+        os.close(self.fd)
+
+
+def feed_stdin(pipe, data):
+    try:
+        pipe.write(data)
+    except OSError:
+        pass  # the program exited or closed its stdin early: normal
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def report(nonce, payload):
+    line = "\n\x1esbx-report:%s:%s\n" % (nonce, json.dumps(payload, separators=(",", ":")))
+    os.write(2, line.encode())
+
+
+def run(frame):
+    code = frame["code"].encode("utf-8", "surrogatepass")
+    stdin = frame.get("stdin", "").encode("utf-8", "surrogatepass")
+    time_limit = frame["time_ms"] / 1000.0
+
+    code_r, code_w = os.pipe()
+    status_r, status_w = os.pipe()
+    argv = [
+        sys.executable, "-I", "-S", "-B", "-X", "utf8", CHILD,
+        str(code_r), str(status_w), str(frame["time_ms"]), str(frame["memory_mb"]),
+    ]
+    spawned = time.monotonic()
+    child = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        env=CHILD_ENV,
+        cwd="/tmp",
+        pass_fds=(code_r, status_w),
+        close_fds=True,
+    )
+    os.close(code_r)
+    os.close(status_w)
+    threading.Thread(target=write_all, args=(code_w, code), daemon=True).start()
+    threading.Thread(target=feed_stdin, args=(child.stdin, stdin), daemon=True).start()
+
+    events = StatusEvents(status_r)
+    started = events.wait_for_start(spawned + STARTUP_BUDGET_S) or spawned
+    timed_out = False
+    try:
+        child.wait(timeout=max(0.0, started + time_limit - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        child.kill()
+        child.wait()
+    ended = time.monotonic()
+    events.drain()
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rc = child.returncode
+    return {
+        "v": PROTOCOL_VERSION,
+        "timed_out": timed_out,
+        "exit_code": rc if rc >= 0 else 128 - rc,
+        "signal": -rc if rc < 0 else None,
+        "time": round(ended - started, 6),
+        "cpu_time": round(usage.ru_utime + usage.ru_stime, 6),
+        "max_rss_kb": usage.ru_maxrss,
+        "memory_error": events.memory_error,
+    }
+
+
+def main():
+    try:
+        frame = read_frame()
+    except Exception as exc:  # the worker wrote a bad frame: that is an internal error
+        sys.stderr.write("sbx harness: bad job frame: %s\n" % exc)
+        os._exit(70)
+    result = run(frame)
+    report(frame["nonce"], result)
+    os._exit(result["exit_code"])
+
+
+if __name__ == "__main__":
+    main()

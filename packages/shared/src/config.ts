@@ -1,0 +1,118 @@
+import { hostname } from 'node:os';
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface VarSpec<T> {
+  name: string;
+  doc: string;
+  /** Shown in the README; `undefined` means "derived", explained in doc. */
+  default: string | undefined;
+  parse: (raw: string | undefined, env: Env) => T;
+}
+
+function int(name: string, def: number, doc: string, min = 0): VarSpec<number> {
+  return {
+    name,
+    doc,
+    default: String(def),
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return def;
+      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+      const value = Number(raw);
+      if (value < min) throw new ConfigError(`${name} must be at least ${min}, got ${value}`);
+      return value;
+    },
+  };
+}
+
+function str(name: string, def: string, doc: string): VarSpec<string> {
+  return { name, doc, default: def, parse: (raw) => (raw === undefined || raw === '' ? def : raw) };
+}
+
+function list(name: string, doc: string): VarSpec<string[]> {
+  return {
+    name,
+    doc,
+    default: '',
+    parse: (raw) =>
+      (raw ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  };
+}
+
+/** Every environment variable the service reads. The README's table is checked against this list. */
+export const ENV_VARS = {
+  redisUrl: str('SBX_REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for the queue, results and heartbeats.'),
+  prefix: str('SBX_PREFIX', 'sbx', 'Prefix of every Redis key (BullMQ and our own).'),
+  queueName: str('SBX_QUEUE', 'runs', 'BullMQ queue name.'),
+  resultTtlSeconds: int('SBX_RESULT_TTL_SECONDS', 86_400, 'How long results stay readable.', 1),
+  defaultTimeMs: int('SBX_DEFAULT_TIME_MS', 2000, 'Time limit when a job asks for none.', 1),
+  maxTimeMs: int('SBX_MAX_TIME_MS', 2000, 'Largest time limit a job may ask for.', 1),
+  defaultMemoryMb: int('SBX_DEFAULT_MEMORY_MB', 128, 'Memory limit when a job asks for none.', 1),
+  maxMemoryMb: int('SBX_MAX_MEMORY_MB', 128, 'Largest memory limit a job may ask for.', 1),
+  minMemoryMb: int('SBX_MIN_MEMORY_MB', 64, 'Smallest memory limit a job may ask for (gVisor needs headroom).', 1),
+  maxCodeBytes: int('SBX_MAX_CODE_BYTES', 65_536, 'Largest accepted source, in UTF-8 bytes (413 above).', 1),
+  maxStdinBytes: int('SBX_MAX_STDIN_BYTES', 1_048_576, 'Largest accepted stdin, in UTF-8 bytes (413 above).', 0),
+  maxOutputBytes: int('SBX_MAX_OUTPUT_BYTES', 1_048_576, 'Output cap: stdout+stderr bytes kept before the run is stopped.', 1),
+
+  apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
+  apiHost: {
+    name: 'SBX_API_HOST',
+    doc: 'Listen address. Defaults to 0.0.0.0 with keys set, 127.0.0.1 without.',
+    default: undefined,
+    parse: (raw: string | undefined, env: Env) =>
+      raw || (list('SBX_API_KEYS', '').parse(env.SBX_API_KEYS, env).length > 0 ? '0.0.0.0' : '127.0.0.1'),
+  } satisfies VarSpec<string>,
+  apiPort: int('SBX_API_PORT', 3000, 'Listen port of the API.'),
+  runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
+  workerStaleMs: int('SBX_WORKER_STALE_MS', 15_000, 'A worker unseen for longer is gone, for /readyz.', 1),
+
+  workerId: {
+    name: 'SBX_WORKER_ID',
+    doc: 'Identity in heartbeats and container labels. Default: hostname-pid.',
+    default: undefined,
+    parse: (raw: string | undefined) => raw || `${hostname()}-${process.pid}`,
+  } satisfies VarSpec<string>,
+  concurrency: int('SBX_WORKER_CONCURRENCY', 2, 'Jobs one worker runs at once.', 1),
+  metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
+  image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),
+  runtime: str('SBX_SANDBOX_RUNTIME', 'runsc', 'OCI runtime. Anything but runsc is logged as a warning on every start.'),
+  dockerSocket: str('SBX_DOCKER_SOCKET', '/var/run/docker.sock', 'Docker engine socket.'),
+  tmpfsMb: int('SBX_TMPFS_MB', 16, 'Size of the noexec /tmp inside each sandbox.', 1),
+  nproc: int('SBX_NPROC', 64, 'RLIMIT_NPROC for the sandbox user (threads count too).', 1),
+  pidsLimit: int('SBX_PIDS_LIMIT', 1024, 'Host pids cgroup backstop; gVisor threads count, keep it high.', 128),
+  wallGraceMs: int('SBX_WALL_GRACE_MS', 1500, 'Extra time before the worker kills the container itself.', 0),
+  lockDurationMs: int('SBX_LOCK_DURATION_MS', 15_000, 'BullMQ job lock; a dead worker\'s job is retaken after it.', 1000),
+  stalledIntervalMs: int('SBX_STALLED_INTERVAL_MS', 5000, 'How often workers look for stalled jobs.', 500),
+  shutdownTimeoutMs: int('SBX_SHUTDOWN_TIMEOUT_MS', 15_000, 'On SIGTERM, how long in-flight jobs may finish.', 0),
+  heartbeatMs: int('SBX_HEARTBEAT_MS', 5000, 'Worker heartbeat period.', 100),
+  logLevel: str('SBX_LOG_LEVEL', 'info', 'pino log level.'),
+} as const;
+
+type Parsed<T> = { [K in keyof T]: T[K] extends VarSpec<infer V> ? V : never };
+export type Config = Parsed<typeof ENV_VARS>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(ENV_VARS) as [string, VarSpec<unknown>][]) {
+    out[key] = spec.parse(env[spec.name], env);
+  }
+  const config = out as Config;
+  if (config.defaultTimeMs > config.maxTimeMs)
+    throw new ConfigError('SBX_DEFAULT_TIME_MS must not exceed SBX_MAX_TIME_MS');
+  if (config.defaultMemoryMb > config.maxMemoryMb)
+    throw new ConfigError('SBX_DEFAULT_MEMORY_MB must not exceed SBX_MAX_MEMORY_MB');
+  if (config.minMemoryMb > config.defaultMemoryMb)
+    throw new ConfigError('SBX_MIN_MEMORY_MB must not exceed SBX_DEFAULT_MEMORY_MB');
+  return config;
+}

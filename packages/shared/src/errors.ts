@@ -1,0 +1,31 @@
+/**
+ * Stable error codes of the HTTP API. Clients branch on `code`, never on `message`.
+ * The HTTP status each one travels with is fixed here too.
+ */
+export const API_ERRORS = {
+  invalid_json: 400,
+  validation_failed: 400,
+  limit_exceeded: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  code_too_large: 413,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  queue_unavailable: 503,
+  internal: 500,
+} as const;
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.statusCode = API_ERRORS[code];
+  }
+}

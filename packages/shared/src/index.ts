@@ -1,0 +1,6 @@
+export * from './config.js';
+export * from './errors.js';
+export * from './job.js';
+export * from './limits.js';
+export * from './schemas.js';
+export * from './status.js';

@@ -1,0 +1,39 @@
+import type { RunResult } from './schemas.js';
+
+/** What the API puts on the queue. Limits are resolved (defaults applied, maxima checked) before enqueueing. */
+export interface JobData {
+  code: string;
+  stdin: string;
+  limits: { time_ms: number; memory_mb: number };
+  submitted_at: string;
+  request_id: string;
+}
+
+/** Keys outside BullMQ's own, so results outlive BullMQ's bounded job retention. */
+export const redisKeys = (prefix: string) => ({
+  result: (jobId: string) => `${prefix}:result:${jobId}`,
+  workers: `${prefix}:workers`,
+});
+
+/** The result recorded when a job could not be run at all (sandbox would not start, worker died repeatedly). */
+export function internalErrorResult(id: string, data: JobData, message: string): RunResult {
+  const now = new Date().toISOString();
+  return {
+    id,
+    status: 'internal_error',
+    stdout: '',
+    stderr: '',
+    exit_code: null,
+    signal: null,
+    time: 0,
+    cpu_time: null,
+    memory_kb: null,
+    stdout_truncated: false,
+    stderr_truncated: false,
+    message: `the job could not be run: ${message}`,
+    limits: data.limits,
+    wall_time: 0,
+    submitted_at: data.submitted_at,
+    finished_at: now,
+  };
+}
