@@ -133,7 +133,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       worker.on('error', (err) => log.error({ err }, 'queue worker error'));
       await worker.waitUntilReady();
       log.info(
-        { worker: config.workerId, concurrency: config.concurrency, runtime: config.runtime, image: config.image },
+        { concurrency: config.concurrency, runtime: config.runtime, image: config.image },
         'worker ready',
       );
     },

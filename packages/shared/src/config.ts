@@ -10,6 +10,8 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 interface VarSpec<T> {
   name: string;
   doc: string;
@@ -68,10 +70,15 @@ export const ENV_VARS = {
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {
     name: 'SBX_API_HOST',
-    doc: 'Listen address. Defaults to 0.0.0.0 with keys set, 127.0.0.1 without.',
+    doc: 'Listen address. Defaults to 0.0.0.0 with keys set, 127.0.0.1 without; without keys only loopback is allowed.',
     default: undefined,
-    parse: (raw: string | undefined, env: Env) =>
-      raw || (list('SBX_API_KEYS', '').parse(env.SBX_API_KEYS, env).length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    parse: (raw: string | undefined, env: Env) => {
+      const keyed = (env.SBX_API_KEYS ?? '').split(',').some((k) => k.trim() !== '');
+      if (!raw) return keyed ? '0.0.0.0' : '127.0.0.1';
+      if (!keyed && !LOOPBACK.test(raw))
+        throw new ConfigError(`SBX_API_HOST=${raw} would expose an API without authentication: set SBX_API_KEYS`);
+      return raw;
+    },
   } satisfies VarSpec<string>,
   apiPort: int('SBX_API_PORT', 3000, 'Listen port of the API.'),
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),

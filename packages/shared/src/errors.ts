@@ -3,6 +3,7 @@
  * The HTTP status each one travels with is fixed here too.
  */
 export const API_ERRORS = {
+  bad_request: 400,
   invalid_json: 400,
   validation_failed: 400,
   limit_exceeded: 400,
@@ -10,6 +11,7 @@ export const API_ERRORS = {
   not_found: 404,
   method_not_allowed: 405,
   code_too_large: 413,
+  stdin_too_large: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,
   queue_unavailable: 503,

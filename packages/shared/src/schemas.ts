@@ -20,11 +20,16 @@ export type Limits = Static<typeof LimitsSchema>;
 
 export const JobRequestSchema = Type.Object(
   {
-    code: Type.String({ description: 'Python 3.11 source, UTF-8. Size capped by SBX_MAX_CODE_BYTES.' }),
-    stdin: Type.Optional(Type.String({ description: 'Standard input for the program.' })),
+    code: Type.String({
+      minLength: 1,
+      description: 'Python 3.11 source. At most SBX_MAX_CODE_BYTES bytes as UTF-8 (413 above).',
+    }),
+    stdin: Type.Optional(
+      Type.String({ description: 'Standard input for the program. At most SBX_MAX_STDIN_BYTES bytes (413 above).' }),
+    ),
     limits: Type.Optional(LimitsSchema),
   },
-  { additionalProperties: false, $id: 'JobRequest' },
+  { additionalProperties: false },
 );
 export type JobRequest = Static<typeof JobRequestSchema>;
 
@@ -52,7 +57,7 @@ export const RunResultSchema = Type.Object(
     submitted_at: Type.String({ format: 'date-time' }),
     finished_at: Type.String({ format: 'date-time' }),
   },
-  { $id: 'RunResult' },
+
 );
 export type RunResult = Static<typeof RunResultSchema>;
 
@@ -67,7 +72,7 @@ export const JobViewSchema = Type.Object(
     state: JobStateSchema,
     result: Type.Optional(RunResultSchema),
   },
-  { $id: 'JobView' },
+
 );
 export type JobView = Static<typeof JobViewSchema>;
 
@@ -78,7 +83,7 @@ export const ErrorBodySchema = Type.Object(
     message: Type.String(),
     details: Type.Optional(Type.Unknown()),
   },
-  { $id: 'ErrorBody' },
+
 );
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from '@sbx/shared';
+import auth from './plugins/auth.js';
+import errors from './plugins/errors.js';
+import queue from './plugins/queue.js';
+import redis from './plugins/redis.js';
+import swagger from './plugins/swagger.js';
+import { healthRoutes } from './routes/health.js';
+import { jobsRoutes } from './routes/jobs.js';
+import { runRoutes } from './routes/run.js';
+import { JobService } from './services/jobs.js';
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/** JSON escapes can inflate each byte up to six: the body limit leaves room for that, the 413s above are exact. */
+export function bodyLimitFor(config: Pick<Config, 'maxCodeBytes' | 'maxStdinBytes'>): number {
+  return 6 * (config.maxCodeBytes + config.maxStdinBytes) + 64 * 1024;
+}
+
+/** Builds the API; server.ts listens. Tests call `app.inject()`. */
+export async function buildApp(
+  config: Config,
+  options: { logger?: FastifyServerOptions['logger'] } = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: bodyLimitFor(config),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Unknown fields are refused, not silently dropped; "100" is not a number.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: anything else is a clear 415 rather than a confusing validation error.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  await app.register(errors);
+  await app.register(swagger);
+  await app.register(auth, { keys: config.apiKeys });
+  await app.register(redis, { url: config.redisUrl });
+  await app.register(queue, { url: config.redisUrl, name: config.queueName, prefix: config.prefix });
+
+  const jobs = new JobService(app.queue, app.redis, config);
+  await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
+  await app.register(jobsRoutes, { jobs });
+  await app.register(runRoutes, { jobs, waitMs: config.runWaitMs });
+  return app;
+}

@@ -1,0 +1,48 @@
+import { Queue, QueueEvents } from 'bullmq';
+import fp from 'fastify-plugin';
+import type { JobData } from '@sbx/shared';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    queue: Queue<JobData>;
+    queueEvents: QueueEvents;
+  }
+}
+
+export interface QueuePluginOptions {
+  url: string;
+  name: string;
+  prefix: string;
+}
+
+/**
+ * BullMQ defaults for every job: retries only for infrastructure failures
+ * (3 attempts, exponential from 1 s), bounded retention (results live in their
+ * own keys with a TTL, so BullMQ's copies can go early).
+ */
+export const DEFAULT_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 86_400, count: 10_000 },
+} as const;
+
+export default fp<QueuePluginOptions>(
+  async (app, opts) => {
+    const queue = new Queue<JobData>(opts.name, {
+      connection: { url: opts.url, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+      prefix: opts.prefix,
+      defaultJobOptions: DEFAULT_JOB_OPTIONS,
+    });
+    queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue connection error'));
+    const queueEvents = new QueueEvents(opts.name, { connection: { url: opts.url }, prefix: opts.prefix });
+    queueEvents.on('error', (err) => app.log.warn({ err: err.message }, 'queue events connection error'));
+    await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
+    app.decorate('queue', queue);
+    app.decorate('queueEvents', queueEvents);
+    app.addHook('onClose', async () => {
+      await Promise.allSettled([queueEvents.close(), queue.close()]);
+    });
+  },
+  { name: 'queue' },
+);

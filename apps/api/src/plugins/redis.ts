@@ -1,0 +1,22 @@
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis;
+  }
+}
+
+/** One Redis connection for results and heartbeats. Fails fast when Redis is down instead of queueing commands. */
+export default fp<{ url: string }>(
+  async (app, { url }) => {
+    const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
+    await redis.connect();
+    app.decorate('redis', redis);
+    app.addHook('onClose', async () => {
+      redis.disconnect();
+    });
+  },
+  { name: 'redis' },
+);
