@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '@sbx/shared';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import auth from './plugins/auth.js';
 import errors from './plugins/errors.js';
 import queue from './plugins/queue.js';

@@ -6,4 +6,4 @@ export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.
 export { encodeJobFrame, extractReport } from './sandbox/harness-report.js';
 export { OutputCollector } from './sandbox/output-collector.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
-export { createWorkerService, JOB_ATTEMPTS } from './worker-service.js';
+export { createWorkerService, JOB_ATTEMPTS, type WorkerService } from './worker-service.js';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { RUN_STATUSES } from '@sbx/shared';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Buckets with edges at the default 2 s limit and around a cold gVisor start. */
 const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 5, 10, 30];

@@ -1,8 +1,8 @@
-import Docker from 'dockerode';
+import { type Config, internalErrorResult, type JobData, type RunResult, redisKeys } from '@sbx/shared';
 import { type Job, Worker } from 'bullmq';
+import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { type Config, type JobData, type RunResult, internalErrorResult, redisKeys } from '@sbx/shared';
 import { executeJob } from './execute-job.js';
 import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
@@ -29,6 +29,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const keys = redisKeys(config.prefix);
   const docker = new Docker({ socketPath: config.dockerSocket });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // BullMQ leaves a connection it was handed open on close: we own it and close it ourselves.
+  const workerConnection = redis.duplicate();
   const metrics = createWorkerMetrics();
   const sandboxes =
     runner ??
@@ -65,7 +67,14 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     const mine = await docker
       .listContainers({ all: true, filters: { label: [`${LABELS.worker}=${config.workerId}`] } })
       .catch(() => []);
-    await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    await Promise.all(
+      mine.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
   }
   let worker: Worker<JobData, { status: string }> | undefined;
 
@@ -107,7 +116,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     metrics,
     async start() {
       if (config.runtime !== 'runsc')
-        log.warn({ runtime: config.runtime }, 'sandboxes are NOT using gVisor (runsc): user code shares the host kernel');
+        log.warn(
+          { runtime: config.runtime },
+          'sandboxes are NOT using gVisor (runsc): user code shares the host kernel',
+        );
       await heartbeat.start();
       const reaped = await janitor();
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
@@ -116,7 +128,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       }, JANITOR_PERIOD_MS);
       janitorTimer.unref();
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {
-        connection: redis.duplicate(),
+        connection: workerConnection,
         prefix: config.prefix,
         concurrency: config.concurrency,
         lockDuration: config.lockDurationMs,
@@ -132,10 +144,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       });
       worker.on('error', (err) => log.error({ err }, 'queue worker error'));
       await worker.waitUntilReady();
-      log.info(
-        { concurrency: config.concurrency, runtime: config.runtime, image: config.image },
-        'worker ready',
-      );
+      log.info({ concurrency: config.concurrency, runtime: config.runtime, image: config.image }, 'worker ready');
     },
     async stop() {
       clearInterval(janitorTimer);
@@ -154,6 +163,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
       }
       await heartbeat.stop();
+      workerConnection.disconnect();
       redis.disconnect();
     },
   };

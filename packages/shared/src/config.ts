@@ -65,7 +65,12 @@ export const ENV_VARS = {
   minMemoryMb: int('SBX_MIN_MEMORY_MB', 64, 'Smallest memory limit a job may ask for (gVisor needs headroom).', 1),
   maxCodeBytes: int('SBX_MAX_CODE_BYTES', 65_536, 'Largest accepted source, in UTF-8 bytes (413 above).', 1),
   maxStdinBytes: int('SBX_MAX_STDIN_BYTES', 1_048_576, 'Largest accepted stdin, in UTF-8 bytes (413 above).', 0),
-  maxOutputBytes: int('SBX_MAX_OUTPUT_BYTES', 1_048_576, 'Output cap: stdout+stderr bytes kept before the run is stopped.', 1),
+  maxOutputBytes: int(
+    'SBX_MAX_OUTPUT_BYTES',
+    1_048_576,
+    'Output cap: stdout+stderr bytes kept before the run is stopped.',
+    1,
+  ),
 
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {
@@ -93,13 +98,22 @@ export const ENV_VARS = {
   concurrency: int('SBX_WORKER_CONCURRENCY', 2, 'Jobs one worker runs at once.', 1),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),
-  runtime: str('SBX_SANDBOX_RUNTIME', 'runsc', 'OCI runtime. Anything but runsc is logged as a warning on every start.'),
+  runtime: str(
+    'SBX_SANDBOX_RUNTIME',
+    'runsc',
+    'OCI runtime. Anything but runsc is logged as a warning on every start.',
+  ),
   dockerSocket: str('SBX_DOCKER_SOCKET', '/var/run/docker.sock', 'Docker engine socket.'),
   tmpfsMb: int('SBX_TMPFS_MB', 16, 'Size of the noexec /tmp inside each sandbox.', 1),
   nproc: int('SBX_NPROC', 64, 'RLIMIT_NPROC for the sandbox user (threads count too).', 1),
   pidsLimit: int('SBX_PIDS_LIMIT', 1024, 'Host pids cgroup backstop; gVisor threads count, keep it high.', 128),
   wallGraceMs: int('SBX_WALL_GRACE_MS', 1500, 'Extra time before the worker kills the container itself.', 0),
-  lockDurationMs: int('SBX_LOCK_DURATION_MS', 15_000, 'BullMQ job lock; a dead worker\'s job is retaken after it.', 1000),
+  lockDurationMs: int(
+    'SBX_LOCK_DURATION_MS',
+    15_000,
+    "BullMQ job lock; a dead worker's job is retaken after it.",
+    1000,
+  ),
   stalledIntervalMs: int('SBX_STALLED_INTERVAL_MS', 5000, 'How often workers look for stalled jobs.', 500),
   shutdownTimeoutMs: int('SBX_SHUTDOWN_TIMEOUT_MS', 15_000, 'On SIGTERM, how long in-flight jobs may finish.', 0),
   heartbeatMs: int('SBX_HEARTBEAT_MS', 5000, 'Worker heartbeat period.', 100),

@@ -10,9 +10,7 @@ export const LimitsSchema = Type.Object(
     time_ms: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Wall-clock limit for the user code, in milliseconds.' }),
     ),
-    memory_mb: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Memory limit for the whole sandbox, in MiB.' }),
-    ),
+    memory_mb: Type.Optional(Type.Integer({ minimum: 1, description: 'Memory limit for the whole sandbox, in MiB.' })),
   },
   { additionalProperties: false },
 );
@@ -36,29 +34,26 @@ export type JobRequest = Static<typeof JobRequestSchema>;
 export const RunStatusSchema = stringEnum<RunStatus>(RUN_STATUSES);
 export const JobStateSchema = stringEnum<JobState>(JOB_STATES);
 
-export const RunResultSchema = Type.Object(
-  {
-    id: Type.String(),
-    status: RunStatusSchema,
-    stdout: Type.String(),
-    stderr: Type.String(),
-    exit_code: Type.Union([Type.Integer(), Type.Null()], {
-      description: 'Exit code of the program; 128+n when killed by signal n; null when it never ran.',
-    }),
-    signal: Type.Union([Type.Integer(), Type.Null()]),
-    time: Type.Number({ description: 'Wall time of the user code, in seconds.' }),
-    cpu_time: Type.Union([Type.Number(), Type.Null()], { description: 'CPU seconds of the user code.' }),
-    memory_kb: Type.Union([Type.Integer(), Type.Null()], { description: 'Peak resident memory of the user code.' }),
-    stdout_truncated: Type.Boolean(),
-    stderr_truncated: Type.Boolean(),
-    message: Type.Optional(Type.String({ description: 'Why the run ended this way, for non-ok statuses.' })),
-    limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
-    wall_time: Type.Number({ description: 'Seconds from sandbox start to sandbox exit.' }),
-    submitted_at: Type.String({ format: 'date-time' }),
-    finished_at: Type.String({ format: 'date-time' }),
-  },
-
-);
+export const RunResultSchema = Type.Object({
+  id: Type.String(),
+  status: RunStatusSchema,
+  stdout: Type.String(),
+  stderr: Type.String(),
+  exit_code: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Exit code of the program; 128+n when killed by signal n; null when it never ran.',
+  }),
+  signal: Type.Union([Type.Integer(), Type.Null()]),
+  time: Type.Number({ description: 'Wall time of the user code, in seconds.' }),
+  cpu_time: Type.Union([Type.Number(), Type.Null()], { description: 'CPU seconds of the user code.' }),
+  memory_kb: Type.Union([Type.Integer(), Type.Null()], { description: 'Peak resident memory of the user code.' }),
+  stdout_truncated: Type.Boolean(),
+  stderr_truncated: Type.Boolean(),
+  message: Type.Optional(Type.String({ description: 'Why the run ended this way, for non-ok statuses.' })),
+  limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
+  wall_time: Type.Number({ description: 'Seconds from sandbox start to sandbox exit.' }),
+  submitted_at: Type.String({ format: 'date-time' }),
+  finished_at: Type.String({ format: 'date-time' }),
+});
 export type RunResult = Static<typeof RunResultSchema>;
 
 export const JobAcceptedSchema = Type.Object({
@@ -66,25 +61,19 @@ export const JobAcceptedSchema = Type.Object({
   state: Type.Literal('queued'),
 });
 
-export const JobViewSchema = Type.Object(
-  {
-    id: Type.String(),
-    state: JobStateSchema,
-    result: Type.Optional(RunResultSchema),
-  },
-
-);
+export const JobViewSchema = Type.Object({
+  id: Type.String(),
+  state: JobStateSchema,
+  result: Type.Optional(RunResultSchema),
+});
 export type JobView = Static<typeof JobViewSchema>;
 
-export const ErrorBodySchema = Type.Object(
-  {
-    statusCode: Type.Integer(),
-    code: Type.String({ description: 'Stable machine-readable error code.' }),
-    message: Type.String(),
-    details: Type.Optional(Type.Unknown()),
-  },
-
-);
+export const ErrorBodySchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'Stable machine-readable error code.' }),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 
 export const JobIdParamsSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });

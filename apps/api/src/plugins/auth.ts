@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import fp from 'fastify-plugin';
 import { ApiError } from '@sbx/shared';
+import fp from 'fastify-plugin';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 

@@ -1,6 +1,6 @@
+import { API_ERRORS, ApiError, type ApiErrorCode, type ErrorBody } from '@sbx/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { API_ERRORS, ApiError, type ApiErrorCode, type ErrorBody } from '@sbx/shared';
 
 interface ValidationIssue {
   instancePath?: string;

@@ -1,6 +1,6 @@
+import type { JobData } from '@sbx/shared';
 import { Queue, QueueEvents } from 'bullmq';
 import fp from 'fastify-plugin';
-import type { JobData } from '@sbx/shared';
 
 declare module 'fastify' {
   interface FastifyInstance {

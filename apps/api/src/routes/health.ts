@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { redisKeys } from '@sbx/shared';
+import { Type } from '@sinclair/typebox';
 
 const Readiness = Type.Object({
   ready: Type.Boolean(),
@@ -23,7 +23,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
 
   app.get(
     '/readyz',
-    { schema: { summary: 'Redis answers and a worker was seen recently', response: { 200: Readiness, 503: Readiness } } },
+    {
+      schema: { summary: 'Redis answers and a worker was seen recently', response: { 200: Readiness, 503: Readiness } },
+    },
     async (_req, reply) => {
       let redis = false;
       let live = 0;
@@ -34,7 +36,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
         // reported below
       }
       const reason = !redis ? 'redis is unreachable' : live === 0 ? 'no worker seen recently' : undefined;
-      return reply.status(reason ? 503 : 200).send({ ready: !reason, redis, workers: live, ...(reason ? { reason } : {}) });
+      return reply
+        .status(reason ? 503 : 200)
+        .send({ ready: !reason, redis, workers: live, ...(reason ? { reason } : {}) });
     },
   );
 };

@@ -1,5 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, ErrorBodySchema, JobAcceptedSchema, JobIdParamsSchema, JobRequestSchema, JobViewSchema } from '@sbx/shared';
+import {
+  ApiError,
+  ErrorBodySchema,
+  JobAcceptedSchema,
+  JobIdParamsSchema,
+  JobRequestSchema,
+  JobViewSchema,
+} from '@sbx/shared';
 import type { JobService } from '../services/jobs.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 413: ErrorBodySchema, 503: ErrorBodySchema };

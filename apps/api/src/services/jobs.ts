@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   ApiError,
   type Config,
@@ -12,6 +10,8 @@ import {
   redisKeys,
   resolveLimits,
 } from '@sbx/shared';
+import type { Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 
 type JobsConfig = Pick<
   Config,
@@ -54,7 +54,13 @@ export class JobService {
       );
     const limits = resolveLimits(request.limits, this.config);
     const id = randomUUID();
-    const data: JobData = { code: request.code, stdin, limits, submitted_at: new Date().toISOString(), request_id: requestId };
+    const data: JobData = {
+      code: request.code,
+      stdin,
+      limits,
+      submitted_at: new Date().toISOString(),
+      request_id: requestId,
+    };
     try {
       return await this.queue.add('run', data, { jobId: id });
     } catch (err) {

@@ -1,5 +1,5 @@
-import type { ContainerCreateOptions } from 'dockerode';
 import type { ResolvedLimits } from '@sbx/shared';
+import type { ContainerCreateOptions } from 'dockerode';
 
 export const LABELS = {
   managed: 'sbx.managed',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type Docker from 'dockerode';
 import type { ResolvedLimits } from '@sbx/shared';
+import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
 import { encodeJobFrame } from './harness-report.js';
 import { OutputCollector } from './output-collector.js';

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { run, type Stack, startStack } from '../support/stack.js';
+
+describe('submit → queue → worker → fresh gVisor container → result', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('print(2 + 2) gives exactly "4\\n", empty stderr, exit 0, ok', async () => {
+    const r = await run(stack.app, { code: 'print(2 + 2)' });
+    assert.equal(r.status, 'ok');
+    assert.equal(r.stdout, '4\n');
+    assert.equal(r.stderr, '');
+    assert.equal(r.exit_code, 0);
+    assert.equal(typeof r.time, 'number');
+    assert.ok(r.time > 0 && r.time < 1, `time ${r.time}`);
+    assert.match(r.id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(r.limits, { time_ms: 2000, memory_mb: 128 });
+  });
+
+  test('an exception is a runtime_error with the traceback in stderr', async () => {
+    const r = await run(stack.app, { code: 'def f():\n    return 1 / 0\nprint("before")\nf()\n' });
+    assert.equal(r.status, 'runtime_error');
+    assert.equal(r.stdout, 'before\n');
+    assert.equal(r.exit_code, 1);
+    assert.match(r.stderr, /^Traceback \(most recent call last\):\n {2}File "main\.py", line 4, in <module>/);
+    assert.match(r.stderr, /line 2, in f\n/);
+    assert.match(r.stderr, /ZeroDivisionError: division by zero\n$/);
+  });
+
+  test('a syntax error is a runtime_error naming the line', async () => {
+    const r = await run(stack.app, { code: 'x = 1\nprint(\n' });
+    assert.equal(r.status, 'runtime_error');
+    assert.match(r.stderr, /File "main\.py", line 2/);
+    assert.match(r.stderr, /SyntaxError/);
+  });
+
+  test('while True: pass is a timeout within the limit plus a small margin', async () => {
+    const started = performance.now();
+    const r = await run(stack.app, { code: 'while True: pass', limits: { time_ms: 1000 } });
+    const elapsed = (performance.now() - started) / 1000;
+    assert.equal(r.status, 'timeout');
+    assert.ok(r.time >= 1 && r.time < 1.5, `time ${r.time}`);
+    // Whole request: container start (~0.6 s) + the limit + teardown.
+    assert.ok(elapsed < 1 + 3, `request took ${elapsed}s`);
+  });
+
+  test('a 1.5 s busy loop under the 2 s limit is ok', async () => {
+    const code = 'import time\nt = time.monotonic()\nwhile time.monotonic() - t < 1.5: pass\nprint("done")';
+    const r = await run(stack.app, { code });
+    assert.equal(r.status, 'ok');
+    assert.equal(r.stdout, 'done\n');
+  });
+
+  test('300 MB is a memory_limit; 100 MB succeeds under 128 MB', async () => {
+    const big = await run(stack.app, { code: 'x = bytearray(300 * 2**20)\nprint("allocated")' });
+    assert.equal(big.status, 'memory_limit');
+    assert.equal(big.stdout, '');
+    const fits = await run(stack.app, { code: 'x = bytearray(100 * 2**20)\nprint(len(x))' });
+    assert.equal(fits.status, 'ok');
+    assert.equal(fits.stdout, `${100 * 2 ** 20}\n`);
+  });
+
+  test('a socket connect fails: the sandbox has loopback only and nothing listens there', async () => {
+    const code = [
+      'import socket',
+      'print(sorted(name for _, name in socket.if_nameindex()))',
+      'try:',
+      '    socket.create_connection(("127.0.0.1", 6379), timeout=1)',
+      '    print("connected")',
+      'except OSError as e:',
+      '    print("refused", type(e).__name__)',
+    ].join('\n');
+    const r = await run(stack.app, { code });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.equal(r.stdout, "['lo']\nrefused ConnectionRefusedError\n");
+  });
+
+  test('writing outside /tmp fails; /tmp is writable', async () => {
+    const code = [
+      'for path in ("/etc/pwned", "/pwned", "/opt/sbx/pwned", "/tmp/ok"):',
+      '    try:',
+      '        with open(path, "w") as f: f.write("x")',
+      '        print(path, "written")',
+      '    except OSError as e:',
+      '        print(path, "refused", e.errno)',
+    ].join('\n');
+    const r = await run(stack.app, { code });
+    assert.equal(r.status, 'ok', r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(
+      lines.map((l: string) => l.split(' ').slice(0, 2).join(' ')),
+      ['/etc/pwned refused', '/pwned refused', '/opt/sbx/pwned refused', '/tmp/ok written'],
+    );
+  });
+
+  test('a stdout flood is an output_limit with stdout cut at the cap', async () => {
+    const r = await run(stack.app, { code: 'while True:\n    print("x" * 999)' });
+    assert.equal(r.status, 'output_limit');
+    assert.equal(Buffer.byteLength(r.stdout), stack.config.maxOutputBytes);
+    assert.equal(r.stdout_truncated, true);
+    assert.ok(r.stdout.startsWith(`${'x'.repeat(999)}\n`));
+  });
+
+  test('stdin reaches the program', async () => {
+    const r = await run(stack.app, {
+      code: 'import sys\nlines = sys.stdin.read().splitlines()\nprint(len(lines), sum(map(int, lines)))',
+      stdin: '1\n2\n39\n',
+    });
+    assert.equal(r.status, 'ok');
+    assert.equal(r.stdout, '3 42\n');
+  });
+
+  test('non-zero sys.exit and a self-SIGKILL are runtime_errors, not memory_limit', async () => {
+    const exit3 = await run(stack.app, { code: 'import sys\nsys.exit(3)' });
+    assert.equal(exit3.status, 'runtime_error');
+    assert.equal(exit3.exit_code, 3);
+    const killed = await run(stack.app, { code: 'import os, signal\nos.kill(os.getpid(), signal.SIGKILL)' });
+    assert.equal(killed.status, 'runtime_error');
+    assert.equal(killed.exit_code, 137);
+    assert.equal(killed.signal, 9);
+  });
+
+  test('POST /jobs then GET /jobs/:id goes queued/running → completed', async () => {
+    const res = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print("polled")' } });
+    assert.equal(res.statusCode, 202);
+    const { id, state } = res.json();
+    assert.equal(state, 'queued');
+    assert.equal(res.headers.location, `/jobs/${id}`);
+    const seen = new Set<string>();
+    const deadline = Date.now() + 20_000;
+    let view: { state: string; result?: { status: string; stdout: string } } = { state: 'queued' };
+    while (Date.now() < deadline) {
+      view = (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json();
+      seen.add(view.state);
+      if (view.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(view.state, 'completed');
+    assert.equal(view.result?.status, 'ok');
+    assert.equal(view.result?.stdout, 'polled\n');
+    for (const s of seen) assert.ok(['queued', 'running', 'completed'].includes(s), s);
+  });
+});
