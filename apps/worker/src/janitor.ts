@@ -39,16 +39,24 @@ export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers:
     }
   }
 
+  // Processes first, containers second: a sandbox created in between is then known, never mistaken for a stray.
+  const candidates = await runscProcesses();
   const known = new Set((await docker.listContainers({ all: true })).map((c) => c.Id));
   let processes = 0;
-  for (const proc of await runscProcesses()) {
-    if (proc.containerId && known.has(proc.containerId)) continue;
+  for (const proc of candidates) {
+    if (!proc.containerId || known.has(proc.containerId)) continue;
+    const exists = await docker
+      .getContainer(proc.containerId)
+      .inspect()
+      .then(() => true)
+      .catch((err: { statusCode?: number }) => err.statusCode !== 404);
+    if (exists) continue;
     try {
       process.kill(proc.pid, 'SIGKILL');
       processes += 1;
-      log.info({ pid: proc.pid, container: proc.containerId?.slice(0, 12) }, 'killed stray runsc process');
+      log.info({ pid: proc.pid, container: proc.containerId.slice(0, 12) }, 'killed stray runsc process');
     } catch {
-      // already gone, or not ours to kill
+      // already gone
     }
   }
   return { containers, processes };
@@ -59,7 +67,8 @@ interface RunscProcess {
   containerId: string | null;
 }
 
-const CONTAINER_ID = /^[0-9a-f]{64}$/;
+/** runsc-sandbox ends its argv with the id; runsc-gofer carries it only inside --bundle and --log paths. */
+const CONTAINER_ID = /(?:^|[^0-9a-f])([0-9a-f]{64})(?:$|[^0-9a-f])/;
 
 /** runsc-sandbox / runsc-gofer processes on this host, with the container id found in their argv. */
 export async function runscProcesses(procRoot = '/proc'): Promise<RunscProcess[]> {
@@ -78,7 +87,11 @@ export async function runscProcesses(procRoot = '/proc'): Promise<RunscProcess[]
     if (!argv?.[0]) continue;
     const name = argv[0].split('/').pop() ?? '';
     if (name !== 'runsc-sandbox' && name !== 'runsc-gofer') continue;
-    const containerId = argv.findLast((a) => CONTAINER_ID.test(a)) ?? null;
+    const containerId =
+      argv
+        .map((a) => CONTAINER_ID.exec(a)?.[1])
+        .filter((id): id is string => id !== undefined)
+        .pop() ?? null;
     found.push({ pid: Number(entry), containerId });
   }
   return found;

@@ -15,7 +15,6 @@ import type { SandboxRunner } from './sandbox/types.js';
 const REPORT_SLACK_BYTES = 4096;
 /** Retries for infrastructure failures (sandbox would not start); user-code outcomes are never retried. */
 export const JOB_ATTEMPTS = 3;
-const JANITOR_PERIOD_MS = 30_000;
 
 export interface WorkerService {
   readonly workerId: string;
@@ -125,7 +124,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
       janitorTimer = setInterval(() => {
         janitor().catch((err) => log.warn({ err }, 'janitor failed'));
-      }, JANITOR_PERIOD_MS);
+        // As often as a worker can go stale: a dead worker's sandboxes go within two staleness windows.
+      }, config.workerStaleMs);
       janitorTimer.unref();
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {
         connection: workerConnection,
