@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import Docker from 'dockerode';
 import { LABELS } from '@sbx/worker';
+import Docker from 'dockerode';
 import { type Stack, startStack } from '../support/stack.js';
 import { spawnWorker, stopWorker } from '../support/worker-process.js';
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole suite: lint and format check, type check, harness syntax, unit tests, and integration
+# tests on real Redis, a real Docker engine and real runsc. Installs and starts what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash infra/prepare.sh
+
+echo "== lint and format (biome)"
+pnpm exec biome ci .
+echo "== type check (tsc, strict)"
+pnpm exec tsc -p tsconfig.json
+echo "== harness compiles"
+python3 -m py_compile infra/sandbox/harness/*.py
+
+echo "== tests"
+# One process per file, one file at a time: the integration files share the machine's two cores
+# and their timing assertions must not compete. The leftover check runs last on purpose.
+shopt -s nullglob
+files=(test/unit/*.test.ts test/integration/*.test.ts test/final/*.test.ts)
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

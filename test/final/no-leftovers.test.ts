@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LABELS, runscProcesses } from '@sbx/worker';
+import Docker from 'dockerode';
+
+/** Runs after every other file: the suite must leave no sandbox container and no runsc process behind. */
+test('no sandbox container or runsc process is left after the suite', async () => {
+  const docker = new Docker();
+  const deadline = Date.now() + 10_000;
+  let containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=1`] } });
+  let procs = await runscProcesses();
+  while ((containers.length > 0 || procs.length > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=1`] } });
+    procs = await runscProcesses();
+  }
+  assert.deepEqual(
+    containers.map((c) => `${c.Id.slice(0, 12)} ${c.State} job=${c.Labels[LABELS.job]}`),
+    [],
+    'sandbox containers left behind',
+  );
+  assert.deepEqual(procs, [], 'runsc processes left behind');
+});

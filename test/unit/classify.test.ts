@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { classify } from '@sbx/worker';
+
+const limits = { time_ms: 2000, memory_mb: 128 };
+const report = {
+  timed_out: false,
+  exit_code: 0,
+  signal: null,
+  time: 0.01,
+  cpu_time: 0.01,
+  max_rss_kb: 1000,
+  memory_error: false,
+};
+const run = { killedBy: null, oomKilled: false, exitCode: 0 } as const;
+const judge = (over: Partial<Parameters<typeof classify>[0]>) =>
+  classify({ run, report, outputBytes: 10, outputCap: 100, limits, ...over });
+
+test('a clean exit is ok', () => {
+  assert.deepEqual(judge({}), { status: 'ok', signal: null });
+});
+
+test('the worker deadline wins over everything, even an OOM flag and a forged report', () => {
+  const v = judge({ run: { killedBy: 'deadline', oomKilled: true, exitCode: 137 }, report: null });
+  assert.equal(v.status, 'timeout');
+  assert.match(v.message ?? '', /2000 ms/);
+});
+
+test('the harness timeout is a timeout', () => {
+  assert.equal(judge({ report: { ...report, timed_out: true, exit_code: 137, signal: 9 } }).status, 'timeout');
+});
+
+test('OOMKilled is memory_limit; exit 137 alone is not', () => {
+  assert.equal(judge({ run: { killedBy: null, oomKilled: true, exitCode: 137 }, report: null }).status, 'memory_limit');
+  const selfKill = judge({ run: { killedBy: null, oomKilled: false, exitCode: 137 }, report: null });
+  assert.equal(selfKill.status, 'runtime_error');
+  assert.equal(selfKill.signal, 9);
+  assert.match(selfKill.message ?? '', /SIGKILL/);
+});
+
+test('a MemoryError reported by the harness is memory_limit', () => {
+  assert.equal(judge({ report: { ...report, exit_code: 1, memory_error: true } }).status, 'memory_limit');
+});
+
+test('memory beats output: an OOM during a flood is memory_limit', () => {
+  const v = judge({ run: { killedBy: 'output_cap', oomKilled: true, exitCode: 137 }, outputBytes: 1000 });
+  assert.equal(v.status, 'memory_limit');
+});
+
+test('the output cap is output_limit, whether the worker stopped the run or the bytes merely exceed it', () => {
+  assert.equal(judge({ run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 } }).status, 'output_limit');
+  assert.equal(judge({ outputBytes: 101 }).status, 'output_limit');
+  assert.equal(judge({ outputBytes: 100 }).status, 'ok');
+});
+
+test('signals and exit codes are runtime_error; the report beats the container exit code', () => {
+  const seg = judge({ report: { ...report, exit_code: 139, signal: 11 } });
+  assert.deepEqual([seg.status, seg.signal], ['runtime_error', 11]);
+  assert.match(seg.message ?? '', /SIGSEGV/);
+  const exit3 = judge({ report: { ...report, exit_code: 3 }, run: { ...run, exitCode: 0 } });
+  assert.deepEqual([exit3.status, exit3.message], ['runtime_error', 'exited with code 3']);
+});
+
+test('a harness that rejected its frame, a lost exit code and an abort are internal_error', () => {
+  assert.equal(judge({ report: null, run: { ...run, exitCode: 70 } }).status, 'internal_error');
+  assert.equal(judge({ report: null, run: { ...run, exitCode: null } }).status, 'internal_error');
+  assert.equal(judge({ report: null, run: { ...run, killedBy: 'abort' } }).status, 'internal_error');
+});
+
+test('without a report the container exit code decides', () => {
+  assert.equal(judge({ report: null, run: { ...run, exitCode: 0 } }).status, 'ok');
+  assert.equal(judge({ report: null, run: { ...run, exitCode: 2 } }).status, 'runtime_error');
+});

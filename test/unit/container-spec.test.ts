@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS } from '@sbx/worker';
+
+const settings = {
+  image: 'img',
+  runtime: 'runsc',
+  tmpfsMb: 16,
+  nproc: 64,
+  pidsLimit: 1024,
+  nofile: 256,
+  fileSizeBytes: 1 << 24,
+  user: DEFAULT_SANDBOX_USER,
+};
+
+test('every hardening flag is set', () => {
+  const spec = buildContainerSpec(settings, { time_ms: 2000, memory_mb: 100 }, { jobId: 'j1', workerId: 'w1' });
+  const h = spec.HostConfig;
+  assert.ok(h);
+  assert.equal(h.Runtime, 'runsc');
+  assert.equal(h.NetworkMode, 'none');
+  assert.equal(spec.NetworkDisabled, true);
+  assert.equal(h.ReadonlyRootfs, true);
+  assert.match(h.Tmpfs?.['/tmp'] ?? '', /noexec/);
+  assert.match(h.Tmpfs?.['/tmp'] ?? '', /size=16m/);
+  assert.deepEqual(h.CapDrop, ['ALL']);
+  assert.deepEqual(h.SecurityOpt, ['no-new-privileges']);
+  assert.equal(h.Memory, 100 * 1024 * 1024);
+  assert.equal(h.MemorySwap, h.Memory, 'no swap beyond the limit');
+  assert.equal(h.PidsLimit, 1024);
+  assert.equal(h.Privileged, false);
+  assert.equal(h.AutoRemove, false, 'inspect must still see OOMKilled');
+  assert.equal(h.LogConfig?.Type, 'none');
+  const ulimits = Object.fromEntries((h.Ulimits ?? []).map((u) => [u.Name, [u.Soft, u.Hard]]));
+  assert.deepEqual(ulimits.nproc, [64, 64]);
+  assert.deepEqual(ulimits.fsize, [1 << 24, 1 << 24]);
+  assert.ok(ulimits.nofile);
+  assert.notEqual(spec.User, '0');
+  assert.doesNotMatch(spec.User ?? '', /^(0|root)(:|$)/);
+  assert.equal(spec.Cmd, undefined, 'the code never travels on argv');
+  assert.ok(
+    spec.Env?.every((e) => /^(PATH|LANG|HOME)=/.test(e)),
+    'no host environment inside',
+  );
+  assert.deepEqual(spec.Labels, { [LABELS.managed]: '1', [LABELS.job]: 'j1', [LABELS.worker]: 'w1' });
+});
