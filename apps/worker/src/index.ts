@@ -1,6 +1,7 @@
 export { classify } from './classify.js';
 export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
+export { createWorkerMetrics } from './metrics.js';
 export { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
 export { encodeJobFrame, extractReport } from './sandbox/harness-report.js';

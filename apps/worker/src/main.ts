@@ -8,7 +8,8 @@ const log = pino({ level: config.logLevel, base: { svc: 'worker', worker: config
 const service = createWorkerService(config, log);
 
 await service.start();
-const metricsServer = config.metricsPort > 0 ? await serveMetrics(service.metrics.registry, config.metricsPort) : null;
+const metricsServer =
+  config.metricsPort > 0 ? await serveMetrics(service.metrics.registry, config.metricsPort, config.metricsHost) : null;
 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

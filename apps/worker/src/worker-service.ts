@@ -88,6 +88,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (existing) return { status: (JSON.parse(existing) as RunResult).status };
     metrics.queueWait.observe(Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000);
     const jobLog = log.child({ job: jobId, request: job.data.request_id });
+    if (config.runtime !== 'runsc') jobLog.warn({ runtime: config.runtime }, 'running user code WITHOUT gVisor');
     let result: RunResult;
     try {
       result = await executeJob(jobId, job.data, {

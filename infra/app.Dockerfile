@@ -1,0 +1,7 @@
+# API and worker image for docker-compose.yml (hosts with a registry). The worker drives the host's
+# Docker engine through its socket; runsc must be registered there (infra/host/ensure-host.sh).
+FROM node:20-bookworm-slim
+RUN npm install -g pnpm@10
+WORKDIR /app
+COPY . .
+RUN pnpm install --frozen-lockfile

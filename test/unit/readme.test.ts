@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { ENV_VARS, RUN_STATUSES } from '@sbx/shared';
+
+const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+
+test('the README lists every environment variable with its default', () => {
+  for (const spec of Object.values(ENV_VARS)) {
+    const row = readme.split('\n').find((line) => line.startsWith(`| \`${spec.name}\` |`));
+    assert.ok(row, `${spec.name} is in the README`);
+    if (spec.default) assert.ok(row.includes(`\`${spec.default}\``), `${spec.name} default ${spec.default}`);
+  }
+});
+
+test('the Quick start has exactly two commands, and .ci/run runs the test one', async () => {
+  const quick = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const commands = quick
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
+  assert.deepEqual(commands, ['npm run up', 'npm test']);
+  const ci = await readFile(new URL('../../.ci/run', import.meta.url), 'utf8');
+  assert.match(ci, /^exec npm test$/m);
+});
+
+test('the README names every status', () => {
+  for (const status of RUN_STATUSES) assert.ok(readme.includes(`\`${status}\``), status);
+});
