@@ -7,7 +7,7 @@ const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8
 
 test('the README lists every environment variable with its default', () => {
   for (const spec of Object.values(ENV_VARS)) {
-    const row = readme.split('\n').find((line) => line.startsWith(`| \`${spec.name}\` |`));
+    const row = readme.split('\n').find((line) => new RegExp(`^\\|\\s*\`${spec.name}\`\\s*\\|`).test(line));
     assert.ok(row, `${spec.name} is in the README`);
     if (spec.default) assert.ok(row.includes(`\`${spec.default}\``), `${spec.name} default ${spec.default}`);
   }
