@@ -11,6 +11,7 @@ const report = {
   cpu_time: 0.01,
   max_rss_kb: 1000,
   memory_error: false,
+  violation: null,
 };
 const run = { killedBy: null, oomKilled: false, exitCode: 0 } as const;
 const judge = (over: Partial<Parameters<typeof classify>[0]>) =>
@@ -51,6 +52,26 @@ test('the output cap is output_limit, whether the worker stopped the run or the 
   assert.equal(judge({ run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 } }).status, 'output_limit');
   assert.equal(judge({ outputBytes: 101 }).status, 'output_limit');
   assert.equal(judge({ outputBytes: 100 }).status, 'ok');
+});
+
+test('a violation reported by the policy layer is security_violation, naming what and where', () => {
+  const v = judge({
+    report: { ...report, exit_code: 99, violation: { message: "import of 'os' is not allowed", line: 3 } },
+  });
+  assert.deepEqual(v, {
+    status: 'security_violation',
+    signal: null,
+    message: "import of 'os' is not allowed (line 3)",
+  });
+  const noLine = judge({ report: { ...report, exit_code: 99, violation: { message: 'network access', line: null } } });
+  assert.equal(noLine.message, 'network access');
+});
+
+test('the deadline, OOM and the output cap outrank a violation', () => {
+  const violation = { message: 'x', line: null };
+  assert.equal(judge({ report: { ...report, violation }, run: { ...run, killedBy: 'deadline' } }).status, 'timeout');
+  assert.equal(judge({ report: { ...report, violation }, run: { ...run, oomKilled: true } }).status, 'memory_limit');
+  assert.equal(judge({ report: { ...report, violation }, outputBytes: 1000 }).status, 'output_limit');
 });
 
 test('signals and exit codes are runtime_error; the report beats the container exit code', () => {

@@ -24,6 +24,7 @@ test('every hardening flag is set', () => {
   assert.match(h.Tmpfs?.['/tmp'] ?? '', /noexec/);
   assert.match(h.Tmpfs?.['/tmp'] ?? '', /size=16m/);
   assert.deepEqual(h.CapDrop, ['ALL']);
+  assert.equal(h.ShmSize, 16 * 1024 * 1024);
   assert.deepEqual(h.SecurityOpt, ['no-new-privileges']);
   assert.equal(h.Memory, 100 * 1024 * 1024);
   assert.equal(h.MemorySwap, h.Memory, 'no swap beyond the limit');

@@ -52,6 +52,7 @@ const good = {
   cpu_time: 0.4,
   max_rss_kb: 9000,
   memory_error: false,
+  violation: null,
 };
 
 test('the report is found at the end of stderr and stripped, leaving user stderr byte for byte', () => {
@@ -69,10 +70,25 @@ test('a report with another nonce, not at the end, or malformed is ignored', () 
   const bad = Buffer.from(reportLine('n1', { ...good, time: 'fast' }));
   assert.equal(extractReport(bad, 'n1').report, null);
   assert.equal(extractReport(Buffer.from('\n\x1esbx-report:n1:{not json\n'), 'n1').report, null);
+  const noViolationField = { ...good } as Partial<typeof good>;
+  delete noViolationField.violation;
+  assert.equal(extractReport(Buffer.from(reportLine('n1', noViolationField)), 'n1').report, null);
+  const violation = { message: 'no', line: 2 };
+  assert.deepEqual(
+    extractReport(Buffer.from(reportLine('n1', { ...good, violation })), 'n1').report?.violation,
+    violation,
+  );
 });
 
 test('the job frame is one JSON line whatever the code contains', () => {
-  const line = encodeJobFrame({ nonce: 'n', code: 'print("a\\nb")\n\u2028', stdin: '\n\n', time_ms: 1, memory_mb: 2 });
+  const line = encodeJobFrame({
+    nonce: 'n',
+    code: 'print("a\\nb")\n\u2028',
+    stdin: '\n\n',
+    time_ms: 1,
+    memory_mb: 2,
+    policy: 'strict',
+  });
   assert.equal(line.indexOf('\n'), line.length - 1);
   assert.deepEqual(JSON.parse(line), {
     v: 1,
@@ -81,6 +97,7 @@ test('the job frame is one JSON line whatever the code contains', () => {
     stdin: '\n\n',
     time_ms: 1,
     memory_mb: 2,
+    policy: 'strict',
   });
 });
 

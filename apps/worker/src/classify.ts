@@ -54,6 +54,10 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
   if (run.killedBy === 'output_cap' || outputBytes > outputCap)
     return { status: 'output_limit', signal: null, message: `output exceeded ${outputCap} bytes; the run was stopped` };
   if (run.killedBy === 'abort') return { status: 'internal_error', signal: null, message: 'the run was aborted' };
+  if (report?.violation) {
+    const where = report.violation.line === null ? '' : ` (line ${report.violation.line})`;
+    return { status: 'security_violation', signal: null, message: `${report.violation.message}${where}` };
+  }
   if (!report && run.exitCode === HARNESS_FRAME_ERROR_EXIT)
     return { status: 'internal_error', signal: null, message: 'the sandbox harness rejected its job frame' };
   if (exit === null) return { status: 'internal_error', signal: null, message: 'the sandbox exit code was lost' };

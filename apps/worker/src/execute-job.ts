@@ -6,6 +6,8 @@ import type { SandboxRunner } from './sandbox/types.js';
 export interface ExecuteOptions {
   runner: SandboxRunner;
   outputCap: number;
+  /** `off` runs without the in-sandbox policy layer (the operator's test-only switch). */
+  policyLayer?: 'on' | 'off';
   signal?: AbortSignal;
   /** Told how long acquiring the sandbox took, in seconds. */
   onAcquired?: (seconds: number) => void;
@@ -17,7 +19,8 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
   const sandbox = await opts.runner.acquire(data.limits, { jobId });
   opts.onAcquired?.((performance.now() - acquireStarted) / 1000);
   try {
-    const raw = await sandbox.run({ code: data.code, stdin: data.stdin }, opts.signal);
+    const policy = opts.policyLayer === 'off' ? 'off' : data.policy;
+    const raw = await sandbox.run({ code: data.code, stdin: data.stdin, policy }, opts.signal);
     const { stderr: userStderr, report } = extractReport(raw.stderr, raw.nonce);
     const outputBytes = raw.stdout.length + userStderr.length;
     const verdict = classify({
@@ -43,6 +46,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       stderr_truncated: stderrTruncated,
       ...(verdict.message ? { message: verdict.message } : {}),
       limits: data.limits,
+      policy: data.policy,
       wall_time: round(raw.wallTime),
       submitted_at: data.submitted_at,
       finished_at: new Date().toISOString(),

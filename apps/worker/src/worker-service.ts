@@ -94,6 +94,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       result = await executeJob(jobId, job.data, {
         runner: sandboxes,
         outputCap: config.maxOutputBytes,
+        policyLayer: config.policyLayer,
         ...(signal ? { signal } : {}),
         onAcquired: (s) => metrics.sandboxStart.observe(s),
       });

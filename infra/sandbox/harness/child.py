@@ -1,8 +1,13 @@
 """Runs one submission in a fresh interpreter started by the supervisor.
 
-argv: code_fd status_fd time_ms memory_mb. The code arrives on a pipe (never on
-argv), is compiled from the exact bytes received, and runs as __main__ with
-tracebacks that show the user's own file name and lines.
+argv: code_fd status_fd time_ms memory_mb policy. The code arrives on a pipe
+(never on argv), is parsed once from the exact bytes received, checked, and the
+checked tree itself is compiled and run as __main__ in a fresh module.
+
+The policy layer (AST check + audit hook) is defence in depth only: it exists to
+give clear, early refusals. The container floor must hold when it is bypassed.
+On a violation the hook records it on the status pipe and ends the process with
+os._exit: nothing user code can catch.
 """
 
 import os
@@ -11,6 +16,59 @@ import sys
 import time
 
 FILENAME = "main.py"
+VIOLATION_EXIT = 99
+
+# Modules the strict profile refuses to import, with their private twins. The rest of the
+# standard library stays usable; what it could do on a user's behalf is refused by action below.
+STRICT_MODULES = frozenset(
+    """
+    os posix nt subprocess _posixsubprocess socket _socket socketserver ssl _ssl shutil ctypes _ctypes
+    multiprocessing _multiprocessing inspect importlib imp _imp builtins gc marshal code codeop runpy
+    pdb bdb pickle _pickle shelve dbm pty tty resource mmap fcntl zipimport _thread
+    """.split()
+)
+
+STRICT_NAMES = frozenset(
+    "eval exec compile __import__ open globals locals vars breakpoint __builtins__ __loader__ __spec__".split()
+)
+
+STRICT_ATTRS = frozenset(
+    """
+    __subclasses__ __globals__ __code__ __closure__ __builtins__ __bases__ __base__ __mro__ mro __dict__
+    __getattribute__ __import__ __loader__ __spec__ __reduce__ __reduce_ex__ __traceback__ __self__ __func__
+    __objclass__ __wrapped__ __defaults__ __kwdefaults__ tb_frame tb_next f_back f_globals f_locals f_builtins
+    f_code gi_frame gi_code cr_frame cr_code ag_frame ag_code co_code modules _getframe _current_frames settrace
+    setprofile addaudithook
+    """.split()
+)
+ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+
+PROCESS_EVENTS = frozenset(
+    "os.system os.exec os.posix_spawn os.spawn os.fork os.forkpty os.vfork subprocess.Popen pty.spawn".split()
+)
+WRITE_PATH_EVENTS = frozenset(
+    """
+    os.remove os.rename os.rmdir os.mkdir os.chmod os.chown os.link os.symlink os.truncate os.utime
+    os.chflags os.lchflags os.mkfifo os.mknod os.removexattr os.setxattr shutil.copyfile shutil.copymode
+    shutil.copystat shutil.copytree shutil.move shutil.rmtree shutil.chown shutil.make_archive
+    """.split()
+)
+# In any profile: these hand out every live object, the audit hook included.
+ALWAYS_REFUSED = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+STRICT_USER_REFUSED = frozenset(
+    {"sys._getframe", "sys._current_frames", "marshal.loads", "code.__new__", "function.__new__",
+     "pickle.find_class", "sys.setprofile", "sys.settrace", "compile", "exec"}
+)
+FRAME_ATTRS = frozenset({"__code__", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame"})
+AF_UNIX = 1
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class Violation(Exception):
+    def __init__(self, message, line=None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
 
 
 def read_fd(fd):
@@ -35,22 +93,198 @@ def set_limits(time_ms, memory_mb):
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
 
+def check_tree(tree):
+    """The strict profile's static check. Raises Violation naming what and where."""
+    import ast
+
+    def refuse(node, message):
+        raise Violation(message, getattr(node, "lineno", None))
+
+    def refused_text(text):
+        for name in STRICT_ATTRS:
+            if name.startswith("__") and name in text:
+                return name
+        return None
+
+    literal_calls = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                root = alias.name.split(".")[0]
+                if root in STRICT_MODULES:
+                    refuse(node, "import of '%s' is not allowed" % alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            root = (node.module or "").split(".")[0]
+            if node.level == 0 and root in STRICT_MODULES:
+                refuse(node, "import from '%s' is not allowed" % node.module)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ATTR_FUNCS:
+            name = node.args[1] if len(node.args) > 1 else None
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+                refuse(node, "%s() with a computed attribute name is not allowed" % node.func.id)
+            if name.value in STRICT_ATTRS:
+                refuse(node, "access to attribute '%s' is not allowed" % name.value)
+            # ast.walk yields a call before its children: mark this getattr as checked.
+            literal_calls.add(id(node.func))
+        elif isinstance(node, ast.Name):
+            # Identifiers are NFKC-normalised by the parser: fullwidth spellings land here too.
+            if node.id in STRICT_NAMES:
+                refuse(node, "use of '%s' is not allowed" % node.id)
+            if node.id in ATTR_FUNCS and id(node) not in literal_calls:
+                refuse(node, "'%s' is allowed only as a call with a literal attribute name" % node.id)
+        elif isinstance(node, ast.Attribute):
+            if node.attr in STRICT_ATTRS:
+                refuse(node, "access to attribute '%s' is not allowed" % node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            hit = refused_text(node.value)
+            if hit:
+                refuse(node, "the string '%s' is not allowed" % hit)
+    return tree
+
+
+def make_audit_hook(profile, user_code, status_fd):
+    """Returns the hook. Everything it needs is bound here, as constants or
+    builtins captured at creation, so nothing user code can reach changes what
+    it does; the caller keeps no reference to it."""
+    strict = profile == "strict"
+    getframe = sys._getframe
+    write = os.write
+    exit_now = os._exit
+    stdout, stderr = sys.__stdout__, sys.__stderr__
+    flush = type(sys.__stdout__).flush
+    dumps = __import__("json").dumps
+    fspath = os.fspath
+    stdlib = os.path.dirname(os.__file__) + "/"
+    readable = (stdlib, "/usr/lib/python3/", "/usr/share/zoneinfo/", "/tmp/", "/dev/null", "/dev/urandom")
+    busy = [False]
+
+    def user_line():
+        f = getframe(2)
+        while f is not None:
+            if f.f_code.co_filename == FILENAME:
+                return f.f_lineno
+            f = f.f_back
+        return None
+
+    def caller_is_user(through_imports=False):
+        # The Python frame that caused the event (frame 0 is this function, 1 the hook). For an
+        # import, the statement that asked for it: step past the import machinery first.
+        f = getframe(2)
+        while through_imports and f is not None and f.f_code.co_filename.startswith("<frozen importlib"):
+            f = f.f_back
+        return f is not None and f.f_code.co_filename == FILENAME
+
+    def refuse(message):
+        line = user_line()
+        payload = dumps({"message": message, "line": line}, separators=(",", ":"))
+        for stream in (stdout, stderr):
+            try:
+                flush(stream)
+            except Exception:
+                pass
+        try:
+            write(status_fd, b"violation " + payload.encode() + b"\n")
+        finally:
+            exit_now(VIOLATION_EXIT)
+
+    def path_of(value):
+        if isinstance(value, int):
+            return None  # an already-open descriptor
+        try:
+            path = fspath(value)
+        except TypeError:
+            return ""
+        return path.decode("utf-8", "replace") if isinstance(path, bytes) else path
+
+    def under_tmp(path):
+        return path is not None and (path + "/").startswith("/tmp/") and ".." not in path.split("/")
+
+    def is_write(mode, flags):
+        text = mode if isinstance(mode, str) else ""
+        return any(c in text for c in "wax+") or (isinstance(flags, int) and flags & WRITE_FLAGS)
+
+    def hook(event, args):
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            if event in ALWAYS_REFUSED:
+                refuse("%s() is not allowed" % event)
+            if event in PROCESS_EVENTS:
+                refuse("process creation (%s) is not allowed" % event)
+            if event.startswith("socket."):
+                # A local socketpair (asyncio's self-pipe) reaches nothing; every other socket is refused.
+                if not (event == "socket.__new__" and len(args) > 1 and args[1] == AF_UNIX):
+                    refuse("network access (%s) is not allowed" % event)
+            if event.startswith("ctypes."):
+                refuse("ctypes is not allowed")
+            if event == "open":
+                path = path_of(args[0])
+                writing = is_write(args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else 0)
+                if writing and (strict or not under_tmp(path)):
+                    where = "" if strict else " outside /tmp"
+                    refuse("writing files%s is not allowed (%s)" % (where, path))
+                if strict and path is not None and not path.startswith(readable):
+                    refuse("reading '%s' is not allowed" % path)
+            elif event in WRITE_PATH_EVENTS:
+                path = path_of(args[0]) if args else ""
+                if strict or not under_tmp(path):
+                    refuse("changing files%s is not allowed (%s %s)" % ("" if strict else " outside /tmp", event, path))
+            elif strict:
+                if event == "exec" and args and args[0] is user_code:
+                    return
+                if event == "import" and args[0].split(".")[0] in STRICT_MODULES and caller_is_user(True):
+                    refuse("import of '%s' is not allowed" % args[0])
+                if event in STRICT_USER_REFUSED and caller_is_user():
+                    refuse("%s is not allowed" % event)
+                if event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRS and caller_is_user():
+                    refuse("access to attribute '%s' is not allowed" % args[1])
+        finally:
+            busy[0] = False
+
+    return hook
+
+
+def report_violation(status_fd, violation):
+    payload = __import__("json").dumps({"message": violation.message, "line": violation.line})
+    os.write(status_fd, b"violation " + payload.encode() + b"\n")
+    os._exit(VIOLATION_EXIT)
+
+
 def main():
     code_fd, status_fd, time_ms, memory_mb = (int(a) for a in sys.argv[1:5])
+    profile = sys.argv[5] if len(sys.argv) > 5 else "strict"
     source = read_fd(code_fd)
     set_limits(time_ms, memory_mb)
     sys.argv = [FILENAME]
     sys.path = [p for p in sys.path if p]
 
     try:
-        code = compile(source, FILENAME, "exec", dont_inherit=True)
+        if profile == "off":
+            code = compile(source, FILENAME, "exec", dont_inherit=True)
+        else:
+            import ast
+
+            # Parsed once from the exact bytes received (coding cookie included); the checked tree is what runs.
+            tree = ast.parse(source, FILENAME)
+            if profile == "strict":
+                check_tree(tree)
+            code = compile(tree, FILENAME, "exec", dont_inherit=True)
+    except Violation as violation:
+        report_violation(status_fd, violation)
     except (SyntaxError, ValueError) as exc:
         import traceback  # imported only on failure: it costs ~20 ms under gVisor
 
         traceback.print_exception(exc, limit=0)
         sys.exit(1)
 
-    namespace = {"__name__": "__main__", "__file__": FILENAME, "__builtins__": __builtins__}
+    # A fresh module for the user: nothing of this bootstrap is reachable through sys.modules['__main__'].
+    module = type(sys)("__main__")
+    module.__file__ = FILENAME
+    module.__builtins__ = __builtins__
+    sys.modules["__main__"] = module
+    namespace = module.__dict__
+    if profile != "off":
+        sys.addaudithook(make_audit_hook(profile, code, status_fd))
     # The supervisor's clock for the time limit and the reported time starts here,
     # so interpreter start-up is not billed to the submission.
     os.write(status_fd, b"start %.9f\n" % time.monotonic())

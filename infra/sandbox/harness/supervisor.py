@@ -55,13 +55,15 @@ def write_all(fd, data):
 
 
 class StatusEvents:
-    """Lines the child writes on its status pipe: "start <monotonic>", "memory_error"."""
+    """Lines the child writes on its status pipe: "start <monotonic>", "memory_error",
+    "violation <json>". User code shares the pipe, so each is parsed defensively."""
 
     def __init__(self, fd):
         self.fd = fd
         self.buffer = b""
         self.start = None
         self.memory_error = False
+        self.violation = None
         self.closed = False
 
     def _read_once(self):
@@ -73,6 +75,9 @@ class StatusEvents:
         self.buffer = (self.buffer + chunk)[-4096:]
         *lines, self.buffer = self.buffer.split(b"\n")
         for line in lines:
+            if line.startswith(b"violation ") and self.violation is None:
+                self.violation = parse_violation(line[len(b"violation "):])
+                continue
             fields = line.split()
             if len(fields) == 2 and fields[0] == b"start" and self.start is None:
                 try:
@@ -97,6 +102,16 @@ class StatusEvents:
                 break
             self._read_once()
         os.close(self.fd)
+
+
+def parse_violation(raw):
+    try:
+        found = json.loads(raw)
+        message = str(found["message"])[:500]
+        line = found.get("line")
+        return {"message": message, "line": line if isinstance(line, int) else None}
+    except Exception:
+        return {"message": "refused by the policy layer", "line": None}
 
 
 def feed_stdin(pipe, data):
@@ -126,6 +141,7 @@ def run(frame):
     argv = [
         sys.executable, "-I", "-S", "-B", "-X", "utf8", CHILD,
         str(code_r), str(status_w), str(frame["time_ms"]), str(frame["memory_mb"]),
+        frame.get("policy", "strict"),
     ]
     spawned = time.monotonic()
     child = subprocess.Popen(
@@ -164,6 +180,7 @@ def run(frame):
         "cpu_time": round(usage.ru_utime + usage.ru_stime, 6),
         "max_rss_kb": usage.ru_maxrss,
         "memory_error": events.memory_error,
+        "violation": events.violation,
     }
 
 

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { POLICIES, type Policy } from './status.js';
 
 export class ConfigError extends Error {
   readonly code = 'invalid_config';
@@ -71,6 +72,33 @@ export const ENV_VARS = {
     'Output cap: stdout+stderr bytes kept before the run is stopped.',
     1,
   ),
+
+  allowedPolicies: {
+    name: 'SBX_ALLOWED_POLICIES',
+    doc: 'Policy profiles callers may ask for (comma list of strict, standard).',
+    default: 'strict,standard',
+    parse: (raw: string | undefined) => {
+      const names = (raw || 'strict,standard')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const n of names)
+        if (!(POLICIES as readonly string[]).includes(n))
+          throw new ConfigError(`SBX_ALLOWED_POLICIES: unknown profile "${n}" (known: ${POLICIES.join(', ')})`);
+      if (names.length === 0) throw new ConfigError('SBX_ALLOWED_POLICIES must name at least one profile');
+      return names as Policy[];
+    },
+  } satisfies VarSpec<Policy[]>,
+  policyLayer: {
+    name: 'SBX_POLICY_LAYER',
+    doc: 'Worker: `off` disables the Python policy layer to prove the container floor alone (tests only).',
+    default: 'on',
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === '' || raw === 'on') return 'on' as const;
+      if (raw === 'off') return 'off' as const;
+      throw new ConfigError(`SBX_POLICY_LAYER must be on or off, got "${raw}"`);
+    },
+  } satisfies VarSpec<'on' | 'off'>,
 
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {

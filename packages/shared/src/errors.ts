@@ -7,6 +7,7 @@ export const API_ERRORS = {
   invalid_json: 400,
   validation_failed: 400,
   limit_exceeded: 400,
+  policy_not_allowed: 400,
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,

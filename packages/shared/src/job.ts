@@ -1,10 +1,12 @@
 import type { RunResult } from './schemas.js';
+import type { Policy } from './status.js';
 
 /** What the API puts on the queue. Limits are resolved (defaults applied, maxima checked) before enqueueing. */
 export interface JobData {
   code: string;
   stdin: string;
   limits: { time_ms: number; memory_mb: number };
+  policy: Policy;
   submitted_at: string;
   request_id: string;
 }
@@ -32,6 +34,7 @@ export function internalErrorResult(id: string, data: JobData, message: string):
     stderr_truncated: false,
     message: `the job could not be run: ${message}`,
     limits: data.limits,
+    policy: data.policy,
     wall_time: 0,
     submitted_at: data.submitted_at,
     finished_at: now,

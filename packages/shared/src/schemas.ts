@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { JOB_STATES, type JobState, RUN_STATUSES, type RunStatus } from './status.js';
+import { JOB_STATES, type JobState, POLICIES, type Policy, RUN_STATUSES, type RunStatus } from './status.js';
 
 /** A plain `{ type: string, enum }` in the OpenAPI document, typed as the union. */
 const stringEnum = <T extends string>(values: readonly T[], description?: string) =>
@@ -16,6 +16,11 @@ export const LimitsSchema = Type.Object(
 );
 export type Limits = Static<typeof LimitsSchema>;
 
+export const PolicySchema = stringEnum<Policy>(
+  POLICIES,
+  'Policy-layer profile (default strict). The server may restrict which ones a caller can use.',
+);
+
 export const JobRequestSchema = Type.Object(
   {
     code: Type.String({
@@ -26,6 +31,7 @@ export const JobRequestSchema = Type.Object(
       Type.String({ description: 'Standard input for the program. At most SBX_MAX_STDIN_BYTES bytes (413 above).' }),
     ),
     limits: Type.Optional(LimitsSchema),
+    policy: Type.Optional(PolicySchema),
   },
   { additionalProperties: false },
 );
@@ -50,6 +56,7 @@ export const RunResultSchema = Type.Object({
   stderr_truncated: Type.Boolean(),
   message: Type.Optional(Type.String({ description: 'Why the run ended this way, for non-ok statuses.' })),
   limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
+  policy: PolicySchema,
   wall_time: Type.Number({ description: 'Seconds from sandbox start to sandbox exit.' }),
   submitted_at: Type.String({ format: 'date-time' }),
   finished_at: Type.String({ format: 'date-time' }),

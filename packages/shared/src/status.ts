@@ -10,6 +10,14 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/**
+ * Policy-layer profiles a job may ask for. `strict` refuses os, subprocess, socket, open, eval, exec and
+ * their kin; `standard` allows the whole standard library and refuses only process creation, network and
+ * writes outside /tmp. The container floor is the same for both.
+ */
+export const POLICIES = ['strict', 'standard'] as const;
+export type Policy = (typeof POLICIES)[number];
+
 /** Where a job is in its life, as `GET /jobs/:id` reports it. */
 export const JOB_STATES = ['queued', 'running', 'completed'] as const;
 export type JobState = (typeof JOB_STATES)[number];

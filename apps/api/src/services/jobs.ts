@@ -23,6 +23,7 @@ type JobsConfig = Pick<
   | 'defaultMemoryMb'
   | 'maxMemoryMb'
   | 'minMemoryMb'
+  | 'allowedPolicies'
 >;
 
 /** Submitting and looking up jobs; the routes only translate HTTP. */
@@ -53,11 +54,19 @@ export class JobService {
         { maximum: this.config.maxStdinBytes },
       );
     const limits = resolveLimits(request.limits, this.config);
+    const policy = request.policy ?? 'strict';
+    if (!this.config.allowedPolicies.includes(policy))
+      throw new ApiError(
+        'policy_not_allowed',
+        `policy "${policy}" is not allowed on this server; allowed: ${this.config.allowedPolicies.join(', ')}`,
+        { allowed: this.config.allowedPolicies },
+      );
     const id = randomUUID();
     const data: JobData = {
       code: request.code,
       stdin,
       limits,
+      policy,
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };

@@ -56,6 +56,8 @@ export function buildContainerSpec(
       NetworkMode: 'none',
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${settings.tmpfsMb}m,mode=1777` },
+      // /dev/shm is a second tmpfs: as small as /tmp (its pages count against the memory limit either way).
+      ShmSize: settings.tmpfsMb * 1024 * 1024,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Memory: memoryBytes,

@@ -97,6 +97,7 @@ class DockerSandbox implements Sandbox {
       stdin: input.stdin,
       time_ms: this.limits.time_ms,
       memory_mb: this.limits.memory_mb,
+      policy: input.policy,
     });
     const started = performance.now();
     this.stream.write(frame);

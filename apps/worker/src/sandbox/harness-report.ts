@@ -7,6 +7,7 @@ export interface HarnessReport {
   cpu_time: number;
   max_rss_kb: number;
   memory_error: boolean;
+  violation: { message: string; line: number | null } | null;
 }
 
 export const HARNESS_PROTOCOL_VERSION = 1;
@@ -18,11 +19,18 @@ export function encodeJobFrame(frame: {
   stdin: string;
   time_ms: number;
   memory_mb: number;
+  policy: 'strict' | 'standard' | 'off';
 }): string {
   return `${JSON.stringify({ v: HARNESS_PROTOCOL_VERSION, ...frame })}\n`;
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isViolation = (v: unknown): v is HarnessReport['violation'] => {
+  if (v === null) return true;
+  if (typeof v !== 'object') return false;
+  const { message, line } = v as Record<string, unknown>;
+  return typeof message === 'string' && (line === null || isNum(line));
+};
 
 /**
  * Finds the report the supervisor appended to stderr and returns stderr
@@ -49,7 +57,8 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
     !isNum(r.time) ||
     !isNum(r.cpu_time) ||
     !isNum(r.max_rss_kb) ||
-    !(r.signal === null || isNum(r.signal))
+    !(r.signal === null || isNum(r.signal)) ||
+    !isViolation(r.violation)
   )
     return { stderr, report: null };
   return {
@@ -62,6 +71,7 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
       cpu_time: r.cpu_time,
       max_rss_kb: r.max_rss_kb,
       memory_error: r.memory_error,
+      violation: r.violation,
     },
   };
 }

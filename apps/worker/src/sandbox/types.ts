@@ -3,6 +3,8 @@ import type { ResolvedLimits } from '@sbx/shared';
 export interface RunInput {
   code: string;
   stdin: string;
+  /** Profile for the in-sandbox policy layer; `off` only when the operator disabled the layer. */
+  policy: 'strict' | 'standard' | 'off';
 }
 
 /** What came out of one sandbox run, before it is judged. */

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { run, type Stack, startStack } from '../support/stack.js';
+
+/**
+ * The container floor with the Python policy layer switched off: every hardening flag of
+ * buildContainerSpec, proved from inside a real runsc sandbox.
+ */
+describe('container floor (policy layer off)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { SBX_POLICY_LAYER: 'off' } });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  const py = async (lines: string[], extra: Record<string, unknown> = {}) => {
+    const r = await run(stack.app, { code: lines.join('\n'), policy: 'standard', ...extra });
+    assert.equal(r.status, 'ok', `${r.status}: ${r.stderr}`);
+    return r.stdout.trim().split('\n');
+  };
+
+  test('it really is gVisor: the sandbox kernel is not the host kernel', async () => {
+    const [release] = await py(['import os', 'print(os.uname().release)']);
+    const { release: hostRelease } = await import('node:os').then((os) => ({ release: os.release() }));
+    assert.notEqual(release, hostRelease);
+  });
+
+  test('network: loopback only, connects and DNS fail', async () => {
+    const out = await py([
+      'import socket',
+      'print(sorted(n for _, n in socket.if_nameindex()))',
+      'for target in [("127.0.0.1", 6379), ("::1", 6379)]:',
+      '    try:',
+      '        socket.create_connection(target, timeout=1); print("connected")',
+      '    except OSError as e: print("refused")',
+      'try:',
+      '    socket.getaddrinfo("example.com", 80); print("resolved")',
+      'except OSError as e: print("no dns")',
+    ]);
+    assert.deepEqual(out, ["['lo']", 'refused', 'refused', 'no dns']);
+  });
+
+  test('read-only root, writable /tmp, and /tmp is noexec', async () => {
+    const out = await py([
+      'import os, errno, subprocess',
+      'mounts = {f[1]: f[3].split(",") for f in (l.split() for l in open("/proc/mounts"))}',
+      'print("ro" in mounts["/"], "rw" in mounts["/tmp"])',
+      'for p in ("/etc/x", "/usr/bin/x", "/opt/sbx/child.py"):',
+      '    try: open(p, "w"); print("wrote", p)',
+      '    except OSError as e: print(errno.errorcode[e.errno])',
+      'open("/tmp/run.sh", "w").write("#!/bin/sh\\necho escaped\\n")',
+      'os.chmod("/tmp/run.sh", 0o755)',
+      'try: subprocess.run(["/tmp/run.sh"]); print("executed")',
+      'except PermissionError: print("noexec")',
+    ]);
+    assert.equal(out[0], 'True True', 'root mounted read-only, /tmp writable');
+    // Non-root meets EACCES before EROFS: either way nothing is written.
+    for (const line of out.slice(1, 4)) assert.ok(['EROFS', 'EACCES'].includes(line), line);
+    assert.equal(out[4], 'noexec');
+  });
+
+  test('non-root, no capabilities, no new privileges, no host environment', async () => {
+    const out = await py([
+      'import os',
+      'print(os.getuid(), os.getgid())',
+      'try: os.setuid(0); print("became root")',
+      'except PermissionError: print("setuid refused")',
+      'status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)',
+      'print(int(status["CapEff"].strip(), 16), int(status["CapBnd"].strip(), 16))',
+      'print(sorted(os.environ))',
+      'print(os.path.exists("/var/run/docker.sock"), os.path.exists("/run/docker.sock"))',
+    ]);
+    assert.equal(out[0], '10001 10001');
+    assert.equal(out[1], 'setuid refused');
+    assert.equal(out[2], '0 0');
+    const env = JSON.parse((out[3] ?? '').replaceAll("'", '"')) as string[];
+    assert.ok(
+      env.every((k) => ['PATH', 'LANG', 'HOME', 'HOSTNAME'].includes(k)),
+      `unexpected env ${env}`,
+    );
+    assert.equal(out[4], 'False False');
+  });
+
+  test('rlimits are set soft = hard: nproc, nofile, fsize', async () => {
+    const out = await py([
+      'import resource as r',
+      'for n in ("RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_FSIZE", "RLIMIT_CORE"):',
+      '    print(n, *r.getrlimit(getattr(r, n)))',
+    ]);
+    assert.deepEqual(out, [
+      `RLIMIT_NPROC ${stack.config.nproc} ${stack.config.nproc}`,
+      'RLIMIT_NOFILE 256 256',
+      `RLIMIT_FSIZE ${stack.config.tmpfsMb * 2 ** 20} ${stack.config.tmpfsMb * 2 ** 20}`,
+      'RLIMIT_CORE 0 0',
+    ]);
+  });
+
+  test('threads and processes hit the nproc cap', async () => {
+    const out = await py([
+      'import threading, time',
+      'n = 0',
+      'try:',
+      '    while True:',
+      '        threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1',
+      'except RuntimeError: print(n)',
+    ]);
+    assert.ok(Number(out[0]) > 0 && Number(out[0]) < stack.config.nproc, `capped at ${out[0]}`);
+  });
+
+  test('a fork bomb is contained (capped or OOM-killed) and the next job runs normally', async () => {
+    const bomb = await run(stack.app, {
+      policy: 'standard',
+      code: 'import os\nwhile True:\n    try: os.fork()\n    except OSError: pass',
+      limits: { time_ms: 1000 },
+    });
+    assert.ok(['timeout', 'memory_limit', 'ok', 'runtime_error'].includes(bomb.status), bomb.status);
+    const started = performance.now();
+    const next = await run(stack.app, { code: 'print("alive")' });
+    assert.equal(next.stdout, 'alive\n');
+    assert.ok(performance.now() - started < 5000, 'the worker answers promptly');
+  });
+
+  test('memory: 150 MB is a memory_limit through the cgroup', async () => {
+    const r = await run(stack.app, { policy: 'standard', code: 'x = bytearray(150 * 2**20)\nprint("fits")' });
+    assert.equal(r.status, 'memory_limit');
+  });
+
+  test('file size and tmpfs are bounded', async () => {
+    const out = await py([
+      'import errno',
+      'try:',
+      '    with open("/tmp/big", "wb") as f:',
+      '        for _ in range(64): f.write(b"x" * 2**20)',
+      '    print("wrote 64 MB")',
+      'except OSError as e: print(errno.errorcode[e.errno])',
+    ]);
+    assert.ok(['EFBIG', 'ENOSPC'].includes(out[0] ?? ''), out[0]);
+  });
+});
