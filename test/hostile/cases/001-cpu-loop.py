@@ -1,0 +1,5 @@
+# expect: timeout
+# floor: timeout
+# policy: strict
+while True:
+    pass

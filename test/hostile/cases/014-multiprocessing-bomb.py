@@ -1,0 +1,11 @@
+# expect: security_violation
+# floor: any
+# policy: strict
+import multiprocessing
+
+def f():
+    while True:
+        pass
+
+while True:
+    multiprocessing.Process(target=f).start()

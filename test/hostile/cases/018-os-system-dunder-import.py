@@ -1,0 +1,4 @@
+# expect: security_violation
+# floor: any
+# policy: strict
+__import__('os').system('id')

@@ -1,0 +1,5 @@
+# expect: memory_limit
+# floor: memory_limit
+# policy: strict
+x = bytearray(150 * 2**20)
+print('allocated')

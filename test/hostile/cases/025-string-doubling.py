@@ -1,0 +1,6 @@
+# expect: memory_limit timeout
+# floor: memory_limit timeout
+# policy: strict
+s = 'a'
+while True:
+    s += s

@@ -1,0 +1,8 @@
+# expect: memory_limit
+# floor: memory_limit timeout
+# policy: strict
+d = {}
+i = 0
+while True:
+    d[i] = str(i) * 10
+    i += 1

@@ -1,0 +1,5 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+import pathlib
+print(pathlib.Path('/etc/passwd').read_text())

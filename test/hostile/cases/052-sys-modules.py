@@ -1,0 +1,5 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+import sys
+print(sorted(sys.modules)[:3])

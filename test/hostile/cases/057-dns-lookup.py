@@ -1,0 +1,8 @@
+# expect: security_violation
+# floor: ok
+# policy: standard
+import socket
+try:
+    print(socket.getaddrinfo('example.com', 80))
+except OSError as e:
+    print('no dns', type(e).__name__)

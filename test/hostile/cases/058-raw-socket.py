@@ -1,0 +1,9 @@
+# expect: security_violation
+# floor: ok
+# policy: standard
+import socket
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    print('raw socket')
+except OSError as e:
+    print('refused', type(e).__name__)

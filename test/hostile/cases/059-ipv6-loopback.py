@@ -1,0 +1,9 @@
+# expect: security_violation
+# floor: ok
+# policy: standard
+import socket
+try:
+    socket.create_connection(('::1', 6379), timeout=1)
+    print('connected')
+except OSError as e:
+    print('refused', type(e).__name__)

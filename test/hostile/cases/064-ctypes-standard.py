@@ -1,0 +1,5 @@
+# expect: runtime_error
+# floor: runtime_error
+# policy: standard
+import ctypes
+ctypes.string_at(0)

@@ -1,0 +1,6 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+for c in ().__class__.__base__.__subclasses__():
+    if c.__name__ == '_wrap_close':
+        print(c.__init__.__globals__['system']('id'))

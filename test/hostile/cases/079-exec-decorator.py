@@ -1,0 +1,6 @@
+# expect: security_violation
+# floor: runtime_error
+# policy: strict
+@exec
+def payload():
+    pass

@@ -1,0 +1,4 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+ｅｘｅｃ('print(42)')

@@ -1,0 +1,10 @@
+# expect: security_violation
+# floor: ok
+# policy: standard
+import sys, socket
+sys.addaudithook(lambda *a: None)
+try:
+    socket.socket()
+except OSError:
+    pass
+print('socket made')

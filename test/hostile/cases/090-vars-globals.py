@@ -1,0 +1,4 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+print(globals()['__builtins__'])

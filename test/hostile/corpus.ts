@@ -1,0 +1,55 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { RUN_STATUSES, type RunStatus } from '@sbx/shared';
+
+export interface HostileCase {
+  name: string;
+  code: string;
+  policy: 'strict' | 'standard';
+  /** Status with the policy layer on. */
+  expectOn: RunStatus[];
+  /** Statuses accepted with the layer off: the floor alone decides; the host must not notice either way. */
+  expectFloor: RunStatus[] | 'any';
+  /** Text that must never appear in the output of either pass. */
+  never: string[];
+  /** Text that must not appear with the policy layer on (e.g. code after a refused action ran). */
+  neverOn: string[];
+}
+
+const DIR = fileURLToPath(new URL('./cases/', import.meta.url));
+const HEADER = /^# (expect|floor|policy|never|never-on): (.*)\n/;
+
+function statuses(raw: string, file: string): RunStatus[] {
+  const list = raw.trim().split(/\s+/);
+  for (const s of list)
+    if (!(RUN_STATUSES as readonly string[]).includes(s)) throw new Error(`${file}: unknown status ${s}`);
+  return list as RunStatus[];
+}
+
+/** Reads test/hostile/cases/*.py. Header lines are stripped, so a coding cookie can be line 1 of what runs. */
+export function loadCorpus(): HostileCase[] {
+  return readdirSync(DIR)
+    .filter((f) => f.endsWith('.py'))
+    .sort()
+    .map((file) => {
+      let text = readFileSync(DIR + file, 'utf8');
+      const meta: Record<string, string[]> = {};
+      for (let m = HEADER.exec(text); m; m = HEADER.exec(text)) {
+        const [line, key, value] = m as unknown as [string, string, string];
+        (meta[key] ??= []).push(value);
+        text = text.slice(line.length);
+      }
+      const expect = meta.expect?.[0];
+      const floor = meta.floor?.[0];
+      if (!expect || !floor) throw new Error(`${file}: needs "# expect:" and "# floor:" headers`);
+      return {
+        name: file.replace(/\.py$/, ''),
+        code: text,
+        policy: meta.policy?.[0] === 'standard' ? 'standard' : 'strict',
+        expectOn: statuses(expect, file),
+        expectFloor: floor.trim() === 'any' ? 'any' : statuses(floor, file),
+        never: meta.never ?? [],
+        neverOn: meta['never-on'] ?? [],
+      } satisfies HostileCase;
+    });
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { LABELS, runscProcesses } from '@sbx/worker';
+import Docker from 'dockerode';
+import { type HostileCase, loadCorpus } from '../hostile/corpus.js';
+import { type Stack, startStack } from '../support/stack.js';
+
+const corpus = loadCorpus();
+const docker = new Docker();
+const BATCH = 8;
+// Set in this process, so the in-process worker has it: it must never reach a sandbox.
+const HOST_SECRET = `hunter2-${randomBytes(6).toString('hex')}`;
+process.env.SBX_HOST_SECRET = HOST_SECRET;
+
+/** Malformed input that cannot live in a .py file. */
+const malformed: { name: string; code: string; expect: string }[] = [
+  { name: 'nul-bytes', code: 'print(1)\0print(2)\n', expect: 'runtime_error' },
+  { name: 'invalid-utf8-lone-surrogate', code: 'print("\udcff")\n', expect: 'runtime_error' },
+  { name: 'byte-order-mark', code: '\ufeffprint("bom")\n', expect: 'ok' },
+];
+
+async function hostInvariants(stack: Stack, canary: { path: string; content: string; mtimeMs: number }) {
+  assert.equal(await readFile(canary.path, 'utf8'), canary.content, 'host canary content');
+  assert.equal((await stat(canary.path)).mtimeMs, canary.mtimeMs, 'host canary mtime');
+  await docker.ping();
+  const left = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] },
+  });
+  assert.deepEqual(
+    left.map((c) => c.Id.slice(0, 12)),
+    [],
+    'no sandbox container left',
+  );
+  assert.deepEqual(await runscProcesses(), [], 'no runsc process left');
+  const started = performance.now();
+  const res = await stack.app.inject({ method: 'POST', url: '/run', payload: { code: 'print("still here")' } });
+  assert.equal(res.json().stdout, 'still here\n');
+  assert.ok(performance.now() - started < 5000, 'the worker answers the next job promptly');
+}
+
+function runCorpus(layer: 'on' | 'off') {
+  describe(`hostile corpus, policy layer ${layer} (${corpus.length} programs)`, () => {
+    let stack: Stack;
+    const canary = { path: `/var/tmp/sbx-canary-${randomBytes(4).toString('hex')}`, content: HOST_SECRET, mtimeMs: 0 };
+    before(async () => {
+      await writeFile(canary.path, canary.content);
+      canary.mtimeMs = (await stat(canary.path)).mtimeMs;
+      stack = await startStack({ env: { SBX_POLICY_LAYER: layer, SBX_WORKER_CONCURRENCY: '2' } });
+    });
+    after(async () => {
+      await stack.stop();
+      await rm(canary.path, { force: true });
+    });
+
+    const check = (c: HostileCase, r: { status: string; stdout: string; stderr: string; message?: string }) => {
+      const expected = layer === 'on' ? c.expectOn : c.expectFloor;
+      if (expected === 'any') assert.notEqual(r.status, 'internal_error', `${c.name}: ${r.message}`);
+      else
+        assert.ok(
+          expected.includes(r.status as never),
+          `${c.name}: ${r.status} (${r.message ?? ''}) ${r.stderr.slice(-300)}`,
+        );
+      const output = r.stdout + r.stderr;
+      assert.ok(!output.includes(HOST_SECRET), `${c.name}: the host secret leaked`);
+      for (const text of c.never) assert.ok(!output.includes(text), `${c.name}: printed ${text}`);
+      if (layer === 'on') for (const text of c.neverOn) assert.ok(!output.includes(text), `${c.name}: printed ${text}`);
+    };
+
+    for (let i = 0; i < corpus.length; i += BATCH) {
+      const batch = corpus.slice(i, i + BATCH);
+      test(`${batch.map((c) => c.name.replace(/^\d+-/, '')).join(', ')}`, async () => {
+        const results = await Promise.all(
+          batch.map((c) =>
+            stack.app
+              .inject({
+                method: 'POST',
+                url: '/run',
+                payload: { code: c.code, policy: c.policy, limits: { time_ms: 1000 } },
+              })
+              .then((res) => {
+                assert.equal(res.statusCode, 200, `${c.name}: ${res.body}`);
+                return res.json();
+              }),
+          ),
+        );
+        // Judge the whole batch before failing, so one run shows every mismatch.
+        const problems = batch.flatMap((c, k) => {
+          try {
+            check(c, results[k]);
+            return [];
+          } catch (err) {
+            return [(err as Error).message];
+          }
+        });
+        assert.deepEqual(problems, []);
+        await hostInvariants(stack, canary);
+      });
+    }
+
+    test('malformed input: NUL bytes, invalid UTF-8, a BOM, oversized source', async () => {
+      for (const m of malformed) {
+        const res = await stack.app.inject({ method: 'POST', url: '/run', payload: { code: m.code } });
+        assert.equal(res.statusCode, 200, m.name);
+        assert.equal(res.json().status, m.expect, `${m.name}: ${res.json().stderr}`);
+      }
+      const big = await stack.app.inject({ method: 'POST', url: '/run', payload: { code: `#${'x'.repeat(70_000)}` } });
+      assert.equal(big.statusCode, 413);
+      await hostInvariants(stack, canary);
+    });
+  });
+}
+
+test('the corpus has at least 60 distinct attack programs', () => {
+  assert.ok(corpus.length >= 60, `${corpus.length}`);
+  assert.equal(new Set(corpus.map((c) => `${c.policy}\n${c.code}`)).size, corpus.length, 'no duplicates');
+});
+runCorpus('on');
+runCorpus('off');
