@@ -10,6 +10,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import type { SandboxRunner } from './sandbox/types.js';
+import { runSelfCheck, type SelfCheckResult } from './self-check.js';
 
 /** Room for the harness report on top of the user's output cap. */
 const REPORT_SLACK_BYTES = 4096;
@@ -19,6 +20,8 @@ export const JOB_ATTEMPTS = 3;
 export interface WorkerService {
   readonly workerId: string;
   readonly metrics: WorkerMetrics;
+  /** The start-up self-check; null before it ran or when switched off. */
+  readonly health: SelfCheckResult | null;
   start(): Promise<void>;
   /** Stops taking jobs, lets in-flight ones finish within the shutdown bound, then releases everything. */
   stop(): Promise<void>;
@@ -61,6 +64,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     });
   let janitorTimer: NodeJS.Timeout | undefined;
   let abandoning = false;
+  let health: SelfCheckResult | null = null;
 
   async function removeOwnContainers() {
     const mine = await docker
@@ -115,6 +119,9 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   return {
     workerId: config.workerId,
     metrics,
+    get health() {
+      return health;
+    },
     async start() {
       if (config.runtime !== 'runsc')
         log.warn(
@@ -129,6 +136,19 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         // As often as a worker can go stale: a dead worker's sandboxes go within two staleness windows.
       }, config.workerStaleMs);
       janitorTimer.unref();
+      if (config.selfCheck) {
+        health = await runSelfCheck(sandboxes, { memoryMb: config.defaultMemoryMb, outputCap: config.maxOutputBytes });
+        await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(health));
+        if (!health.ok) {
+          // Stay visible (heartbeat, /readyz says why) but take no job on a sandbox that failed its canaries.
+          log.error({ failures: health.failures }, 'sandbox self-check FAILED: this worker takes no jobs');
+          return;
+        }
+        log.info('sandbox self-check passed');
+      } else {
+        health = { ok: true, failures: [], checked_at: new Date().toISOString() };
+        await redis.hset(keys.workerHealth, config.workerId, JSON.stringify({ ...health, skipped: true }));
+      }
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {
         connection: workerConnection,
         prefix: config.prefix,
@@ -165,6 +185,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
       }
       await heartbeat.stop();
+      await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});
       workerConnection.disconnect();
       redis.disconnect();
     },

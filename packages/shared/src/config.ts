@@ -100,6 +100,17 @@ export const ENV_VARS = {
     },
   } satisfies VarSpec<'on' | 'off'>,
 
+  selfCheck: {
+    name: 'SBX_SELF_CHECK',
+    doc: 'Worker: run the sandbox canaries at start and take no jobs if one fails (`on` or `off`).',
+    default: 'on',
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === '' || raw === 'on') return true;
+      if (raw === 'off') return false;
+      throw new ConfigError(`SBX_SELF_CHECK must be on or off, got "${raw}"`);
+    },
+  } satisfies VarSpec<boolean>,
+
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {
     name: 'SBX_API_HOST',

@@ -15,6 +15,8 @@ export interface JobData {
 export const redisKeys = (prefix: string) => ({
   result: (jobId: string) => `${prefix}:result:${jobId}`,
   workers: `${prefix}:workers`,
+  /** Hash: worker id → JSON of its start-up self-check. */
+  workerHealth: `${prefix}:worker-health`,
 });
 
 /** The result recorded when a job could not be run at all (sandbox would not start, worker died repeatedly). */

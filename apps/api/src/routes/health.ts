@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 const Readiness = Type.Object({
   ready: Type.Boolean(),
   redis: Type.Boolean(),
-  workers: Type.Integer({ description: 'Workers seen within SBX_WORKER_STALE_MS.' }),
+  workers: Type.Integer({ description: 'Workers seen within SBX_WORKER_STALE_MS whose self-check passed.' }),
   reason: Type.Optional(Type.String()),
 });
 
@@ -13,7 +13,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
   app,
   { keyPrefix, workerStaleMs },
 ) => {
-  const { workers } = redisKeys(keyPrefix);
+  const keys = redisKeys(keyPrefix);
 
   app.get(
     '/healthz',
@@ -24,21 +24,42 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
   app.get(
     '/readyz',
     {
-      schema: { summary: 'Redis answers and a worker was seen recently', response: { 200: Readiness, 503: Readiness } },
+      schema: {
+        summary: 'Redis answers and a worker that passed its sandbox self-check was seen recently',
+        response: { 200: Readiness, 503: Readiness },
+      },
     },
     async (_req, reply) => {
       let redis = false;
-      let live = 0;
+      let live: string[] = [];
+      let health: (string | null)[] = [];
       try {
-        live = await app.redis.zcount(workers, Date.now() - workerStaleMs, '+inf');
+        live = await app.redis.zrangebyscore(keys.workers, Date.now() - workerStaleMs, '+inf');
+        health = live.length ? await app.redis.hmget(keys.workerHealth, ...live) : [];
         redis = true;
       } catch {
         // reported below
       }
-      const reason = !redis ? 'redis is unreachable' : live === 0 ? 'no worker seen recently' : undefined;
+      const checks = health.map((h) => (h ? (JSON.parse(h) as WorkerHealth) : null));
+      const healthy = checks.filter((c) => c?.ok).length;
+      const failed = checks.filter((c): c is WorkerHealth => c !== null && !c.ok);
+      let reason: string | undefined;
+      if (!redis) reason = 'redis is unreachable';
+      else if (live.length === 0) reason = 'no worker seen recently';
+      else if (healthy === 0 && failed.length > 0)
+        reason = `worker self-check failed: ${failed
+          .flatMap((f) => f.failures)
+          .map((f) => `${f.check} (${f.detail})`)
+          .join('; ')}`;
+      else if (healthy === 0) reason = 'workers are starting (sandbox self-check running)';
       return reply
         .status(reason ? 503 : 200)
-        .send({ ready: !reason, redis, workers: live, ...(reason ? { reason } : {}) });
+        .send({ ready: !reason, redis, workers: healthy, ...(reason ? { reason } : {}) });
     },
   );
 };
+
+interface WorkerHealth {
+  ok: boolean;
+  failures: { check: string; detail: string }[];
+}

@@ -1,0 +1,106 @@
+import type { RunResult } from '@sbx/shared';
+import { executeJob } from './execute-job.js';
+import type { SandboxRunner } from './sandbox/types.js';
+
+/** Above this, RLIMIT_NPROC no longer counts as a fork-bomb cap. */
+export const SAFE_NPROC_CEILING = 1024;
+
+interface Canary {
+  name: string;
+  code: string;
+  /** Null when the sandbox behaved; otherwise what went wrong. */
+  judge: (r: RunResult) => string | null;
+}
+
+const printedOk = (r: RunResult) => (r.status === 'ok' && r.stdout === 'ok\n' ? null : describe(r));
+const describe = (r: RunResult) => `${r.status}: ${(r.stdout + r.stderr).trim().slice(-200) || r.message || ''}`;
+
+/** Real attacks on a real sandbox, with the policy layer off: only the container floor answers them. */
+export function canaries(memoryMb: number): Canary[] {
+  return [
+    {
+      name: 'network_blocked',
+      code: [
+        'import socket',
+        'names = sorted(n for _, n in socket.if_nameindex())',
+        'try:',
+        '    socket.create_connection(("127.0.0.1", 9), timeout=1); reached = True',
+        'except OSError:',
+        '    reached = False',
+        'print("ok" if names == ["lo"] and not reached else f"interfaces={names} reached={reached}")',
+      ].join('\n'),
+      judge: printedOk,
+    },
+    {
+      name: 'root_read_only',
+      code: [
+        'mounts = {f[1]: f[3].split(",") for f in (l.split() for l in open("/proc/mounts"))}',
+        'try:',
+        '    open("/etc/sbx-canary", "w"); wrote = True',
+        'except OSError:',
+        '    wrote = False',
+        'print("ok" if "ro" in mounts["/"] and not wrote else f"root={mounts[\'/\']} wrote={wrote}")',
+      ].join('\n'),
+      judge: printedOk,
+    },
+    {
+      name: 'fork_capped',
+      code: [
+        'import os, resource, threading, time',
+        'soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)',
+        'n = 0',
+        'try:',
+        '    while n < 4096:',
+        '        threading.Thread(target=time.sleep, args=(2,), daemon=True).start(); n += 1',
+        'except RuntimeError:',
+        '    pass',
+        `ok = os.getuid() != 0 and 0 < hard <= ${SAFE_NPROC_CEILING} and soft == hard and n < hard`,
+        'print("ok" if ok else f"uid={os.getuid()} nproc={soft}/{hard} threads={n}")',
+      ].join('\n'),
+      judge: printedOk,
+    },
+    {
+      name: 'memory_capped',
+      code: `x = bytearray(${memoryMb * 2} * 2**20)\nprint("allocated")`,
+      judge: (r) => (r.status === 'memory_limit' ? null : describe(r)),
+    },
+  ];
+}
+
+export interface SelfCheckResult {
+  ok: boolean;
+  failures: { check: string; detail: string }[];
+  checked_at: string;
+}
+
+/** Runs every canary in its own sandbox, two at a time. */
+export async function runSelfCheck(
+  runner: SandboxRunner,
+  opts: { memoryMb: number; outputCap: number },
+): Promise<SelfCheckResult> {
+  const list = canaries(opts.memoryMb);
+  const failures: SelfCheckResult['failures'] = [];
+  const limits = { time_ms: 2000, memory_mb: opts.memoryMb };
+  const runOne = async (canary: Canary) => {
+    try {
+      const result = await executeJob(
+        `selfcheck-${canary.name}-${Date.now()}`,
+        {
+          code: canary.code,
+          stdin: '',
+          limits,
+          policy: 'standard',
+          submitted_at: new Date().toISOString(),
+          request_id: 'self-check',
+        },
+        { runner, outputCap: opts.outputCap, policyLayer: 'off' },
+      );
+      const problem = canary.judge(result);
+      if (problem) failures.push({ check: canary.name, detail: problem });
+    } catch (err) {
+      failures.push({ check: canary.name, detail: `sandbox failed: ${(err as Error).message}` });
+    }
+  };
+  for (let i = 0; i < list.length; i += 2) await Promise.all(list.slice(i, i + 2).map(runOne));
+  return { ok: failures.length === 0, failures, checked_at: new Date().toISOString() };
+}
