@@ -36,7 +36,7 @@ export function loadCorpus(): HostileCase[] {
       const meta: Record<string, string[]> = {};
       for (let m = HEADER.exec(text); m; m = HEADER.exec(text)) {
         const [line, key, value] = m as unknown as [string, string, string];
-        (meta[key] ??= []).push(value);
+        meta[key] = [...(meta[key] ?? []), value];
         text = text.slice(line.length);
       }
       const expect = meta.expect?.[0];

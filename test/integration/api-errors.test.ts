@@ -170,3 +170,34 @@ describe('API: authentication', () => {
     assert.equal(stack.config.apiHost, '0.0.0.0');
   });
 });
+
+describe('API: policy profiles', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ worker: false, env: { SBX_ALLOWED_POLICIES: 'strict' } });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('an unknown profile is a validation error; a disallowed one is policy_not_allowed', async () => {
+    const unknown = await stack.app.inject({
+      method: 'POST',
+      url: '/jobs',
+      payload: { code: 'print(1)', policy: 'lenient' },
+    });
+    assert.equal(unknown.statusCode, 400);
+    assert.equal(unknown.json().code, 'validation_failed');
+    const refused = await stack.app.inject({
+      method: 'POST',
+      url: '/jobs',
+      payload: { code: 'print(1)', policy: 'standard' },
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().code, 'policy_not_allowed');
+    assert.match(refused.json().message, /policy "standard" is not allowed on this server; allowed: strict/);
+    const allowed = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print(1)' } });
+    assert.equal(allowed.statusCode, 202);
+    assert.equal((await stack.app.queue.getJob(allowed.json().id))?.data.policy, 'strict');
+  });
+});

@@ -227,7 +227,8 @@ def make_audit_hook(profile, user_code, status_fd):
                     refuse("reading '%s' is not allowed" % path)
             elif event in WRITE_PATH_EVENTS:
                 path = path_of(args[0]) if args else ""
-                if strict or not under_tmp(path):
+                # An fd target (ftruncate, fchmod) was already judged when it was opened.
+                if strict or (path is not None and not under_tmp(path)):
                     refuse("changing files%s is not allowed (%s %s)" % ("" if strict else " outside /tmp", event, path))
             elif strict:
                 if event == "exec" and args and args[0] is user_code:

@@ -1,5 +1,5 @@
-# expect: memory_limit
-# floor: memory_limit
+# expect: runtime_error memory_limit
+# floor: runtime_error memory_limit
 # policy: standard
 import os, mmap
 fd = os.memfd_create('x')

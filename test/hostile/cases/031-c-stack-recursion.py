@@ -1,5 +1,5 @@
-# expect: runtime_error
-# floor: runtime_error memory_limit
+# expect: runtime_error timeout
+# floor: runtime_error memory_limit timeout
 # policy: strict
 import sys
 sys.setrecursionlimit(10**7)
