@@ -14,10 +14,12 @@ export interface HostileCase {
   never: string[];
   /** Text that must not appear with the policy layer on (e.g. code after a refused action ran). */
   neverOn: string[];
+  /** Time limit for the case (default 1000 ms). */
+  timeMs: number;
 }
 
 const DIR = fileURLToPath(new URL('./cases/', import.meta.url));
-const HEADER = /^# (expect|floor|policy|never|never-on): (.*)\n/;
+const HEADER = /^# (expect|floor|policy|never|never-on|time_ms): (.*)\n/;
 
 function statuses(raw: string, file: string): RunStatus[] {
   const list = raw.trim().split(/\s+/);
@@ -50,6 +52,7 @@ export function loadCorpus(): HostileCase[] {
         expectFloor: floor.trim() === 'any' ? 'any' : statuses(floor, file),
         never: meta.never ?? [],
         neverOn: meta['never-on'] ?? [],
+        timeMs: Number(meta.time_ms?.[0] ?? 1000),
       } satisfies HostileCase;
     });
 }

@@ -78,7 +78,7 @@ function runCorpus(layer: 'on' | 'off') {
               .inject({
                 method: 'POST',
                 url: '/run',
-                payload: { code: c.code, policy: c.policy, limits: { time_ms: 1000 } },
+                payload: { code: c.code, policy: c.policy, limits: { time_ms: c.timeMs } },
               })
               .then((res) => {
                 assert.equal(res.statusCode, 200, `${c.name}: ${res.body}`);

@@ -14,7 +14,11 @@ const settings = {
 };
 
 test('every hardening flag is set', () => {
-  const spec = buildContainerSpec(settings, { time_ms: 2000, memory_mb: 100 }, { jobId: 'j1', workerId: 'w1' });
+  const spec = buildContainerSpec(
+    settings,
+    { time_ms: 2000, memory_mb: 100 },
+    { jobId: 'j1', workerId: 'w1', prefix: 'p1' },
+  );
   const h = spec.HostConfig;
   assert.ok(h);
   assert.equal(h.Runtime, 'runsc');
@@ -43,5 +47,10 @@ test('every hardening flag is set', () => {
     spec.Env?.every((e) => /^(PATH|LANG|HOME)=/.test(e)),
     'no host environment inside',
   );
-  assert.deepEqual(spec.Labels, { [LABELS.managed]: '1', [LABELS.job]: 'j1', [LABELS.worker]: 'w1' });
+  assert.deepEqual(spec.Labels, {
+    [LABELS.managed]: '1',
+    [LABELS.prefix]: 'p1',
+    [LABELS.job]: 'j1',
+    [LABELS.worker]: 'w1',
+  });
 });

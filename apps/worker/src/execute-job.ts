@@ -2,6 +2,7 @@ import type { JobData, RunResult } from '@sbx/shared';
 import { classify } from './classify.js';
 import { extractReport } from './sandbox/harness-report.js';
 import type { SandboxRunner } from './sandbox/types.js';
+import { judgeTests } from './test-cases.js';
 
 export interface ExecuteOptions {
   runner: SandboxRunner;
@@ -16,11 +17,51 @@ export interface ExecuteOptions {
 /** Acquires a sandbox, runs one submission in it, disposes of it, and judges the run. */
 export async function executeJob(jobId: string, data: JobData, opts: ExecuteOptions): Promise<RunResult> {
   const acquireStarted = performance.now();
-  const sandbox = await opts.runner.acquire(data.limits, { jobId });
+  // One container for all tests: it needs the largest memory any of them asks for.
+  const memory_mb = Math.max(data.limits.memory_mb, ...(data.tests ?? []).map((t) => t.limits.memory_mb));
+  const sandbox = await opts.runner.acquire({ ...data.limits, memory_mb }, { jobId });
   opts.onAcquired?.((performance.now() - acquireStarted) / 1000);
   try {
     const policy = opts.policyLayer === 'off' ? 'off' : data.policy;
-    const raw = await sandbox.run({ code: data.code, stdin: data.stdin, policy }, opts.signal);
+    const tests = data.tests;
+    const raw = await sandbox.run(
+      {
+        code: data.code,
+        stdin: data.stdin,
+        policy,
+        ...(tests
+          ? {
+              tests: tests.map((t) => ({ stdin: t.stdin, ...t.limits })),
+              stopOnFailure: data.stop_on_first_failure ?? false,
+            }
+          : {}),
+      },
+      opts.signal,
+    );
+    if (tests) {
+      const judged = judgeTests({ ...data, tests }, raw, opts.outputCap);
+      return {
+        id: jobId,
+        status: judged.status,
+        stdout: '',
+        stderr: '',
+        exit_code: null,
+        signal: null,
+        time: round(judged.tests.reduce((sum, t) => sum + t.time, 0)),
+        cpu_time: null,
+        memory_kb: judged.tests.reduce<number | null>((m, t) => Math.max(m ?? 0, t.memory_kb ?? 0), null),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        ...(judged.status !== 'ok' ? { message: 'see tests for what failed' } : {}),
+        limits: data.limits,
+        policy: data.policy,
+        tests: judged.tests,
+        summary: { passed: judged.passed, total: tests.length },
+        wall_time: round(raw.wallTime),
+        submitted_at: data.submitted_at,
+        finished_at: new Date().toISOString(),
+      };
+    }
     const { stderr: userStderr, report } = extractReport(raw.stderr, raw.nonce);
     const outputBytes = raw.stdout.length + userStderr.length;
     const verdict = classify({

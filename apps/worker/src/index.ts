@@ -8,4 +8,5 @@ export { encodeJobFrame, extractReport } from './sandbox/harness-report.js';
 export { OutputCollector } from './sandbox/output-collector.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { canaries, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';
+export { judgeTests, splitTestOutputs } from './test-cases.js';
 export { createWorkerService, JOB_ATTEMPTS, type WorkerService } from './worker-service.js';

@@ -9,6 +9,8 @@ export interface JanitorOptions {
   redis: Redis;
   workersKey: string;
   workerId: string;
+  /** Only sandboxes labelled with this deployment prefix are considered. */
+  prefix: string;
   staleMs: number;
   log: Logger;
 }
@@ -19,13 +21,16 @@ export interface JanitorOptions {
  * knows (a failed runsc start can leave them behind).
  */
 export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers: number; processes: number }> {
-  const { docker, redis, workersKey, workerId, staleMs, log } = opts;
+  const { docker, redis, workersKey, workerId, prefix, staleMs, log } = opts;
   const cutoff = Date.now() - staleMs;
   await redis.zremrangebyscore(workersKey, '-inf', cutoff);
   const live = new Set(await redis.zrangebyscore(workersKey, cutoff, '+inf'));
   live.add(workerId);
 
-  const listed = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=1`] } });
+  const listed = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.managed}=1`, `${LABELS.prefix}=${prefix}`] },
+  });
   let containers = 0;
   for (const info of listed) {
     const owner = info.Labels[LABELS.worker] ?? '';

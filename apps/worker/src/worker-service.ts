@@ -39,6 +39,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     new DockerSandboxRunner({
       docker,
       workerId: config.workerId,
+      prefix: config.prefix,
       keepOutputBytes: config.maxOutputBytes + REPORT_SLACK_BYTES,
       wallGraceMs: config.wallGraceMs,
       settings: {
@@ -59,6 +60,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       redis,
       workersKey: keys.workers,
       workerId: config.workerId,
+      prefix: config.prefix,
       staleMs: config.workerStaleMs,
       log,
     });

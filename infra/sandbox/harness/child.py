@@ -87,9 +87,10 @@ def set_limits(time_ms, memory_mb):
     # threads that outlive a kill. Soft = hard so user code cannot raise them.
     cpu = time_ms // 1000 + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    # Address space well above the memory limit: large allocations fail fast
-    # with MemoryError, while the cgroup limit stays the real bound on use.
-    address_space = (memory_mb + 256) * 1024 * 1024
+    # Address space above the memory limit: an allocation that could never fit fails at
+    # once with MemoryError instead of grinding into the cgroup OOM killer, while the cgroup
+    # limit stays the real bound on use (MALLOC_ARENA_MAX keeps threads from eating it).
+    address_space = (memory_mb * 2 + 64) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
 

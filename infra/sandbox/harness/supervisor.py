@@ -13,7 +13,6 @@ never as a fact about the host.
 
 import json
 import os
-import resource
 import select
 import subprocess
 import sys
@@ -29,6 +28,8 @@ CHILD_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "HOME": "/tmp",
+    # glibc reserves 64 MB of address space per thread arena: keep RLIMIT_AS about real memory.
+    "MALLOC_ARENA_MAX": "2",
 }
 
 
@@ -104,6 +105,20 @@ class StatusEvents:
         os.close(self.fd)
 
 
+def wait_child(pid, deadline):
+    """Reaps the child with wait4, for its own rusage (RUSAGE_CHILDREN would sum every test).
+    Returns (status, rusage), or None when the deadline passes first."""
+    pause = 0.0005
+    while True:
+        reaped_pid, status, usage = os.wait4(pid, os.WNOHANG if deadline is not None else 0)
+        if reaped_pid:
+            return status, usage
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.005)
+
+
 def parse_violation(raw):
     try:
         found = json.loads(raw)
@@ -131,16 +146,17 @@ def report(nonce, payload):
     os.write(2, line.encode())
 
 
-def run(frame):
+def run(frame, stdin_text, time_ms, memory_mb):
+    """One fresh child interpreter running the submission once."""
     code = frame["code"].encode("utf-8", "surrogatepass")
-    stdin = frame.get("stdin", "").encode("utf-8", "surrogatepass")
-    time_limit = frame["time_ms"] / 1000.0
+    stdin = stdin_text.encode("utf-8", "surrogatepass")
+    time_limit = time_ms / 1000.0
 
     code_r, code_w = os.pipe()
     status_r, status_w = os.pipe()
     argv = [
         sys.executable, "-I", "-S", "-B", "-X", "utf8", CHILD,
-        str(code_r), str(status_w), str(frame["time_ms"]), str(frame["memory_mb"]),
+        str(code_r), str(status_w), str(time_ms), str(memory_mb),
         frame.get("policy", "strict"),
     ]
     spawned = time.monotonic()
@@ -159,29 +175,33 @@ def run(frame):
 
     events = StatusEvents(status_r)
     started = events.wait_for_start(spawned + STARTUP_BUDGET_S) or spawned
-    timed_out = False
-    try:
-        child.wait(timeout=max(0.0, started + time_limit - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    reaped = wait_child(child.pid, started + time_limit)
+    timed_out = reaped is None
+    if timed_out:
         child.kill()
-        child.wait()
+        reaped = wait_child(child.pid, None)
     ended = time.monotonic()
     events.drain()
 
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rc = child.returncode
+    status, usage = reaped
+    rc = os.waitstatus_to_exitcode(status)
+    child.returncode = rc  # reaped here, so Popen must not wait for it again
+    cpu = usage.ru_utime + usage.ru_stime
     return {
         "v": PROTOCOL_VERSION,
         "timed_out": timed_out,
         "exit_code": rc if rc >= 0 else 128 - rc,
         "signal": -rc if rc < 0 else None,
         "time": round(ended - started, 6),
-        "cpu_time": round(usage.ru_utime + usage.ru_stime, 6),
+        "cpu_time": round(cpu, 6),
         "max_rss_kb": usage.ru_maxrss,
         "memory_error": events.memory_error,
         "violation": events.violation,
     }
+
+
+def failed(result):
+    return result["exit_code"] != 0 or result["timed_out"] or result["memory_error"] or result["violation"]
 
 
 def main():
@@ -190,9 +210,23 @@ def main():
     except Exception as exc:  # the worker wrote a bad frame: that is an internal error
         sys.stderr.write("sbx harness: bad job frame: %s\n" % exc)
         os._exit(70)
-    result = run(frame)
-    report(frame["nonce"], result)
-    os._exit(result["exit_code"])
+    nonce = frame["nonce"]
+    tests = frame.get("tests")
+    if tests is None:
+        result = run(frame, frame.get("stdin", ""), frame["time_ms"], frame["memory_mb"])
+        report(nonce, result)
+        os._exit(result["exit_code"])
+    # Test cases: one fresh child each, in order. Each ends with a marker on stdout and its
+    # report on stderr, both carrying the nonce, so the worker can split the streams per test.
+    # Expected outputs never enter the sandbox: the worker judges answers itself.
+    for index, test in enumerate(tests):
+        result = run(frame, test.get("stdin", ""), test["time_ms"], test["memory_mb"])
+        result["test"] = index
+        os.write(1, ("\n\x1esbx-end:%s:%d\n" % (nonce, index)).encode())
+        report(nonce, result)
+        if frame.get("stop_on_failure") and failed(result):
+            break
+    os._exit(0)
 
 
 if __name__ == "__main__":

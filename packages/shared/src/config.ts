@@ -66,6 +66,7 @@ export const ENV_VARS = {
   minMemoryMb: int('SBX_MIN_MEMORY_MB', 64, 'Smallest memory limit a job may ask for (gVisor needs headroom).', 1),
   maxCodeBytes: int('SBX_MAX_CODE_BYTES', 65_536, 'Largest accepted source, in UTF-8 bytes (413 above).', 1),
   maxStdinBytes: int('SBX_MAX_STDIN_BYTES', 1_048_576, 'Largest accepted stdin, in UTF-8 bytes (413 above).', 0),
+  maxTests: int('SBX_MAX_TESTS', 50, 'Most test cases one job may carry.', 1),
   maxOutputBytes: int(
     'SBX_MAX_OUTPUT_BYTES',
     1_048_576,

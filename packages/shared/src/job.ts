@@ -1,3 +1,4 @@
+import type { Comparator } from './compare.js';
 import type { RunResult } from './schemas.js';
 import type { Policy } from './status.js';
 
@@ -7,6 +8,11 @@ export interface JobData {
   stdin: string;
   limits: { time_ms: number; memory_mb: number };
   policy: Policy;
+  /** Test cases with limits resolved; absent for a plain run. */
+  tests?: { stdin: string; expected_output: string; limits: { time_ms: number; memory_mb: number } }[];
+  comparator?: Comparator;
+  float_tolerance?: number;
+  stop_on_first_failure?: boolean;
   submitted_at: string;
   request_id: string;
 }

@@ -1,5 +1,15 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { JOB_STATES, type JobState, POLICIES, type Policy, RUN_STATUSES, type RunStatus } from './status.js';
+import { COMPARATORS, type Comparator } from './compare.js';
+import {
+  JOB_STATES,
+  type JobState,
+  POLICIES,
+  type Policy,
+  RUN_STATUSES,
+  type RunStatus,
+  TEST_VERDICTS,
+  type TestVerdict,
+} from './status.js';
 
 /** A plain `{ type: string, enum }` in the OpenAPI document, typed as the union. */
 const stringEnum = <T extends string>(values: readonly T[], description?: string) =>
@@ -21,6 +31,16 @@ export const PolicySchema = stringEnum<Policy>(
   'Policy-layer profile (default strict). The server may restrict which ones a caller can use.',
 );
 
+export const TestCaseSchema = Type.Object(
+  {
+    stdin: Type.Optional(Type.String()),
+    expected_output: Type.String(),
+    limits: Type.Optional(LimitsSchema),
+  },
+  { additionalProperties: false },
+);
+export type TestCase = Static<typeof TestCaseSchema>;
+
 export const JobRequestSchema = Type.Object(
   {
     code: Type.String({
@@ -32,6 +52,25 @@ export const JobRequestSchema = Type.Object(
     ),
     limits: Type.Optional(LimitsSchema),
     policy: Type.Optional(PolicySchema),
+    tests: Type.Optional(
+      Type.Array(TestCaseSchema, {
+        minItems: 1,
+        description: 'Run the program once per test, each in a fresh process, and judge stdout. At most SBX_MAX_TESTS.',
+      }),
+    ),
+    comparator: Type.Optional(
+      stringEnum<Comparator>(COMPARATORS, 'How stdout is compared (default trailing_whitespace).'),
+    ),
+    float_tolerance: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'Relative tolerance for the float comparator (default 1e-6).',
+      }),
+    ),
+    stop_on_first_failure: Type.Optional(
+      Type.Boolean({ description: 'Stop at the first test that does not run cleanly; later tests are skipped.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -39,6 +78,24 @@ export type JobRequest = Static<typeof JobRequestSchema>;
 
 export const RunStatusSchema = stringEnum<RunStatus>(RUN_STATUSES);
 export const JobStateSchema = stringEnum<JobState>(JOB_STATES);
+
+export const TestResultSchema = Type.Object({
+  index: Type.Integer(),
+  status: Type.Union([RunStatusSchema, Type.Null()], { description: 'How the run ended; null when skipped.' }),
+  verdict: stringEnum<TestVerdict>(TEST_VERDICTS),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  exit_code: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Type.Union([Type.Integer(), Type.Null()]),
+  time: Type.Number(),
+  cpu_time: Type.Union([Type.Number(), Type.Null()]),
+  memory_kb: Type.Union([Type.Integer(), Type.Null()]),
+  stdout_truncated: Type.Boolean(),
+  stderr_truncated: Type.Boolean(),
+  message: Type.Optional(Type.String()),
+  limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
+});
+export type TestResult = Static<typeof TestResultSchema>;
 
 export const RunResultSchema = Type.Object({
   id: Type.String(),
@@ -57,6 +114,8 @@ export const RunResultSchema = Type.Object({
   message: Type.Optional(Type.String({ description: 'Why the run ended this way, for non-ok statuses.' })),
   limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
   policy: PolicySchema,
+  tests: Type.Optional(Type.Array(TestResultSchema, { description: 'Per-test results, when the job had tests.' })),
+  summary: Type.Optional(Type.Object({ passed: Type.Integer(), total: Type.Integer() })),
   wall_time: Type.Number({ description: 'Seconds from sandbox start to sandbox exit.' }),
   submitted_at: Type.String({ format: 'date-time' }),
   finished_at: Type.String({ format: 'date-time' }),

@@ -18,6 +18,20 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const POLICIES = ['strict', 'standard'] as const;
 export type Policy = (typeof POLICIES)[number];
 
+/** Per-test verdicts: accepted, wrong_answer, the run status that failed the test, or skipped. */
+export const TEST_VERDICTS = [
+  'accepted',
+  'wrong_answer',
+  'runtime_error',
+  'timeout',
+  'memory_limit',
+  'output_limit',
+  'security_violation',
+  'internal_error',
+  'skipped',
+] as const;
+export type TestVerdict = (typeof TEST_VERDICTS)[number];
+
 /** Where a job is in its life, as `GET /jobs/:id` reports it. */
 export const JOB_STATES = ['queued', 'running', 'completed'] as const;
 export type JobState = (typeof JOB_STATES)[number];

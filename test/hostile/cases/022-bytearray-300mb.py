@@ -1,5 +1,6 @@
 # expect: memory_limit
 # floor: memory_limit
 # policy: strict
+# time_ms: 2000
 x = bytearray(300 * 2**20)
 print('allocated')

@@ -1,6 +1,7 @@
 # expect: memory_limit
 # floor: memory_limit timeout
 # policy: strict
+# time_ms: 2000
 d = {}
 i = 0
 while True:

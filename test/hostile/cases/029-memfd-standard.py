@@ -1,6 +1,7 @@
 # expect: runtime_error memory_limit
 # floor: runtime_error memory_limit
 # policy: standard
+# time_ms: 2000
 import os, mmap
 fd = os.memfd_create('x')
 os.ftruncate(fd, 300 * 2**20)

@@ -24,6 +24,7 @@ type JobsConfig = Pick<
   | 'maxMemoryMb'
   | 'minMemoryMb'
   | 'allowedPolicies'
+  | 'maxTests'
 >;
 
 /** Submitting and looking up jobs; the routes only translate HTTP. */
@@ -46,14 +47,29 @@ export class JobService {
         maximum: this.config.maxCodeBytes,
       });
     const stdin = request.stdin ?? '';
-    const stdinBytes = Buffer.byteLength(stdin, 'utf8');
+    const testInput = (request.tests ?? []).reduce(
+      (n, t) => n + Buffer.byteLength(t.stdin ?? '', 'utf8') + Buffer.byteLength(t.expected_output, 'utf8'),
+      0,
+    );
+    const stdinBytes = Buffer.byteLength(stdin, 'utf8') + testInput;
     if (stdinBytes > this.config.maxStdinBytes)
       throw new ApiError(
         'stdin_too_large',
-        `stdin is ${stdinBytes} bytes; the maximum is ${this.config.maxStdinBytes}`,
+        `stdin and test data are ${stdinBytes} bytes together; the maximum is ${this.config.maxStdinBytes}`,
         { maximum: this.config.maxStdinBytes },
       );
     const limits = resolveLimits(request.limits, this.config);
+    if (request.tests && request.tests.length > this.config.maxTests)
+      throw new ApiError('validation_failed', `${request.tests.length} tests; the maximum is ${this.config.maxTests}`, {
+        field: 'tests',
+        maximum: this.config.maxTests,
+      });
+    // A test's own limits default to the job's and meet the same maxima.
+    const tests = request.tests?.map((t) => ({
+      stdin: t.stdin ?? '',
+      expected_output: t.expected_output,
+      limits: resolveLimits({ ...limits, ...t.limits }, this.config),
+    }));
     const policy = request.policy ?? 'strict';
     if (!this.config.allowedPolicies.includes(policy))
       throw new ApiError(
@@ -67,6 +83,14 @@ export class JobService {
       stdin,
       limits,
       policy,
+      ...(tests
+        ? {
+            tests,
+            comparator: request.comparator ?? 'trailing_whitespace',
+            float_tolerance: request.float_tolerance ?? 1e-6,
+            stop_on_first_failure: request.stop_on_first_failure ?? false,
+          }
+        : {}),
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };

@@ -3,6 +3,8 @@ import type { ContainerCreateOptions } from 'dockerode';
 
 export const LABELS = {
   managed: 'sbx.managed',
+  /** The deployment (SBX_PREFIX): a janitor only ever touches its own deployment's sandboxes. */
+  prefix: 'sbx.prefix',
   job: 'sbx.job',
   worker: 'sbx.worker',
 } as const;
@@ -29,7 +31,7 @@ export const DEFAULT_SANDBOX_USER = '10001:10001';
 export function buildContainerSpec(
   settings: SandboxSettings,
   limits: ResolvedLimits,
-  labels: { jobId: string; workerId: string },
+  labels: { jobId: string; workerId: string; prefix: string },
 ): ContainerCreateOptions {
   const memoryBytes = limits.memory_mb * 1024 * 1024;
   return {
@@ -48,6 +50,7 @@ export function buildContainerSpec(
     NetworkDisabled: true,
     Labels: {
       [LABELS.managed]: '1',
+      [LABELS.prefix]: labels.prefix,
       [LABELS.job]: labels.jobId,
       [LABELS.worker]: labels.workerId,
     },

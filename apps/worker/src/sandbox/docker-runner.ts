@@ -11,6 +11,8 @@ export interface DockerRunnerOptions {
   docker: Docker;
   settings: SandboxSettings;
   workerId: string;
+  /** The deployment's key prefix, carried as a label so janitors of other deployments leave it alone. */
+  prefix: string;
   /** Output bytes kept before the run is stopped (the cap plus room for the harness report). */
   keepOutputBytes: number;
   /** Added to the time limit before the worker kills the container itself. */
@@ -18,6 +20,9 @@ export interface DockerRunnerOptions {
   /** How long to wait for the attach stream to drain after the container exits. */
   drainTimeoutMs?: number;
 }
+
+/** Interpreter start-up and teardown per test, on top of its time limit, for the worker's backstop. */
+const PER_TEST_OVERHEAD_MS = 500;
 
 /** Thrown when the sandbox could not be created or started: an infrastructure failure, retried by the queue. */
 export class SandboxStartError extends Error {
@@ -33,8 +38,8 @@ export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
 
   async acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox> {
-    const { docker, settings, workerId } = this.opts;
-    const spec = buildContainerSpec(settings, limits, { jobId: labels.jobId, workerId });
+    const { docker, settings, workerId, prefix } = this.opts;
+    const spec = buildContainerSpec(settings, limits, { jobId: labels.jobId, workerId, prefix });
     let container: Docker.Container | undefined;
     try {
       container = await docker.createContainer(spec);
@@ -98,11 +103,16 @@ class DockerSandbox implements Sandbox {
       time_ms: this.limits.time_ms,
       memory_mb: this.limits.memory_mb,
       policy: input.policy,
+      ...(input.tests ? { tests: input.tests, stop_on_failure: input.stopOnFailure ?? false } : {}),
     });
     const started = performance.now();
     this.stream.write(frame);
 
-    const deadline = setTimeout(() => kill('deadline'), this.limits.time_ms + this.opts.wallGraceMs);
+    // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
+    const budgetMs = input.tests
+      ? input.tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0)
+      : this.limits.time_ms;
+    const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
     const onAbort = () => kill('abort');
     signal?.addEventListener('abort', onAbort, { once: true });
     try {

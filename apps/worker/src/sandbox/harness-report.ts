@@ -20,6 +20,8 @@ export function encodeJobFrame(frame: {
   time_ms: number;
   memory_mb: number;
   policy: 'strict' | 'standard' | 'off';
+  tests?: { stdin: string; time_ms: number; memory_mb: number }[];
+  stop_on_failure?: boolean;
 }): string {
   return `${JSON.stringify({ v: HARNESS_PROTOCOL_VERSION, ...frame })}\n`;
 }

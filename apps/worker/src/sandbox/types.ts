@@ -5,6 +5,10 @@ export interface RunInput {
   stdin: string;
   /** Profile for the in-sandbox policy layer; `off` only when the operator disabled the layer. */
   policy: 'strict' | 'standard' | 'off';
+  /** Test cases: one fresh process each, in order, instead of the single run on `stdin`. */
+  tests?: { stdin: string; time_ms: number; memory_mb: number }[];
+  /** Stop at the first test that does not run cleanly. */
+  stopOnFailure?: boolean;
 }
 
 /** What came out of one sandbox run, before it is judged. */
