@@ -82,10 +82,16 @@ test('signals and exit codes are runtime_error; the report beats the container e
   assert.deepEqual([exit3.status, exit3.message], ['runtime_error', 'exited with code 3']);
 });
 
-test('a harness that rejected its frame, a lost exit code and an abort are internal_error', () => {
+test('a harness that rejected its frame and a lost exit code are internal_error', () => {
   assert.equal(judge({ report: null, run: { ...run, exitCode: 70 } }).status, 'internal_error');
   assert.equal(judge({ report: null, run: { ...run, exitCode: null } }).status, 'internal_error');
-  assert.equal(judge({ report: null, run: { ...run, killedBy: 'abort' } }).status, 'internal_error');
+});
+
+test('a cancel (abort) is cancelled, whatever the container looked like when killed', () => {
+  assert.equal(
+    judge({ report: null, run: { killedBy: 'abort', oomKilled: false, exitCode: 137 } }).status,
+    'cancelled',
+  );
 });
 
 test('without a report the container exit code decides', () => {

@@ -44,6 +44,8 @@ export const HARNESS_FRAME_ERROR_EXIT = 70;
  * code could forge, to its own detriment only) after.
  */
 export function classify({ run, report, outputBytes, outputCap, limits }: VerdictInput): Verdict {
+  // A cancel kills the container: whatever it looked like then, the caller asked for it to stop.
+  if (run.killedBy === 'abort') return { status: 'cancelled', signal: null, message: 'cancelled by request' };
   const exit = report?.exit_code ?? run.exitCode;
   const signal = report ? report.signal : exit !== null && exit > 128 ? exit - 128 : null;
 
@@ -53,7 +55,6 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
     return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
   if (run.killedBy === 'output_cap' || outputBytes > outputCap)
     return { status: 'output_limit', signal: null, message: `output exceeded ${outputCap} bytes; the run was stopped` };
-  if (run.killedBy === 'abort') return { status: 'internal_error', signal: null, message: 'the run was aborted' };
   if (report?.violation) {
     const where = report.violation.line === null ? '' : ` (line ${report.violation.line})`;
     return { status: 'security_violation', signal: null, message: `${report.violation.message}${where}` };

@@ -1,4 +1,11 @@
-import { type Config, internalErrorResult, type JobData, type RunResult, redisKeys } from '@sbx/shared';
+import {
+  type Config,
+  cancelledResult,
+  internalErrorResult,
+  type JobData,
+  type RunResult,
+  redisKeys,
+} from '@sbx/shared';
 import { type Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
@@ -33,6 +40,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   // BullMQ leaves a connection it was handed open on close: we own it and close it ourselves.
   const workerConnection = redis.duplicate();
+  // Cancels arrive on a channel: whichever worker runs the job aborts it.
+  const cancelSubscriber = redis.duplicate();
+  const running = new Map<string, AbortController>();
+  cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
   const sandboxes =
     runner ??
@@ -92,6 +103,21 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     // A job retaken after its worker died may have finished already: never run it twice.
     const existing = await redis.get(keys.result(jobId));
     if (existing) return { status: (JSON.parse(existing) as RunResult).status };
+    const cancel = new AbortController();
+    running.set(jobId, cancel);
+    try {
+      // Registered before the flag check: a cancel between the two is then caught by the channel.
+      if (await redis.exists(keys.cancelFlag(jobId))) {
+        await storeResult(cancelledResult(jobId, job.data));
+        return { status: 'cancelled' };
+      }
+      return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal);
+    } finally {
+      running.delete(jobId);
+    }
+  }
+
+  async function runJob(job: Job<JobData>, jobId: string, started: number, signal: AbortSignal) {
     metrics.queueWait.observe(Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000);
     const jobLog = log.child({ job: jobId, request: job.data.request_id });
     if (config.runtime !== 'runsc') jobLog.warn({ runtime: config.runtime }, 'running user code WITHOUT gVisor');
@@ -101,7 +127,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         runner: sandboxes,
         outputCap: config.maxOutputBytes,
         policyLayer: config.policyLayer,
-        ...(signal ? { signal } : {}),
+        signal,
         onAcquired: (s) => metrics.sandboxStart.observe(s),
       });
     } catch (err) {
@@ -131,6 +157,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           'sandboxes are NOT using gVisor (runsc): user code shares the host kernel',
         );
       await heartbeat.start();
+      await cancelSubscriber.subscribe(keys.cancelChannel);
       const reaped = await janitor();
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
       janitorTimer = setInterval(() => {
@@ -189,6 +216,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await heartbeat.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});
       workerConnection.disconnect();
+      cancelSubscriber.disconnect();
       redis.disconnect();
     },
   };

@@ -10,6 +10,8 @@ export const API_ERRORS = {
   policy_not_allowed: 400,
   unauthorized: 401,
   not_found: 404,
+  idempotency_conflict: 409,
+  job_finished: 409,
   method_not_allowed: 405,
   code_too_large: 413,
   stdin_too_large: 413,

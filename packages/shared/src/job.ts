@@ -21,9 +21,19 @@ export interface JobData {
 export const redisKeys = (prefix: string) => ({
   result: (jobId: string) => `${prefix}:result:${jobId}`,
   workers: `${prefix}:workers`,
+  idempotency: (keyHash: string) => `${prefix}:idem:${keyHash}`,
+  /** Set when a job is cancelled, so a worker that picks it up late does not run it. */
+  cancelFlag: (jobId: string) => `${prefix}:cancel:${jobId}`,
+  /** Pub/sub channel: a job id to stop, for whichever worker runs it. */
+  cancelChannel: `${prefix}:cancel`,
   /** Hash: worker id → JSON of its start-up self-check. */
   workerHealth: `${prefix}:worker-health`,
 });
+
+/** The result recorded for a job cancelled before or while it ran. */
+export function cancelledResult(id: string, data: JobData): RunResult {
+  return { ...internalErrorResult(id, data, ''), status: 'cancelled', message: 'cancelled by request' };
+}
 
 /** The result recorded when a job could not be run at all (sandbox would not start, worker died repeatedly). */
 export function internalErrorResult(id: string, data: JobData, message: string): RunResult {

@@ -7,6 +7,7 @@ export const RUN_STATUSES = [
   'output_limit',
   'security_violation',
   'internal_error',
+  'cancelled',
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -28,6 +29,7 @@ export const TEST_VERDICTS = [
   'output_limit',
   'security_violation',
   'internal_error',
+  'cancelled',
   'skipped',
 ] as const;
 export type TestVerdict = (typeof TEST_VERDICTS)[number];

@@ -7,6 +7,7 @@ import {
   JobRequestSchema,
   JobViewSchema,
 } from '@sbx/shared';
+import { Type } from '@sinclair/typebox';
 import type { JobService } from '../services/jobs.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 413: ErrorBodySchema, 503: ErrorBodySchema };
@@ -17,11 +18,22 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
     {
       schema: {
         summary: 'Queue a program; poll GET /jobs/:id for the result',
+        description:
+          'With an `Idempotency-Key` header, the same key and body return the same job (for 24 h); the same key with another body is a 409 idempotency_conflict.',
         body: JobRequestSchema,
-        response: { 202: JobAcceptedSchema, ...errors },
+        response: { 202: JobAcceptedSchema, 409: ErrorBodySchema, ...errors },
       },
     },
     async (req, reply) => {
+      const key = req.headers['idempotency-key'];
+      if (typeof key === 'string') {
+        const { id, replay } = await jobs.submitIdempotent(req.body, req.id, key);
+        if (replay) reply.header('idempotent-replayed', 'true');
+        return reply
+          .status(202)
+          .header('location', `/jobs/${id}`)
+          .send({ id, state: 'queued' as const });
+      }
       const job = await jobs.submit(req.body, req.id);
       return reply
         .status(202)
@@ -43,6 +55,81 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
       const view = await jobs.view(req.params.id);
       if (!view) throw new ApiError('not_found', `no job ${req.params.id} (unknown, or its result has expired)`);
       return view;
+    },
+  );
+
+  app.post(
+    '/jobs/batch',
+    {
+      schema: {
+        summary: 'Queue up to 20 programs at once; all are checked before any is queued',
+        body: Type.Object(
+          { jobs: Type.Array(JobRequestSchema, { minItems: 1, maxItems: 20 }) },
+          { additionalProperties: false },
+        ),
+        response: { 202: Type.Object({ jobs: Type.Array(JobAcceptedSchema) }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const ids = await jobs.submitBatch(req.body.jobs, req.id);
+      return reply.status(202).send({ jobs: ids.map((id) => ({ id, state: 'queued' as const })) });
+    },
+  );
+
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        summary: 'Several jobs at once: ?ids=a,b,c (up to 100)',
+        querystring: Type.Object({ ids: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            jobs: Type.Array(
+              Type.Union([JobViewSchema, Type.Object({ id: Type.String(), state: Type.Literal('not_found') })]),
+            ),
+          }),
+          400: ErrorBodySchema,
+          401: ErrorBodySchema,
+        },
+      },
+    },
+    async (req) => {
+      const ids = [
+        ...new Set(
+          req.query.ids
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
+      if (ids.length > 100) throw new ApiError('validation_failed', `${ids.length} ids; the maximum is 100`);
+      const views = await Promise.all(ids.map((id) => jobs.view(id)));
+      return { jobs: views.map((v, i) => v ?? { id: ids[i] as string, state: 'not_found' as const }) };
+    },
+  );
+
+  app.delete(
+    '/jobs/:id',
+    {
+      schema: {
+        summary: 'Cancel a job: a queued one is dropped, a running one has its container killed',
+        params: JobIdParamsSchema,
+        response: {
+          200: JobViewSchema,
+          202: Type.Object({ id: Type.String(), state: Type.Literal('running') }),
+          401: ErrorBodySchema,
+          404: ErrorBodySchema,
+          409: ErrorBodySchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const outcome = await jobs.cancel(id);
+      if (outcome === null) throw new ApiError('not_found', `no job ${id}`);
+      if (outcome === 'finished') throw new ApiError('job_finished', `job ${id} has already finished`);
+      if (outcome === 'cancelling') return reply.status(202).send({ id, state: 'running' as const });
+      return reply.status(200).send((await jobs.view(id)) ?? { id, state: 'completed' as const });
     },
   );
 };

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   ApiError,
   type Config,
+  cancelledResult,
   internalErrorResult,
   type JobData,
   type JobRequest,
@@ -27,6 +28,9 @@ type JobsConfig = Pick<
   | 'maxTests'
 >;
 
+const IDEMPOTENCY_TTL_SECONDS = 86_400;
+const RESULT_TTL_FALLBACK = 86_400;
+
 /** Submitting and looking up jobs; the routes only translate HTTP. */
 export class JobService {
   private readonly keys;
@@ -39,8 +43,8 @@ export class JobService {
     this.keys = redisKeys(config.prefix);
   }
 
-  /** Checks sizes and limits, then enqueues. Throws ApiError for anything the caller must fix. */
-  async submit(request: JobRequest, requestId: string): Promise<Job<JobData>> {
+  /** Checks sizes, limits and policy and builds the queue entry. Throws ApiError for anything the caller must fix. */
+  prepare(request: JobRequest, requestId: string): { id: string; data: JobData } {
     const codeBytes = Buffer.byteLength(request.code, 'utf8');
     if (codeBytes > this.config.maxCodeBytes)
       throw new ApiError('code_too_large', `code is ${codeBytes} bytes; the maximum is ${this.config.maxCodeBytes}`, {
@@ -94,13 +98,101 @@ export class JobService {
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };
+    return { id, data };
+  }
+
+  async submit(request: JobRequest, requestId: string): Promise<Job<JobData>> {
+    const { id, data } = this.prepare(request, requestId);
+    return this.enqueue(() => this.queue.add('run', data, { jobId: id }));
+  }
+
+  /**
+   * Same key and same body: the same job. Same key, another body: 409. The key is claimed
+   * atomically (SET NX) before the job is queued, and released if queueing fails.
+   */
+  async submitIdempotent(
+    request: JobRequest,
+    requestId: string,
+    key: string,
+  ): Promise<{ id: string; replay: boolean }> {
+    if (!/^[\x21-\x7e]{1,255}$/.test(key))
+      throw new ApiError('validation_failed', 'Idempotency-Key must be 1-255 visible ASCII characters');
+    const bodyHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+    const { id, data } = this.prepare(request, requestId);
+    const slot = this.keys.idempotency(createHash('sha256').update(key).digest('hex'));
+    const claimed = await this.redis.set(slot, JSON.stringify({ id, bodyHash }), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
+    if (!claimed) {
+      const previous = JSON.parse((await this.redis.get(slot)) ?? '{}') as { id?: string; bodyHash?: string };
+      if (previous.bodyHash !== bodyHash || !previous.id)
+        throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body');
+      return { id: previous.id, replay: true };
+    }
     try {
-      return await this.queue.add('run', data, { jobId: id });
+      await this.enqueue(() => this.queue.add('run', data, { jobId: id }));
+    } catch (err) {
+      await this.redis.del(slot).catch(() => {});
+      throw err;
+    }
+    return { id, replay: false };
+  }
+
+  /** All or nothing: every request is checked before any is queued. */
+  async submitBatch(requests: JobRequest[], requestId: string): Promise<string[]> {
+    const prepared = requests.map((r, index) => {
+      try {
+        return this.prepare(r, requestId);
+      } catch (err) {
+        if (err instanceof ApiError)
+          throw new ApiError(err.code, `jobs[${index}]: ${err.message}`, { index, ...(err.details as object) });
+        throw err;
+      }
+    });
+    await this.enqueue(() =>
+      this.queue.addBulk(prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id } }))),
+    );
+    return prepared.map((p) => p.id);
+  }
+
+  private async enqueue<T>(add: () => Promise<T>): Promise<T> {
+    try {
+      return await add();
     } catch (err) {
       throw new ApiError('queue_unavailable', 'the job queue is unavailable; nothing was queued, try again', {
         cause: (err as Error).message,
       });
     }
+  }
+
+  /**
+   * A queued job is removed and recorded as cancelled. A running one is flagged and its worker told to
+   * kill the container; the worker records the cancellation. Finished jobs cannot be cancelled.
+   */
+  async cancel(id: string): Promise<'cancelled' | 'cancelling' | 'finished' | null> {
+    if (await this.result(id)) return 'finished';
+    const job = await this.queue.getJob(id);
+    if (!job) return null;
+    await this.redis.set(this.keys.cancelFlag(id), '1', 'EX', 86_400);
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed') return 'finished';
+    if (state !== 'active') {
+      // remove() fails if a worker locked the job meanwhile: then it is running and the flag stops it.
+      const removed = await job.remove().then(
+        () => true,
+        () => false,
+      );
+      if (removed) {
+        await this.redis.set(
+          this.keys.result(id),
+          JSON.stringify(cancelledResult(id, job.data)),
+          'EX',
+          RESULT_TTL_FALLBACK,
+          'NX',
+        );
+        return 'cancelled';
+      }
+    }
+    await this.redis.publish(this.keys.cancelChannel, id);
+    return 'cancelling';
   }
 
   /** Waits up to `waitMs` for the job to finish; null if it is still queued or running then. */

@@ -115,6 +115,8 @@ class DockerSandbox implements Sandbox {
     const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
     const onAbort = () => kill('abort');
     signal?.addEventListener('abort', onAbort, { once: true });
+    // A cancel that landed while the container was still starting.
+    if (signal?.aborted) onAbort();
     try {
       const exit = await this.exited.catch(() => null);
       const wallTime = (performance.now() - started) / 1000;

@@ -1,0 +1,140 @@
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import { parseRetryAfter } from './retry-policy.js';
+
+/** One HTTP POST of a webhook to an address the guard already checked; never throws. */
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+
+export interface DeliveryRequest {
+  url: URL;
+  /** The checked address: the connection goes here, whatever DNS says now. */
+  address: string;
+  family: 4 | 6;
+  body: string | Uint8Array;
+  /** Signature headers and the like; content-type, content-length, host and user-agent are set here. */
+  headers: Record<string, string>;
+  /** Bound on the whole exchange, connect to last byte read. Default 10 s. */
+  timeoutMs?: number;
+  /** Response bytes read before we stop listening. Default 64 KiB. */
+  maxResponseBytes?: number;
+}
+
+export interface DeliveryOutcome {
+  /** A 2xx arrived. */
+  ok: boolean;
+  /** HTTP status, or null when none arrived (refused, reset, timed out before headers). */
+  status: number | null;
+  /** From Retry-After on a 429 or 503 only. */
+  retryAfterMs: number | null;
+  /** `<kind>: <detail>` with kind one of http_status, redirect, timeout, connection; null when ok. */
+  error: string | null;
+  durationMs: number;
+  /** Response body bytes read (at most maxResponseBytes). */
+  responseBytes: number;
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `lookup` that answers every query with the checked address. Keeping the URL's hostname as the
+ * request host (rather than putting the IP in the URL) leaves the Host header and TLS SNI and
+ * certificate check on the real name, while the socket can only go where the guard looked.
+ * Node asks with `all: true` when it races address families, so both callback shapes are served.
+ */
+function pinnedLookup(address: string, family: 4 | 6) {
+  return (_host: string, options: LookupOptions, callback: LookupCallback) => {
+    if (options.all) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
+}
+
+export function deliverOnce(req: DeliveryRequest): Promise<DeliveryOutcome> {
+  const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxResponseBytes = req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const started = performance.now();
+  const body = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
+
+  return new Promise<DeliveryOutcome>((resolve) => {
+    let status: number | null = null;
+    let retryAfterMs: number | null = null;
+    let responseBytes = 0;
+    let settled = false;
+    let request: http.ClientRequest | undefined;
+    let timer: NodeJS.Timeout | undefined;
+
+    const finish = (error: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Once we have what we need, drop the socket: no keep-alive, no reading what we did not ask for.
+      request?.destroy();
+      const ok = status !== null && status >= 200 && status < 300;
+      let reported = error;
+      if (status !== null) {
+        // With a status in hand the receiver has answered; a stalled body afterwards does not undo it.
+        if (ok) reported = null;
+        else if (status >= 300 && status < 400) reported = `redirect: ${status} (redirects are not followed)`;
+        else reported = `http_status: ${status}`;
+      }
+      resolve({
+        ok,
+        status,
+        retryAfterMs,
+        error: reported,
+        durationMs: Math.round(performance.now() - started),
+        responseBytes,
+      });
+    };
+
+    const transport = req.url.protocol === 'https:' ? https : http;
+    try {
+      request = transport.request({
+        method: 'POST',
+        protocol: req.url.protocol,
+        hostname: req.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: req.url.port || undefined,
+        path: `${req.url.pathname}${req.url.search}`,
+        lookup: pinnedLookup(req.address, req.family),
+        family: req.family,
+        // A private agent per request: a pooled socket could have been opened to another address.
+        agent: false,
+        headers: {
+          ...req.headers,
+          host: req.url.host,
+          'content-type': 'application/json',
+          'content-length': String(body.byteLength),
+          'user-agent': 'sbx-webhooks/1',
+        },
+      });
+    } catch (err) {
+      // e.g. a header value Node refuses: report it like any failed attempt rather than throw.
+      finish(`connection: ${(err as Error).message}`);
+      return;
+    }
+    // One clock for connect, send and read: a receiver that trickles bytes still ends on time.
+    timer = setTimeout(() => finish(`timeout: no complete answer within ${timeoutMs} ms`), timeoutMs);
+
+    request.on('response', (res) => {
+      status = res.statusCode ?? null;
+      if (status === 429 || status === 503) {
+        const header = res.headers['retry-after'];
+        retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
+      }
+      // node:http never follows redirects itself; a 3xx is reported as a failure in finish().
+      res.on('data', (chunk: Buffer) => {
+        responseBytes += chunk.length;
+        if (responseBytes >= maxResponseBytes) {
+          responseBytes = Math.min(responseBytes, maxResponseBytes);
+          finish(null);
+        }
+      });
+      res.on('end', () => finish(null));
+      res.on('error', (err) => finish(`connection: ${err.message}`));
+    });
+    request.on('error', (err: NodeJS.ErrnoException) => finish(`connection: ${err.code ?? err.message}`));
+    request.end(body);
+  });
+}

@@ -1,0 +1,44 @@
+// The webhook delivery module's public surface, for the worker (and its tests) to import in one place.
+export {
+  type AddressClass,
+  type Cidr,
+  cidrContains,
+  classifyAddress,
+  type IpAddress,
+  parseCidr,
+  parseIp,
+} from './cidr.js';
+export {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  type DeliveryOutcome,
+  type DeliveryRequest,
+  deliverOnce,
+} from './deliver.js';
+export { backoffDelayMs, parseRetryAfter, type RetrySchedule, retryDelayMs } from './retry-policy.js';
+export {
+  decodeWebhookSecret,
+  generateWebhookSecret,
+  signWebhook,
+  type VerifyOptions,
+  verifyWebhook,
+  type WebhookHeaders,
+} from './signing.js';
+export {
+  addressRefusal,
+  type HostLookup,
+  parseAllowlist,
+  type ResolvedAddress,
+  resolveSafeTarget,
+  type SafeTarget,
+  type TargetGuardOptions,
+  WebhookTargetError,
+  type WebhookTargetErrorCode,
+} from './target-guard.js';
+export {
+  createWebhookService,
+  type WebhookDeliveryState,
+  type WebhookDeliveryStatus,
+  type WebhookService,
+  type WebhookServiceOptions,
+} from './webhook-service.js';

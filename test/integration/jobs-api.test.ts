@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Stack, startStack } from '../support/stack.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('idempotency, batches and cancelling queued jobs (no worker)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ worker: false });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  const post = (url: string, payload: object, headers: Record<string, string> = {}) =>
+    stack.app.inject({ method: 'POST', url, payload, headers });
+
+  test('Idempotency-Key: same key and body → same job; another body → 409', async () => {
+    const first = await post('/jobs', { code: 'print(1)' }, { 'idempotency-key': 'k-1' });
+    const again = await post('/jobs', { code: 'print(1)' }, { 'idempotency-key': 'k-1' });
+    assert.equal(first.statusCode, 202);
+    assert.equal(again.statusCode, 202);
+    assert.equal(again.json().id, first.json().id);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(await stack.app.queue.count(), 1, 'queued once');
+    const other = await post('/jobs', { code: 'print(2)' }, { 'idempotency-key': 'k-1' });
+    assert.equal(other.statusCode, 409);
+    assert.equal(other.json().code, 'idempotency_conflict');
+    const fresh = await post('/jobs', { code: 'print(1)' }, { 'idempotency-key': 'k-2' });
+    assert.notEqual(fresh.json().id, first.json().id);
+  });
+
+  test('concurrent requests with one key queue one job', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => post('/jobs', { code: 'print(3)' }, { 'idempotency-key': 'race' })),
+    );
+    assert.equal(new Set(results.map((r) => r.json().id)).size, 1);
+  });
+
+  test('POST /jobs/batch queues all or none; GET /jobs?ids= reads several', async () => {
+    const bad = await post('/jobs/batch', { jobs: [{ code: 'print(1)' }, { code: 'x', limits: { time_ms: 99999 } }] });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().code, 'limit_exceeded');
+    assert.match(bad.json().message, /^jobs\[1\]: /);
+    const before = await stack.app.queue.count();
+    const ok = await post('/jobs/batch', { jobs: [{ code: 'print(1)' }, { code: 'print(2)' }, { code: 'print(3)' }] });
+    assert.equal(ok.statusCode, 202);
+    const ids = ok.json().jobs.map((j: { id: string }) => j.id);
+    assert.equal(ids.length, 3);
+    assert.equal(await stack.app.queue.count(), before + 3);
+    const tooMany = await post('/jobs/batch', { jobs: Array.from({ length: 21 }, () => ({ code: 'print(1)' })) });
+    assert.equal(tooMany.statusCode, 400);
+    const list = await stack.app.inject({ method: 'GET', url: `/jobs?ids=${ids[0]},${ids[2]},nope` });
+    assert.deepEqual(list.json().jobs, [
+      { id: ids[0], state: 'queued' },
+      { id: ids[2], state: 'queued' },
+      { id: 'nope', state: 'not_found' },
+    ]);
+  });
+
+  test('DELETE a queued job: removed and recorded as cancelled; again → 409; unknown → 404', async () => {
+    const { id } = (await post('/jobs', { code: 'print(1)' })).json();
+    const res = await stack.app.inject({ method: 'DELETE', url: `/jobs/${id}` });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().state, 'completed');
+    assert.equal(res.json().result.status, 'cancelled');
+    assert.equal(await stack.app.queue.getJob(id), undefined, 'gone from the queue');
+    const again = await stack.app.inject({ method: 'DELETE', url: `/jobs/${id}` });
+    assert.equal(again.statusCode, 409);
+    assert.equal(again.json().code, 'job_finished');
+    const unknown = await stack.app.inject({ method: 'DELETE', url: '/jobs/nope' });
+    assert.equal(unknown.statusCode, 404);
+  });
+});
+
+describe('cancelling a running job', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('its container is killed and the result says cancelled', async () => {
+    const { id } = (
+      await stack.app.inject({
+        method: 'POST',
+        url: '/jobs',
+        payload: { code: 'import time\nprint("started", flush=True)\ntime.sleep(1.9)\nprint("finished")' },
+      })
+    ).json();
+    let state = '';
+    for (let i = 0; i < 200 && state !== 'running'; i++) {
+      state = (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json().state;
+      await sleep(25);
+    }
+    assert.equal(state, 'running');
+    await sleep(300);
+    const cancelledAt = performance.now();
+    const res = await stack.app.inject({ method: 'DELETE', url: `/jobs/${id}` });
+    assert.equal(res.statusCode, 202);
+    let view = { state: 'running', result: { status: '', stdout: '' } };
+    while (view.state !== 'completed' && performance.now() - cancelledAt < 10_000) {
+      await sleep(25);
+      view = (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json();
+    }
+    assert.equal(view.result.status, 'cancelled');
+    assert.ok(!view.result.stdout.includes('finished'), 'the program did not run to the end');
+    assert.ok(performance.now() - cancelledAt < 1500, 'stopped promptly, not at the end of the run');
+  });
+});
