@@ -131,6 +131,15 @@ describe('submit → queue → worker → fresh gVisor container → result', ()
     assert.equal(killed.signal, 9);
   });
 
+  test('a deep C-level recursion crash is a runtime_error (SIGSEGV), not a timeout or memory_limit', async () => {
+    // Python-to-Python calls no longer use the C stack in 3.11; repr of a deep nest does.
+    const code =
+      'import sys\nsys.setrecursionlimit(10**7)\nx = []\nfor _ in range(500000):\n    x = [x]\nprint(len(repr(x)))';
+    const r = await run(stack.app, { code });
+    assert.equal(r.status, 'runtime_error', `${r.status} ${r.message}`);
+    assert.equal(r.signal, 11);
+  });
+
   test('POST /jobs then GET /jobs/:id goes queued/running → completed', async () => {
     const res = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print("polled")' } });
     assert.equal(res.statusCode, 202);

@@ -77,7 +77,7 @@ describe('container floor (policy layer off)', () => {
     assert.equal(out[2], '0 0');
     const env = JSON.parse((out[3] ?? '').replaceAll("'", '"')) as string[];
     assert.ok(
-      env.every((k) => ['PATH', 'LANG', 'HOME', 'HOSTNAME'].includes(k)),
+      env.every((k) => ['PATH', 'LANG', 'HOME', 'HOSTNAME', 'MALLOC_ARENA_MAX'].includes(k)),
       `unexpected env ${env}`,
     );
     assert.equal(out[4], 'False False');

@@ -1,10 +1,10 @@
-# expect: runtime_error timeout
-# floor: runtime_error memory_limit timeout
+# expect: runtime_error
+# floor: runtime_error
 # policy: strict
+# time_ms: 2000
 import sys
 sys.setrecursionlimit(10**7)
-
-def f(n):
-    return f(n + 1)
-
-f(0)
+x = []
+for _ in range(500000):
+    x = [x]
+print(len(repr(x)))

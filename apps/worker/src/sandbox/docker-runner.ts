@@ -121,10 +121,7 @@ class DockerSandbox implements Sandbox {
       const exit = await this.exited.catch(() => null);
       const wallTime = (performance.now() - started) / 1000;
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
-      const state = await this.container
-        .inspect()
-        .then((i) => i.State)
-        .catch(() => null);
+      const state = await this.exitState(killedBy === null);
       const out = collector.result();
       return {
         killedBy,
@@ -142,6 +139,25 @@ class DockerSandbox implements Sandbox {
     }
   }
 
+  /**
+   * Docker learns of an OOM kill from a separate event that can land after the exit: under load an
+   * inspect right at exit may still say OOMKilled=false for a sandbox the kernel killed. An
+   * unexplained SIGKILL exit is therefore looked at again for a short while before it is believed.
+   */
+  private async exitState(unexplained: boolean) {
+    const inspect = () =>
+      this.container
+        .inspect()
+        .then((i) => i.State)
+        .catch(() => null);
+    let state = await inspect();
+    for (let i = 0; unexplained && state?.ExitCode === 137 && !state.OOMKilled && i < OOM_SETTLE_TRIES; i++) {
+      await delay(OOM_SETTLE_STEP_MS);
+      state = await inspect();
+    }
+    return state;
+  }
+
   async dispose(): Promise<void> {
     this.stream.destroy();
     await this.container.remove({ force: true }).catch((err: { statusCode?: number }) => {
@@ -150,4 +166,6 @@ class DockerSandbox implements Sandbox {
   }
 }
 
+const OOM_SETTLE_TRIES = 5;
+const OOM_SETTLE_STEP_MS = 100;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
