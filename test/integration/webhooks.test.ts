@@ -3,8 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
-import { Queue } from 'bullmq';
-import { pino } from 'pino';
 import {
   createWebhookService,
   type DeliveryRequest,
@@ -13,7 +11,9 @@ import {
   type WebhookDeliveryState,
   type WebhookService,
   type WebhookServiceOptions,
-} from '../../apps/worker/src/webhooks/index.js';
+} from '@sbx/webhooks';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
 import { deleteKeys, REDIS_URL } from '../support/stack.js';
 
 // Real Redis, a real BullMQ worker and a real HTTP receiver on 127.0.0.1 that checks every signature.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { deliverOnce } from '../../apps/worker/src/webhooks/index.js';
+import { deliverOnce } from '@sbx/webhooks';
 
 // A real receiver on 127.0.0.1; each test picks its behaviour by path.
 interface Seen {

@@ -9,7 +9,7 @@ import {
   parseIp,
   resolveSafeTarget,
   WebhookTargetError,
-} from '../../apps/worker/src/webhooks/index.js';
+} from '@sbx/webhooks';
 
 const ip = (s: string) => {
   const parsed = parseIp(s);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelayMs, parseRetryAfter, retryDelayMs } from '../../apps/worker/src/webhooks/index.js';
+import { backoffDelayMs, parseRetryAfter, retryDelayMs } from '@sbx/webhooks';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');
 

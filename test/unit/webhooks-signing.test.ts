@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
-import {
-  decodeWebhookSecret,
-  generateWebhookSecret,
-  signWebhook,
-  verifyWebhook,
-} from '../../apps/worker/src/webhooks/index.js';
+import { decodeWebhookSecret, generateWebhookSecret, signWebhook, verifyWebhook } from '@sbx/webhooks';
 
 // The published Standard Webhooks vector (standard-webhooks/standard-webhooks, libraries/*/ tests):
 // reproducing it is what proves a receiver's stock library accepts our signatures.

@@ -7,6 +7,7 @@ import errors from './plugins/errors.js';
 import queue from './plugins/queue.js';
 import redis from './plugins/redis.js';
 import swagger from './plugins/swagger.js';
+import webhooks from './plugins/webhooks.js';
 import { healthRoutes } from './routes/health.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
@@ -46,7 +47,9 @@ export async function buildApp(
   await app.register(redis, { url: config.redisUrl });
   await app.register(queue, { url: config.redisUrl, name: config.queueName, prefix: config.prefix });
 
-  const jobs = new JobService(app.queue, app.redis, config);
+  await app.register(webhooks, { config });
+
+  const jobs = new JobService(app.queue, app.redis, config, app.webhooks);
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
   await app.register(jobsRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs });

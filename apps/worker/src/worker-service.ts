@@ -6,6 +6,7 @@ import {
   type RunResult,
   redisKeys,
 } from '@sbx/shared';
+import { webhookServiceFromConfig } from '@sbx/webhooks';
 import { type Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
@@ -94,8 +95,12 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   }
   let worker: Worker<JobData, { status: string }> | undefined;
 
-  const storeResult = (result: RunResult) =>
-    redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
+  const webhooks = webhookServiceFromConfig(config, log);
+  /** Records the result (first writer wins) and, when the job asked for one, queues its signed webhook. */
+  const storeResult = async (result: RunResult, data: JobData) => {
+    await redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
+    if (data.callback_url) await webhooks?.enqueue(result.id, data.callback_url, result);
+  };
 
   async function process(job: Job<JobData>, _token: string | undefined, signal?: AbortSignal) {
     const jobId = job.id as string;
@@ -108,7 +113,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     try {
       // Registered before the flag check: a cancel between the two is then caught by the channel.
       if (await redis.exists(keys.cancelFlag(jobId))) {
-        await storeResult(cancelledResult(jobId, job.data));
+        await storeResult(cancelledResult(jobId, job.data), job.data);
         return { status: 'cancelled' };
       }
       return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal);
@@ -136,7 +141,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       throw err;
     }
     if (abandoning) throw new Error('worker shut down mid-run; the job will be retried');
-    await storeResult(result);
+    await storeResult(result, job.data);
     metrics.runs.inc({ status: result.status });
     metrics.runDuration.observe({ status: result.status }, result.time);
     metrics.jobDuration.observe((performance.now() - started) / 1000);
@@ -157,6 +162,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           'sandboxes are NOT using gVisor (runsc): user code shares the host kernel',
         );
       await heartbeat.start();
+      await webhooks?.start();
       await cancelSubscriber.subscribe(keys.cancelChannel);
       const reaped = await janitor();
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
@@ -190,7 +196,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       });
       worker.on('failed', (job, err) => {
         if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-        storeResult(internalErrorResult(job.id as string, job.data, err.message)).catch(() => {});
+        storeResult(internalErrorResult(job.id as string, job.data, err.message), job.data).catch(() => {});
         metrics.runs.inc({ status: 'internal_error' });
       });
       worker.on('error', (err) => log.error({ err }, 'queue worker error'));
@@ -214,6 +220,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
       }
       await heartbeat.stop();
+      await webhooks?.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});
       workerConnection.disconnect();
       cancelSubscriber.disconnect();

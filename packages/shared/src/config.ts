@@ -112,6 +112,30 @@ export const ENV_VARS = {
     },
   } satisfies VarSpec<boolean>,
 
+  webhookSecret: str(
+    'SBX_WEBHOOK_SECRET',
+    '',
+    'Standard Webhooks signing secret (whsec_…). Empty: callback_url is refused with webhooks_not_configured.',
+  ),
+  webhookAllowlist: list(
+    'SBX_WEBHOOK_ALLOWLIST',
+    'CIDRs webhook targets may resolve to although private/loopback/link-local (e.g. 127.0.0.0/8 for tests).',
+  ),
+  webhookMaxAttempts: int('SBX_WEBHOOK_MAX_ATTEMPTS', 12, 'Delivery attempts before a webhook is failed.', 1),
+  webhookBaseDelayMs: int(
+    'SBX_WEBHOOK_BASE_DELAY_MS',
+    5000,
+    'First retry delay; doubles each attempt, with jitter.',
+    1,
+  ),
+  webhookMaxDelayMs: int(
+    'SBX_WEBHOOK_MAX_DELAY_MS',
+    7_200_000,
+    'Longest delay between attempts (and cap on Retry-After).',
+    1,
+  ),
+  webhookTimeoutMs: int('SBX_WEBHOOK_TIMEOUT_MS', 10_000, 'Timeout of one delivery attempt.', 100),
+
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {
     name: 'SBX_API_HOST',

@@ -13,6 +13,8 @@ export interface JobData {
   comparator?: Comparator;
   float_tolerance?: number;
   stop_on_first_failure?: boolean;
+  /** Where the result is POSTed, signed, when the job finishes. */
+  callback_url?: string;
   submitted_at: string;
   request_id: string;
 }

@@ -68,6 +68,13 @@ export const JobRequestSchema = Type.Object(
         description: 'Relative tolerance for the float comparator (default 1e-6).',
       }),
     ),
+    callback_url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        description:
+          'http(s) URL that receives the result, signed per Standard Webhooks. Private and loopback targets are refused unless allowlisted.',
+      }),
+    ),
     stop_on_first_failure: Type.Optional(
       Type.Boolean({ description: 'Stop at the first test that does not run cleanly; later tests are skipped.' }),
     ),
@@ -127,10 +134,23 @@ export const JobAcceptedSchema = Type.Object({
   state: Type.Literal('queued'),
 });
 
+export const WebhookStateSchema = Type.Object({
+  state: stringEnum<'pending' | 'delivered' | 'failed'>(['pending', 'delivered', 'failed']),
+  attempts: Type.Integer(),
+  last_status: Type.Union([Type.Integer(), Type.Null()]),
+  last_error: Type.Union([Type.String(), Type.Null()]),
+  last_attempt_at: Type.Union([Type.String(), Type.Null()]),
+  delivered_at: Type.Union([Type.String(), Type.Null()]),
+  webhook_id: Type.String(),
+  url: Type.String(),
+  redeliveries: Type.Integer(),
+});
+
 export const JobViewSchema = Type.Object({
   id: Type.String(),
   state: JobStateSchema,
   result: Type.Optional(RunResultSchema),
+  webhook: Type.Optional(WebhookStateSchema),
 });
 export type JobView = Static<typeof JobViewSchema>;
 

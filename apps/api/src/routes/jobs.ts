@@ -132,4 +132,20 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
       return reply.status(200).send((await jobs.view(id)) ?? { id, state: 'completed' as const });
     },
   );
+
+  app.post(
+    '/jobs/:id/webhook/redeliver',
+    {
+      schema: {
+        summary: "Send a finished job's webhook again, with a new webhook-id",
+        params: JobIdParamsSchema,
+        response: { 202: JobViewSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      if (!(await jobs.redeliver(id))) throw new ApiError('not_found', `job ${id} has no webhook delivery`);
+      return reply.status(202).send((await jobs.view(id)) ?? { id, state: 'completed' as const });
+    },
+  );
 };

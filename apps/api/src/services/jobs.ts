@@ -28,6 +28,12 @@ type JobsConfig = Pick<
   | 'maxTests'
 >;
 
+interface Webhooks {
+  enqueue(jobId: string, url: string, payload: unknown): Promise<void>;
+  redeliver(jobId: string): Promise<boolean>;
+  state(jobId: string): Promise<JobView['webhook'] | null>;
+}
+
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
 const RESULT_TTL_FALLBACK = 86_400;
 
@@ -39,6 +45,7 @@ export class JobService {
     private readonly queue: Queue<JobData>,
     private readonly redis: Redis,
     private readonly config: JobsConfig,
+    private readonly webhooks: Webhooks | null = null,
   ) {
     this.keys = redisKeys(config.prefix);
   }
@@ -74,6 +81,18 @@ export class JobService {
       expected_output: t.expected_output,
       limits: resolveLimits({ ...limits, ...t.limits }, this.config),
     }));
+    if (request.callback_url !== undefined) {
+      if (!this.webhooks)
+        throw new ApiError('webhooks_not_configured', 'this server has no webhook signing secret (SBX_WEBHOOK_SECRET)');
+      let url: URL | null = null;
+      try {
+        url = new URL(request.callback_url);
+      } catch {
+        url = null;
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password)
+        throw new ApiError('validation_failed', 'body.callback_url must be an http(s) URL without credentials');
+    }
     const policy = request.policy ?? 'strict';
     if (!this.config.allowedPolicies.includes(policy))
       throw new ApiError(
@@ -95,6 +114,7 @@ export class JobService {
             stop_on_first_failure: request.stop_on_first_failure ?? false,
           }
         : {}),
+      ...(request.callback_url ? { callback_url: request.callback_url } : {}),
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };
@@ -181,18 +201,20 @@ export class JobService {
         () => false,
       );
       if (removed) {
-        await this.redis.set(
-          this.keys.result(id),
-          JSON.stringify(cancelledResult(id, job.data)),
-          'EX',
-          RESULT_TTL_FALLBACK,
-          'NX',
-        );
+        const cancelled = cancelledResult(id, job.data);
+        if (job.data.callback_url) await this.webhooks?.enqueue(id, job.data.callback_url, cancelled);
+        await this.redis.set(this.keys.result(id), JSON.stringify(cancelled), 'EX', RESULT_TTL_FALLBACK, 'NX');
         return 'cancelled';
       }
     }
     await this.redis.publish(this.keys.cancelChannel, id);
     return 'cancelling';
+  }
+
+  /** Sends the webhook again with a fresh webhook-id. False when the job has no delivery. */
+  async redeliver(id: string): Promise<boolean> {
+    if (!this.webhooks) throw new ApiError('webhooks_not_configured', 'this server has no webhook signing secret');
+    return this.webhooks.redeliver(id);
   }
 
   /** Waits up to `waitMs` for the job to finish; null if it is still queued or running then. */
@@ -219,7 +241,10 @@ export class JobService {
   /** Where the job is. Null when no such job exists (or it has expired). */
   async view(id: string): Promise<JobView | null> {
     const result = await this.result(id);
-    if (result) return { id, state: 'completed', result };
+    if (result) {
+      const webhook = await this.webhooks?.state(id);
+      return { id, state: 'completed', result, ...(webhook ? { webhook } : {}) };
+    }
     const job = await this.queue.getJob(id);
     if (!job) return null;
     const state = await job.getState();

@@ -311,7 +311,7 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
         lockDuration: Math.max(30_000, timeoutMs * 2 + 5_000),
         settings: {
           backoffStrategy: (attemptsMade, _type, err) =>
-            retryDelayMs(attemptsMade, null, schedule),
+            retryDelayMs(attemptsMade, err instanceof DeliveryAttemptError ? err.retryAfterMs : null, schedule),
         },
       });
       worker.on('failed', (job, err) => {

@@ -15,6 +15,7 @@ export {
   type DeliveryRequest,
   deliverOnce,
 } from './deliver.js';
+export { webhookQueueName, webhookServiceFromConfig } from './from-config.js';
 export { backoffDelayMs, parseRetryAfter, type RetrySchedule, retryDelayMs } from './retry-policy.js';
 export {
   decodeWebhookSecret,

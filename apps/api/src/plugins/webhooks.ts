@@ -1,0 +1,23 @@
+import type { Config } from '@sbx/shared';
+import { type WebhookService, webhookServiceFromConfig } from '@sbx/webhooks';
+import fp from 'fastify-plugin';
+import type { Logger } from 'pino';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Null when SBX_WEBHOOK_SECRET is unset: callback_url is then refused. */
+    webhooks: WebhookService | null;
+  }
+}
+
+/** The API only enqueues and reads delivery state; workers deliver. */
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const service = webhookServiceFromConfig(config, app.log as unknown as Logger);
+    app.decorate('webhooks', service);
+    app.addHook('onClose', async () => {
+      await service?.stop();
+    });
+  },
+  { name: 'webhooks' },
+);

@@ -1,0 +1,23 @@
+import type { Config } from '@sbx/shared';
+import type { Logger } from 'pino';
+import { createWebhookService, type WebhookService } from './webhook-service.js';
+
+/** The deliveries queue sits beside the runs queue, under the same prefix. */
+export const webhookQueueName = (config: Pick<Config, 'queueName'>) => `${config.queueName}-webhooks`;
+
+/** The service as both apps configure it; null when no signing secret is set (webhooks off). */
+export function webhookServiceFromConfig(config: Config, log: Logger): WebhookService | null {
+  if (!config.webhookSecret) return null;
+  return createWebhookService({
+    redisUrl: config.redisUrl,
+    prefix: config.prefix,
+    queueName: webhookQueueName(config),
+    secret: config.webhookSecret,
+    allowlist: config.webhookAllowlist,
+    maxAttempts: config.webhookMaxAttempts,
+    baseDelayMs: config.webhookBaseDelayMs,
+    maxDelayMs: config.webhookMaxDelayMs,
+    timeoutMs: config.webhookTimeoutMs,
+    log,
+  });
+}
