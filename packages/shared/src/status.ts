@@ -20,19 +20,13 @@ export const POLICIES = ['strict', 'standard'] as const;
 export type Policy = (typeof POLICIES)[number];
 
 /** Per-test verdicts: accepted, wrong_answer, the run status that failed the test, or skipped. */
-export const TEST_VERDICTS = [
+export type TestVerdict = 'accepted' | 'wrong_answer' | Exclude<RunStatus, 'ok'> | 'skipped';
+export const TEST_VERDICTS: readonly TestVerdict[] = [
   'accepted',
   'wrong_answer',
-  'runtime_error',
-  'timeout',
-  'memory_limit',
-  'output_limit',
-  'security_violation',
-  'internal_error',
-  'cancelled',
+  ...RUN_STATUSES.filter((s): s is Exclude<RunStatus, 'ok'> => s !== 'ok'),
   'skipped',
-] as const;
-export type TestVerdict = (typeof TEST_VERDICTS)[number];
+];
 
 /** Where a job is in its life, as `GET /jobs/:id` reports it. */
 export const JOB_STATES = ['queued', 'running', 'completed'] as const;
