@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import auth from './plugins/auth.js';
 import errors from './plugins/errors.js';
 import queue from './plugins/queue.js';
+import rateLimit from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import swagger from './plugins/swagger.js';
 import webhooks from './plugins/webhooks.js';
@@ -43,8 +44,9 @@ export async function buildApp(
   });
   await app.register(errors);
   await app.register(swagger);
-  await app.register(auth, { keys: config.apiKeys });
   await app.register(redis, { url: config.redisUrl });
+  await app.register(auth, { config });
+  await app.register(rateLimit, { prefix: config.prefix });
   await app.register(queue, { url: config.redisUrl, name: config.queueName, prefix: config.prefix });
 
   await app.register(webhooks, { config });

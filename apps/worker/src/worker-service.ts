@@ -106,6 +106,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     const jobId = job.id as string;
     const started = performance.now();
     // A job retaken after its worker died may have finished already: never run it twice.
+    // Taken off the queue: it no longer counts against its tenant's queued-jobs cap.
+    if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
     const existing = await redis.get(keys.result(jobId));
     if (existing) return { status: (JSON.parse(existing) as RunResult).status };
     const cancel = new AbortController();

@@ -136,6 +136,19 @@ export const ENV_VARS = {
   ),
   webhookTimeoutMs: int('SBX_WEBHOOK_TIMEOUT_MS', 10_000, 'Timeout of one delivery attempt.', 100),
 
+  tenantsFile: str(
+    'SBX_TENANTS_FILE',
+    '',
+    'JSON file of tenants: id, key_sha256 list, own maxima, rate and queue cap.',
+  ),
+  ratePerMinute: int('SBX_RATE_PER_MINUTE', 600, 'Requests per minute per tenant (429 with Retry-After above).', 1),
+  maxQueuedPerTenant: int(
+    'SBX_MAX_QUEUED_PER_TENANT',
+    1000,
+    'Jobs one tenant may have waiting (429 queue_full above).',
+    1,
+  ),
+
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {
     name: 'SBX_API_HOST',

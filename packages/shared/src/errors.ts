@@ -14,6 +14,8 @@ export const API_ERRORS = {
   idempotency_conflict: 409,
   job_finished: 409,
   method_not_allowed: 405,
+  rate_limited: 429,
+  queue_full: 429,
   code_too_large: 413,
   stdin_too_large: 413,
   payload_too_large: 413,

@@ -5,3 +5,4 @@ export * from './job.js';
 export * from './limits.js';
 export * from './schemas.js';
 export * from './status.js';
+export * from './tenants.js';

@@ -15,6 +15,8 @@ export interface JobData {
   stop_on_first_failure?: boolean;
   /** Where the result is POSTed, signed, when the job finishes. */
   callback_url?: string;
+  /** The tenant that submitted it; other tenants get 404 for it. */
+  tenant_id?: string;
   submitted_at: string;
   request_id: string;
 }
@@ -24,6 +26,10 @@ export const redisKeys = (prefix: string) => ({
   result: (jobId: string) => `${prefix}:result:${jobId}`,
   workers: `${prefix}:workers`,
   idempotency: (keyHash: string) => `${prefix}:idem:${keyHash}`,
+  /** Tenant that owns a job id, kept as long as its result. */
+  owner: (jobId: string) => `${prefix}:owner:${jobId}`,
+  /** Sorted set per tenant of its waiting job ids (score: submit time), for the queued-jobs cap. */
+  queued: (tenantId: string) => `${prefix}:queued:${tenantId}`,
   /** Set when a job is cancelled, so a worker that picks it up late does not run it. */
   cancelFlag: (jobId: string) => `${prefix}:cancel:${jobId}`,
   /** Pub/sub channel: a job id to stop, for whichever worker runs it. */

@@ -1,33 +1,45 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiError } from '@sbx/shared';
+import { ApiError, anonymousTenant, type Config, hashApiKey, loadTenants, type Tenant } from '@sbx/shared';
 import fp from 'fastify-plugin';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set for every non-public route. */
+    tenant: Tenant;
+  }
+}
 
 /** Paths anyone may read: probes and the API description. */
-const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/docs(\/|$)/];
+export const PUBLIC_PATHS = [/^\/healthz$/, /^\/readyz$/, /^\/docs(\/|$)/];
+export const isPublic = (url: string) => PUBLIC_PATHS.some((p) => p.test(url.split('?')[0] ?? ''));
 
-/** Bearer keys from the environment. No keys: auth is off (and server.ts binds to loopback only). */
-export default fp<{ keys: string[] }>(
-  async (app, { keys }) => {
-    if (keys.length === 0) {
-      app.log.warn('SBX_API_KEYS is empty: authentication is OFF; listening on loopback only');
+/**
+ * Bearer keys identify tenants. Keys are looked up by their SHA-256, so the server never holds a key
+ * and comparing hashes leaks nothing useful. No keys configured: every caller is the anonymous tenant,
+ * and server.ts binds to loopback only.
+ */
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const tenants = loadTenants(config);
+    const anonymous = anonymousTenant(config);
+    app.decorateRequest('tenant', null as unknown as Tenant);
+    if (tenants.size === 0) {
+      app.log.warn('no API keys configured: authentication is OFF; listening on loopback only');
+      app.addHook('onRequest', async (req) => {
+        req.tenant = anonymous;
+      });
       return;
     }
-    const allowed = keys.map(digest);
     app.addHook('onRequest', async (req) => {
-      const path = req.url.split('?')[0] ?? '';
-      if (PUBLIC.some((p) => p.test(path))) return;
+      if (isPublic(req.url)) return;
       const header = req.headers.authorization ?? '';
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      const given = match?.[1] ? digest(match[1]) : null;
-      // Compare against every key without an early exit: timing tells nothing about which one matched.
-      const ok = given !== null && allowed.reduce((hit, key) => timingSafeEqual(key, given) || hit, false);
-      if (!ok)
+      const key = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+      const tenant = key ? tenants.get(hashApiKey(key)) : undefined;
+      if (!tenant)
         throw new ApiError(
           'unauthorized',
           header ? 'the API key is not valid' : 'missing Authorization: Bearer <key> header',
         );
+      req.tenant = tenant;
     });
   },
   { name: 'auth' },

@@ -27,14 +27,14 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
       if (typeof key === 'string') {
-        const { id, replay } = await jobs.submitIdempotent(req.body, req.id, key);
+        const { id, replay } = await jobs.submitIdempotent(req.body, req.id, req.tenant, key);
         if (replay) reply.header('idempotent-replayed', 'true');
         return reply
           .status(202)
           .header('location', `/jobs/${id}`)
           .send({ id, state: 'queued' as const });
       }
-      const job = await jobs.submit(req.body, req.id);
+      const job = await jobs.submit(req.body, req.id, req.tenant);
       return reply
         .status(202)
         .header('location', `/jobs/${job.id}`)
@@ -52,7 +52,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
       },
     },
     async (req) => {
-      const view = await jobs.view(req.params.id);
+      const view = await jobs.view(req.params.id, req.tenant);
       if (!view) throw new ApiError('not_found', `no job ${req.params.id} (unknown, or its result has expired)`);
       return view;
     },
@@ -71,7 +71,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
       },
     },
     async (req, reply) => {
-      const ids = await jobs.submitBatch(req.body.jobs, req.id);
+      const ids = await jobs.submitBatch(req.body.jobs, req.id, req.tenant);
       return reply.status(202).send({ jobs: ids.map((id) => ({ id, state: 'queued' as const })) });
     },
   );
@@ -103,7 +103,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
         ),
       ];
       if (ids.length > 100) throw new ApiError('validation_failed', `${ids.length} ids; the maximum is 100`);
-      const views = await Promise.all(ids.map((id) => jobs.view(id)));
+      const views = await Promise.all(ids.map((id) => jobs.view(id, req.tenant)));
       return { jobs: views.map((v, i) => v ?? { id: ids[i] as string, state: 'not_found' as const }) };
     },
   );
@@ -125,11 +125,11 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
     },
     async (req, reply) => {
       const { id } = req.params;
-      const outcome = await jobs.cancel(id);
+      const outcome = await jobs.cancel(id, req.tenant);
       if (outcome === null) throw new ApiError('not_found', `no job ${id}`);
       if (outcome === 'finished') throw new ApiError('job_finished', `job ${id} has already finished`);
       if (outcome === 'cancelling') return reply.status(202).send({ id, state: 'running' as const });
-      return reply.status(200).send((await jobs.view(id)) ?? { id, state: 'completed' as const });
+      return reply.status(200).send((await jobs.view(id, req.tenant)) ?? { id, state: 'completed' as const });
     },
   );
 
@@ -144,8 +144,8 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
     },
     async (req, reply) => {
       const { id } = req.params;
-      if (!(await jobs.redeliver(id))) throw new ApiError('not_found', `job ${id} has no webhook delivery`);
-      return reply.status(202).send((await jobs.view(id)) ?? { id, state: 'completed' as const });
+      if (!(await jobs.redeliver(id, req.tenant))) throw new ApiError('not_found', `job ${id} has no webhook delivery`);
+      return reply.status(202).send((await jobs.view(id, req.tenant)) ?? { id, state: 'completed' as const });
     },
   );
 };

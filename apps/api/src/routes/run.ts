@@ -24,8 +24,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: nu
       },
     },
     async (req, reply) => {
-      const job = await jobs.submit(req.body, req.id);
-      const result = await jobs.waitForResult(job, app.queueEvents, waitMs);
+      const job = await jobs.submit(req.body, req.id, req.tenant);
+      const result = await jobs.waitForResult(job, app.queueEvents, waitMs, req.tenant);
       if (result) return reply.status(200).send(result);
       return reply
         .status(202)

@@ -10,6 +10,7 @@ import {
   type RunResult,
   redisKeys,
   resolveLimits,
+  type Tenant,
 } from '@sbx/shared';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -26,7 +27,20 @@ type JobsConfig = Pick<
   | 'minMemoryMb'
   | 'allowedPolicies'
   | 'maxTests'
+  | 'resultTtlSeconds'
 >;
+
+// Drops entries older than a day (a crash between reserve and queue), then reserves all ids or none.
+const RESERVE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - 86400000)
+if redis.call('ZCARD', KEYS[1]) + #ARGV - 2 > tonumber(ARGV[1]) then return 0 end
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i]) end
+return 1`;
+
+const unavailable = (err: unknown) =>
+  new ApiError('queue_unavailable', 'the job queue is unavailable; nothing was queued, try again', {
+    cause: (err as Error).message,
+  });
 
 interface Webhooks {
   enqueue(jobId: string, url: string, payload: unknown): Promise<void>;
@@ -51,7 +65,15 @@ export class JobService {
   }
 
   /** Checks sizes, limits and policy and builds the queue entry. Throws ApiError for anything the caller must fix. */
-  prepare(request: JobRequest, requestId: string): { id: string; data: JobData } {
+  prepare(request: JobRequest, requestId: string, tenant: Tenant): { id: string; data: JobData } {
+    // The tenant's maxima apply on top of the server's (loadTenants already took the minimum).
+    const bounds = {
+      ...this.config,
+      maxTimeMs: tenant.maxTimeMs,
+      maxMemoryMb: tenant.maxMemoryMb,
+      defaultTimeMs: Math.min(this.config.defaultTimeMs, tenant.maxTimeMs),
+      defaultMemoryMb: Math.min(this.config.defaultMemoryMb, tenant.maxMemoryMb),
+    };
     const codeBytes = Buffer.byteLength(request.code, 'utf8');
     if (codeBytes > this.config.maxCodeBytes)
       throw new ApiError('code_too_large', `code is ${codeBytes} bytes; the maximum is ${this.config.maxCodeBytes}`, {
@@ -69,7 +91,7 @@ export class JobService {
         `stdin and test data are ${stdinBytes} bytes together; the maximum is ${this.config.maxStdinBytes}`,
         { maximum: this.config.maxStdinBytes },
       );
-    const limits = resolveLimits(request.limits, this.config);
+    const limits = resolveLimits(request.limits, bounds);
     if (request.tests && request.tests.length > this.config.maxTests)
       throw new ApiError('validation_failed', `${request.tests.length} tests; the maximum is ${this.config.maxTests}`, {
         field: 'tests',
@@ -79,7 +101,7 @@ export class JobService {
     const tests = request.tests?.map((t) => ({
       stdin: t.stdin ?? '',
       expected_output: t.expected_output,
-      limits: resolveLimits({ ...limits, ...t.limits }, this.config),
+      limits: resolveLimits({ ...limits, ...t.limits }, bounds),
     }));
     if (request.callback_url !== undefined) {
       if (!this.webhooks)
@@ -115,15 +137,16 @@ export class JobService {
           }
         : {}),
       ...(request.callback_url ? { callback_url: request.callback_url } : {}),
+      tenant_id: tenant.id,
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };
     return { id, data };
   }
 
-  async submit(request: JobRequest, requestId: string): Promise<Job<JobData>> {
-    const { id, data } = this.prepare(request, requestId);
-    return this.enqueue(() => this.queue.add('run', data, { jobId: id }));
+  async submit(request: JobRequest, requestId: string, tenant: Tenant): Promise<Job<JobData>> {
+    const [job] = await this.enqueue(tenant, [this.prepare(request, requestId, tenant)]);
+    return job as Job<JobData>;
   }
 
   /**
@@ -133,13 +156,16 @@ export class JobService {
   async submitIdempotent(
     request: JobRequest,
     requestId: string,
+    tenant: Tenant,
     key: string,
   ): Promise<{ id: string; replay: boolean }> {
     if (!/^[\x21-\x7e]{1,255}$/.test(key))
       throw new ApiError('validation_failed', 'Idempotency-Key must be 1-255 visible ASCII characters');
     const bodyHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
-    const { id, data } = this.prepare(request, requestId);
-    const slot = this.keys.idempotency(createHash('sha256').update(key).digest('hex'));
+    const prepared = this.prepare(request, requestId, tenant);
+    const { id } = prepared;
+    // Keys are per tenant: two tenants may pick the same key without meeting.
+    const slot = this.keys.idempotency(createHash('sha256').update(`${tenant.id}\n${key}`).digest('hex'));
     const claimed = await this.redis.set(slot, JSON.stringify({ id, bodyHash }), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
     if (!claimed) {
       const previous = JSON.parse((await this.redis.get(slot)) ?? '{}') as { id?: string; bodyHash?: string };
@@ -148,7 +174,7 @@ export class JobService {
       return { id: previous.id, replay: true };
     }
     try {
-      await this.enqueue(() => this.queue.add('run', data, { jobId: id }));
+      await this.enqueue(tenant, [prepared]);
     } catch (err) {
       await this.redis.del(slot).catch(() => {});
       throw err;
@@ -157,37 +183,64 @@ export class JobService {
   }
 
   /** All or nothing: every request is checked before any is queued. */
-  async submitBatch(requests: JobRequest[], requestId: string): Promise<string[]> {
+  async submitBatch(requests: JobRequest[], requestId: string, tenant: Tenant): Promise<string[]> {
     const prepared = requests.map((r, index) => {
       try {
-        return this.prepare(r, requestId);
+        return this.prepare(r, requestId, tenant);
       } catch (err) {
         if (err instanceof ApiError)
           throw new ApiError(err.code, `jobs[${index}]: ${err.message}`, { index, ...(err.details as object) });
         throw err;
       }
     });
-    await this.enqueue(() =>
-      this.queue.addBulk(prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id } }))),
-    );
+    await this.enqueue(tenant, prepared);
     return prepared.map((p) => p.id);
   }
 
-  private async enqueue<T>(add: () => Promise<T>): Promise<T> {
+  /**
+   * Reserves room in the tenant's queued-jobs cap (atomically, for the whole batch), queues, and records
+   * ownership. A full cap is a 429; Redis trouble is a 503 and nothing stays reserved.
+   */
+  private async enqueue(tenant: Tenant, prepared: { id: string; data: JobData }[]): Promise<Job<JobData>[]> {
+    const ids = prepared.map((p) => p.id);
+    const queuedKey = this.keys.queued(tenant.id);
+    let reserved: unknown;
     try {
-      return await add();
+      reserved = await this.redis.eval(RESERVE, 1, queuedKey, tenant.maxQueued, Date.now(), ...ids);
     } catch (err) {
-      throw new ApiError('queue_unavailable', 'the job queue is unavailable; nothing was queued, try again', {
-        cause: (err as Error).message,
-      });
+      throw unavailable(err);
     }
+    if (reserved !== 1)
+      throw new ApiError(
+        'queue_full',
+        `tenant ${tenant.id} already has ${tenant.maxQueued} jobs waiting; retry later`,
+        {
+          maximum: tenant.maxQueued,
+        },
+      );
+    try {
+      const owners = this.redis.multi();
+      for (const id of ids) owners.set(this.keys.owner(id), tenant.id, 'EX', this.config.resultTtlSeconds + 86_400);
+      await owners.exec();
+      return await this.queue.addBulk(prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id } })));
+    } catch (err) {
+      await this.redis.zrem(queuedKey, ...ids).catch(() => {});
+      throw unavailable(err);
+    }
+  }
+
+  /** False when the job exists and belongs to someone else: callers then answer 404, as for no job. */
+  private async ownedBy(id: string, tenant: Tenant): Promise<boolean> {
+    const owner = await this.redis.get(this.keys.owner(id));
+    return owner === null || owner === tenant.id;
   }
 
   /**
    * A queued job is removed and recorded as cancelled. A running one is flagged and its worker told to
    * kill the container; the worker records the cancellation. Finished jobs cannot be cancelled.
    */
-  async cancel(id: string): Promise<'cancelled' | 'cancelling' | 'finished' | null> {
+  async cancel(id: string, tenant: Tenant): Promise<'cancelled' | 'cancelling' | 'finished' | null> {
+    if (!(await this.ownedBy(id, tenant))) return null;
     if (await this.result(id)) return 'finished';
     const job = await this.queue.getJob(id);
     if (!job) return null;
@@ -201,6 +254,7 @@ export class JobService {
         () => false,
       );
       if (removed) {
+        if (job.data.tenant_id) await this.redis.zrem(this.keys.queued(job.data.tenant_id), id);
         const cancelled = cancelledResult(id, job.data);
         if (job.data.callback_url) await this.webhooks?.enqueue(id, job.data.callback_url, cancelled);
         await this.redis.set(this.keys.result(id), JSON.stringify(cancelled), 'EX', RESULT_TTL_FALLBACK, 'NX');
@@ -212,20 +266,26 @@ export class JobService {
   }
 
   /** Sends the webhook again with a fresh webhook-id. False when the job has no delivery. */
-  async redeliver(id: string): Promise<boolean> {
+  async redeliver(id: string, tenant: Tenant): Promise<boolean> {
+    if (!(await this.ownedBy(id, tenant))) return false;
     if (!this.webhooks) throw new ApiError('webhooks_not_configured', 'this server has no webhook signing secret');
     return this.webhooks.redeliver(id);
   }
 
   /** Waits up to `waitMs` for the job to finish; null if it is still queued or running then. */
-  async waitForResult(job: Job<JobData>, events: QueueEvents, waitMs: number): Promise<RunResult | null> {
+  async waitForResult(
+    job: Job<JobData>,
+    events: QueueEvents,
+    waitMs: number,
+    tenant: Tenant,
+  ): Promise<RunResult | null> {
     const id = job.id as string;
     try {
       await job.waitUntilFinished(events, waitMs);
     } catch (err) {
       // Either the wait timed out or the job failed for good; the view tells which.
       if (!/timed out/i.test((err as Error).message)) {
-        const view = await this.view(id);
+        const view = await this.view(id, tenant);
         if (view?.result) return view.result;
       }
       return null;
@@ -239,7 +299,8 @@ export class JobService {
   }
 
   /** Where the job is. Null when no such job exists (or it has expired). */
-  async view(id: string): Promise<JobView | null> {
+  async view(id: string, tenant: Tenant): Promise<JobView | null> {
+    if (!(await this.ownedBy(id, tenant))) return null;
     const result = await this.result(id);
     if (result) {
       const webhook = await this.webhooks?.state(id);

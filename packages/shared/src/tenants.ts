@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type Config, ConfigError } from './config.js';
+
+/** Who is calling, with what allowances. Keys are never kept: only their SHA-256. */
+export interface Tenant {
+  id: string;
+  /** Tenant maxima; the server's maxima still apply on top. */
+  maxTimeMs: number;
+  maxMemoryMb: number;
+  ratePerMinute: number;
+  maxQueued: number;
+}
+
+/** One entry of SBX_TENANTS_FILE. */
+interface TenantRecord {
+  id: string;
+  key_sha256: string[];
+  max_time_ms?: number;
+  max_memory_mb?: number;
+  rate_per_minute?: number;
+  max_queued?: number;
+}
+
+export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/** The tenant every request belongs to when no key is configured (loopback-only servers). */
+export function anonymousTenant(config: Config): Tenant {
+  return {
+    id: 'anonymous',
+    maxTimeMs: config.maxTimeMs,
+    maxMemoryMb: config.maxMemoryMb,
+    ratePerMinute: config.ratePerMinute,
+    maxQueued: config.maxQueuedPerTenant,
+  };
+}
+
+/**
+ * Key hash → tenant. SBX_API_KEYS keys all belong to tenant "default"; SBX_TENANTS_FILE (JSON array of
+ * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued? }`) adds more.
+ */
+export function loadTenants(config: Config, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')) {
+  const byKeyHash = new Map<string, Tenant>();
+  const base = anonymousTenant(config);
+  if (config.apiKeys.length > 0) {
+    const tenant = { ...base, id: 'default' };
+    for (const key of config.apiKeys) byKeyHash.set(hashApiKey(key), tenant);
+  }
+  if (config.tenantsFile) {
+    let records: TenantRecord[];
+    try {
+      records = JSON.parse(readFile(config.tenantsFile)) as TenantRecord[];
+    } catch (err) {
+      throw new ConfigError(`SBX_TENANTS_FILE ${config.tenantsFile}: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(records)) throw new ConfigError('SBX_TENANTS_FILE must hold a JSON array');
+    for (const r of records) {
+      if (typeof r.id !== 'string' || !/^[\w.-]{1,64}$/.test(r.id))
+        throw new ConfigError(`SBX_TENANTS_FILE: bad tenant id ${JSON.stringify(r.id)}`);
+      if (!Array.isArray(r.key_sha256) || !r.key_sha256.every((h) => /^[0-9a-f]{64}$/.test(h)))
+        throw new ConfigError(`SBX_TENANTS_FILE: tenant ${r.id} needs key_sha256: [64-hex-char SHA-256 of each key]`);
+      const tenant: Tenant = {
+        id: r.id,
+        maxTimeMs: Math.min(r.max_time_ms ?? base.maxTimeMs, config.maxTimeMs),
+        maxMemoryMb: Math.min(r.max_memory_mb ?? base.maxMemoryMb, config.maxMemoryMb),
+        ratePerMinute: r.rate_per_minute ?? base.ratePerMinute,
+        maxQueued: r.max_queued ?? base.maxQueued,
+      };
+      for (const h of r.key_sha256) byKeyHash.set(h, tenant);
+    }
+  }
+  return byKeyHash;
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hashApiKey } from '@sbx/shared';
+import { type Stack, startStack } from '../support/stack.js';
+
+const key = () => `sk_${randomBytes(16).toString('hex')}`;
+const keys = { acme: key(), beta: key(), capped: key(), slow: key() };
+
+describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits, queue caps', () => {
+  let stack: Stack;
+  const file = join(tmpdir(), `sbx-tenants-${randomBytes(4).toString('hex')}.json`);
+  before(async () => {
+    await writeFile(
+      file,
+      JSON.stringify([
+        { id: 'acme', key_sha256: [hashApiKey(keys.acme)], max_time_ms: 1000 },
+        { id: 'beta', key_sha256: [hashApiKey(keys.beta)] },
+        { id: 'capped', key_sha256: [hashApiKey(keys.capped)], max_queued: 2 },
+        { id: 'slow', key_sha256: [hashApiKey(keys.slow)], rate_per_minute: 3 },
+      ]),
+    );
+    stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: file } });
+  });
+  after(async () => {
+    await stack.stop();
+    await rm(file, { force: true });
+  });
+
+  const as = (tenant: keyof typeof keys) => ({ authorization: `Bearer ${keys[tenant]}` });
+  const submit = (tenant: keyof typeof keys, payload: object = { code: 'print(1)' }, extra = {}) =>
+    stack.app.inject({ method: 'POST', url: '/jobs', headers: { ...as(tenant), ...extra }, payload });
+
+  test('a job belongs to its tenant: anyone else gets 404 for it', async () => {
+    const { id } = (await submit('acme')).json();
+    assert.equal((await stack.app.inject({ method: 'GET', url: `/jobs/${id}`, headers: as('acme') })).statusCode, 200);
+    const other = await stack.app.inject({ method: 'GET', url: `/jobs/${id}`, headers: as('beta') });
+    assert.equal(other.statusCode, 404);
+    assert.equal(other.json().code, 'not_found');
+    assert.equal(
+      (await stack.app.inject({ method: 'DELETE', url: `/jobs/${id}`, headers: as('beta') })).statusCode,
+      404,
+    );
+    const list = await stack.app.inject({ method: 'GET', url: `/jobs?ids=${id}`, headers: as('beta') });
+    assert.deepEqual(list.json().jobs, [{ id, state: 'not_found' }]);
+    assert.equal((await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).statusCode, 401);
+  });
+
+  test("a tenant's own maxima apply on top of the server's", async () => {
+    const res = await submit('acme', { code: 'print(1)', limits: { time_ms: 1500 } });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().message, /the maximum is 1000/);
+    const job = await stack.app.queue.getJob((await submit('acme')).json().id);
+    assert.deepEqual(job?.data.limits, { time_ms: 1000, memory_mb: 128 }, 'the default is capped too');
+    assert.equal((await submit('beta', { code: 'print(1)', limits: { time_ms: 1500 } })).statusCode, 202);
+  });
+
+  test('the queued-jobs cap answers 429 queue_full instead of growing the queue', async () => {
+    assert.equal((await submit('capped')).statusCode, 202);
+    assert.equal((await submit('capped')).statusCode, 202);
+    const full = await submit('capped');
+    assert.equal(full.statusCode, 429);
+    assert.equal(full.json().code, 'queue_full');
+    const batch = await stack.app.inject({
+      method: 'POST',
+      url: '/jobs/batch',
+      headers: as('capped'),
+      payload: { jobs: [{ code: 'print(1)' }] },
+    });
+    assert.equal(batch.statusCode, 429);
+    assert.equal((await submit('beta')).statusCode, 202, 'other tenants are not affected');
+  });
+
+  test('requests per minute: 429 rate_limited with Retry-After and rate-limit headers, per tenant', async () => {
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await submit('slow'));
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      [202, 202, 202, 429],
+    );
+    const limited = answers[3];
+    assert.equal(limited?.json().code, 'rate_limited');
+    assert.ok(Number(limited?.headers['retry-after']) > 0, 'Retry-After');
+    assert.equal(limited?.headers['x-ratelimit-limit'], '3');
+    assert.equal(answers[0]?.headers['x-ratelimit-remaining'], '2');
+    assert.equal((await submit('beta')).statusCode, 202, 'another tenant still gets through');
+    assert.equal(
+      (await stack.app.inject({ method: 'GET', url: '/healthz' })).statusCode,
+      200,
+      'probes are not limited',
+    );
+  });
+
+  test('Idempotency-Key is scoped to the tenant', async () => {
+    const a = await submit('acme', { code: 'print(7)' }, { 'idempotency-key': 'shared-key' });
+    const b = await submit('beta', { code: 'print(7)' }, { 'idempotency-key': 'shared-key' });
+    assert.equal(a.statusCode, 202);
+    assert.equal(b.statusCode, 202);
+    assert.notEqual(a.json().id, b.json().id);
+  });
+});
