@@ -1,0 +1,175 @@
+"""Python client for the sbx code-execution API. Standard library only.
+
+    >>> from sbx_client import run_code_safely
+    >>> run_code_safely("print(2 + 2)")["stdout"]
+    '4\\n'
+
+The server is SBX_URL (default http://127.0.0.1:3000); the key is SBX_API_KEY when the server has keys.
+"""
+
+import asyncio
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Dict, List, Optional
+
+__all__ = [
+    "Client",
+    "run_code_safely",
+    "SandboxError",
+    "TimeoutExceededError",
+    "MemoryLimitError",
+    "SecurityViolation",
+    "ExecutionError",
+    "ApiError",
+]
+
+
+class ApiError(Exception):
+    """The API refused the request: `status` is the HTTP status, `code` the stable error code."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class SandboxError(Exception):
+    """The program ran but did not end well; `result` is the full result."""
+
+    def __init__(self, result: Dict[str, Any]):
+        super().__init__(f"{result.get('status')}: {result.get('message') or result.get('stderr', '')[-200:]}")
+        self.result = result
+
+
+class TimeoutExceededError(SandboxError):
+    """status `timeout`: the time limit was exceeded."""
+
+
+class MemoryLimitError(SandboxError):
+    """status `memory_limit`: the memory limit was exceeded."""
+
+
+class SecurityViolation(SandboxError):
+    """status `security_violation`: the policy layer refused something the program tried."""
+
+
+class ExecutionError(SandboxError):
+    """Any other status but `ok` (runtime_error, output_limit, internal_error, cancelled)."""
+
+
+_ERRORS = {"timeout": TimeoutExceededError, "memory_limit": MemoryLimitError, "security_violation": SecurityViolation}
+
+
+def _raise_for(result: Dict[str, Any]) -> None:
+    status = result.get("status")
+    if status != "ok":
+        raise _ERRORS.get(status, ExecutionError)(result)
+
+
+class Client:
+    """A connection to one sbx server.
+
+    >>> c = Client("http://127.0.0.1:3000")
+    >>> job_id = c.submit("print(1)")
+    >>> c.wait(job_id)["stdout"]
+    '1\\n'
+    """
+
+    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, timeout: float = 90.0):
+        self.base_url = (base_url or os.environ.get("SBX_URL") or "http://127.0.0.1:3000").rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("SBX_API_KEY")
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("content-type", "application/json")
+        if self.api_key:
+            req.add_header("authorization", f"Bearer {self.api_key}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as res:
+                return json.loads(res.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            try:
+                payload = json.loads(err.read() or b"{}")
+            except ValueError:
+                payload = {}
+            raise ApiError(err.code, payload.get("code", "http_error"), payload.get("message", str(err)), payload.get("details")) from None
+
+    @staticmethod
+    def _body(code: str, stdin: Optional[str], time_ms: Optional[int], memory_mb: Optional[int],
+              policy: Optional[str], tests: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"code": code}
+        if stdin is not None:
+            body["stdin"] = stdin
+        limits = {k: v for k, v in (("time_ms", time_ms), ("memory_mb", memory_mb)) if v is not None}
+        if limits:
+            body["limits"] = limits
+        if policy is not None:
+            body["policy"] = policy
+        if tests is not None:
+            body["tests"] = tests
+        return body
+
+    def run(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
+            memory_mb: Optional[int] = None, policy: Optional[str] = None,
+            tests: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+        """Runs the code and returns the result (waits by polling if the server answers 202)."""
+        answer = self._request("POST", "/run", self._body(code, stdin, time_ms, memory_mb, policy, tests))
+        if "status" in answer:
+            return answer
+        return self.wait(answer["id"])
+
+    def submit(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
+               memory_mb: Optional[int] = None, policy: Optional[str] = None,
+               tests: Optional[List[Dict[str, Any]]] = None) -> str:
+        """Queues the code; returns the job id at once."""
+        return self._request("POST", "/jobs", self._body(code, stdin, time_ms, memory_mb, policy, tests))["id"]
+
+    def get(self, job_id: str) -> Dict[str, Any]:
+        """The job's view: {id, state: queued|running|completed, result?}."""
+        return self._request("GET", f"/jobs/{job_id}")
+
+    def wait(self, job_id: str, timeout: float = 60.0, poll_interval: float = 0.1) -> Dict[str, Any]:
+        """Polls until the job completes and returns its result; raises TimeoutError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.get(job_id)
+            if view.get("state") == "completed":
+                return view["result"]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {view.get('state')} after {timeout} s")
+            time.sleep(poll_interval)
+
+    async def async_run(self, code: str, stdin: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+        return await asyncio.to_thread(self.run, code, stdin, **kwargs)
+
+    async def async_submit(self, code: str, stdin: Optional[str] = None, **kwargs: Any) -> str:
+        return await asyncio.to_thread(self.submit, code, stdin, **kwargs)
+
+    async def async_wait(self, job_id: str, timeout: float = 60.0, poll_interval: float = 0.1) -> Dict[str, Any]:
+        return await asyncio.to_thread(self.wait, job_id, timeout, poll_interval)
+
+
+def run_code_safely(code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
+                    memory_mb: Optional[int] = None, policy: Optional[str] = None, raise_on_error: bool = False,
+                    base_url: Optional[str] = None, api_key: Optional[str] = None,
+                    timeout: Optional[float] = None) -> Dict[str, Any]:
+    """Runs untrusted code in a fresh gVisor sandbox and returns the result dict
+    (at least stdout, stderr, exit_code, status). With raise_on_error=True a non-ok status raises
+    TimeoutExceededError, MemoryLimitError, SecurityViolation or ExecutionError.
+
+    >>> run_code_safely("while True: pass", time_ms=500)["status"]
+    'timeout'
+    """
+    client = Client(base_url, api_key, timeout if timeout is not None else 90.0)
+    result = client.run(code, stdin, time_ms=time_ms, memory_mb=memory_mb, policy=policy)
+    if raise_on_error:
+        _raise_for(result)
+    return result

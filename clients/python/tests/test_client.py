@@ -1,0 +1,77 @@
+"""Runs against a live sbx API: SBX_TEST_URL must point at it (test/integration/clients.test.ts sets it)."""
+
+import asyncio
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import sbx_client  # noqa: E402
+from sbx_client import (  # noqa: E402
+    ApiError,
+    Client,
+    MemoryLimitError,
+    SecurityViolation,
+    TimeoutExceededError,
+    run_code_safely,
+)
+
+URL = os.environ.get("SBX_TEST_URL")
+if not URL:
+    raise SystemExit("SBX_TEST_URL is required: the URL of a running sbx API")
+
+
+class ClientTest(unittest.TestCase):
+    def test_print_two_plus_two(self):
+        result = run_code_safely("print(2 + 2)", base_url=URL)
+        self.assertEqual(result["stdout"], "4\n")
+        self.assertEqual(result["stderr"], "")
+        self.assertEqual(result["exit_code"], 0)
+        self.assertEqual(result["status"], "ok")
+
+    def test_stdin_and_status_without_raising(self):
+        result = run_code_safely("print(input()[::-1])", stdin="abc\n", base_url=URL)
+        self.assertEqual(result["stdout"], "cba\n")
+        failing = run_code_safely("raise SystemExit(3)", base_url=URL)
+        self.assertEqual(failing["status"], "runtime_error")
+        self.assertEqual(failing["exit_code"], 3)
+
+    def test_raise_on_error(self):
+        with self.assertRaises(TimeoutExceededError) as timeout:
+            run_code_safely("while True: pass", time_ms=500, raise_on_error=True, base_url=URL)
+        self.assertEqual(timeout.exception.result["status"], "timeout")
+        with self.assertRaises(MemoryLimitError):
+            run_code_safely("x = bytearray(300 * 2**20)", raise_on_error=True, base_url=URL)
+        with self.assertRaises(SecurityViolation) as violation:
+            run_code_safely("import os", raise_on_error=True, base_url=URL)
+        self.assertIn("os", violation.exception.result["message"])
+
+    def test_api_errors_carry_the_code(self):
+        with self.assertRaises(ApiError) as err:
+            run_code_safely("", base_url=URL)
+        self.assertEqual(err.exception.status, 400)
+        self.assertEqual(err.exception.code, "validation_failed")
+
+    def test_submit_poll_wait_and_async(self):
+        client = Client(URL)
+        job_id = client.submit("print('queued')")
+        self.assertIn(client.get(job_id)["state"], ("queued", "running", "completed"))
+        self.assertEqual(client.wait(job_id)["stdout"], "queued\n")
+
+        async def both():
+            job = await client.async_submit("print('async')")
+            return await client.async_wait(job)
+
+        self.assertEqual(asyncio.run(both())["stdout"], "async\n")
+
+    def test_module_has_no_third_party_imports(self):
+        source = open(sbx_client.__file__).read()
+        for line in source.splitlines():
+            if line.startswith(("import ", "from ")) and "typing" not in line:
+                module = line.split()[1].split(".")[0]
+                self.assertIn(module, {"asyncio", "json", "os", "time", "urllib"}, line)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,83 @@
+import type { ErrorBody, JobRequest, JobView, RunResult } from '@sbx/shared';
+
+/** The API refused a request; `code` is the stable error code from the server. */
+export class SbxApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'SbxApiError';
+  }
+}
+
+export interface SbxClientOptions {
+  baseUrl: string;
+  apiKey?: string;
+  fetch?: typeof fetch;
+}
+
+/**
+ * A client for one sbx server. Types come from @sbx/shared, the server's own schemas.
+ *
+ *   const sbx = new SbxClient({ baseUrl: 'http://127.0.0.1:3000' });
+ *   const { stdout } = await sbx.run({ code: 'print(2 + 2)' });
+ */
+export class SbxClient {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly opts: SbxClientOptions) {
+    this.fetch = opts.fetch ?? globalThis.fetch;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T }> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
+    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, '')}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const data = (await res.json().catch(() => ({}))) as T | ErrorBody;
+    if (!res.ok) {
+      const err = data as Partial<ErrorBody>;
+      throw new SbxApiError(res.status, err.code ?? 'http_error', err.message ?? res.statusText, err.details);
+    }
+    return { status: res.status, data: data as T };
+  }
+
+  /** Runs a program and resolves with its result (polling if the server answered 202). */
+  async run(req: JobRequest, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+    const { status, data } = await this.request<RunResult | { id: string }>('POST', '/run', req);
+    if (status === 200) return data as RunResult;
+    return this.wait(data.id, opts);
+  }
+
+  /** Queues a program and resolves with its job id. */
+  async submit(req: JobRequest): Promise<string> {
+    return (await this.request<{ id: string }>('POST', '/jobs', req)).data.id;
+  }
+
+  async get(id: string): Promise<JobView> {
+    return (await this.request<JobView>('GET', `/jobs/${encodeURIComponent(id)}`)).data;
+  }
+
+  /** Polls until the job completes. */
+  async wait(id: string, { timeoutMs = 60_000, pollIntervalMs = 100 } = {}): Promise<RunResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const view = await this.get(id);
+      if (view.state === 'completed' && view.result) return view.result;
+      if (Date.now() > deadline) throw new Error(`job ${id} still ${view.state} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, pollIntervalMs));
+    }
+  }
+
+  /** Cancels a job; resolves with the view (completed/cancelled, or still running while it stops). */
+  async cancel(id: string): Promise<JobView | { id: string; state: 'running' }> {
+    return (await this.request<JobView>('DELETE', `/jobs/${encodeURIComponent(id)}`)).data;
+  }
+}

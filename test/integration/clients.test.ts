@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SbxApiError, SbxClient } from '@sbx/client';
+import { type Stack, startStack } from '../support/stack.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TEST_DIR = fileURLToPath(new URL('../', import.meta.url));
+
+function sh(cmd: string, args: string[], env: Record<string, string>, cwd = ROOT) {
+  return new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+/** The fenced block after `<!-- example:NAME -->` in the README. */
+async function readmeExample(name: string): Promise<string> {
+  const readme = await readFile(`${ROOT}README.md`, 'utf8');
+  const m = new RegExp(`<!-- example:${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  assert.ok(m?.[1], `README has the ${name} example`);
+  return m[1];
+}
+
+describe('client libraries and README examples, against a live API', () => {
+  let stack: Stack;
+  let url = '';
+  before(async () => {
+    stack = await startStack({ env: { SBX_SELF_CHECK: 'off', SBX_WORKER_CONCURRENCY: '2' } });
+    await stack.app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('the Python client passes its own unittest suite', async () => {
+    const { code, out } = await sh('python3', ['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], {
+      SBX_TEST_URL: url,
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, /Ran \d+ tests/);
+  });
+
+  test('the TypeScript client: run, submit + wait, typed errors', async () => {
+    const sbx = new SbxClient({ baseUrl: url });
+    const r = await sbx.run({ code: 'print(2 + 2)' });
+    assert.equal(r.stdout, '4\n');
+    const id = await sbx.submit({ code: 'print("later")' });
+    assert.equal((await sbx.wait(id)).stdout, 'later\n');
+    await assert.rejects(
+      sbx.run({ code: '' }),
+      (e: unknown) => e instanceof SbxApiError && e.code === 'validation_failed',
+    );
+  });
+
+  test('the README curl, Python and TypeScript examples run and print what they promise', async () => {
+    const curl = await sh('bash', ['-c', await readmeExample('curl')], { SBX_URL: url });
+    assert.equal(curl.code, 0, curl.out);
+    assert.equal(JSON.parse(curl.out).stdout, '45\n');
+
+    const python = await sh('python3', ['-c', await readmeExample('python')], {
+      SBX_URL: url,
+      PYTHONPATH: `${ROOT}clients/python`,
+    });
+    assert.equal(python.code, 0, python.out);
+    assert.equal(python.out, '4\ntimeout\n');
+
+    const dir = await mkdtemp(`${TEST_DIR}.readme-`);
+    try {
+      await writeFile(`${dir}/example.ts`, await readmeExample('typescript'));
+      const ts = await sh(process.execPath, ['--import', 'tsx', `${dir}/example.ts`], { SBX_URL: url }, TEST_DIR);
+      assert.equal(ts.code, 0, ts.out);
+      assert.match(ts.out, /\{ passed: 1, total: 1 \}/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
