@@ -130,6 +130,8 @@ describe('API: bad requests', () => {
     const doc = res.json();
     for (const path of ['/jobs', '/jobs/{id}', '/run', '/healthz', '/readyz']) assert.ok(doc.paths[path], path);
     assert.ok(doc.paths['/run'].post.responses['413']);
+    const codes = JSON.stringify(doc.paths['/jobs'].post.responses['400']);
+    for (const code of Object.keys(API_ERRORS)) assert.ok(codes.includes(`"${code}"`), `error code ${code} documented`);
   });
 });
 

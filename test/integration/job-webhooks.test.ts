@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { hashApiKey } from '@sbx/shared';
 import { generateWebhookSecret, verifyWebhook } from '@sbx/webhooks';
 import { run, type Stack, startStack } from '../support/stack.js';
 
@@ -146,6 +151,49 @@ describe('job webhooks: SSRF guard and configuration', () => {
       assert.equal(res.json().code, 'webhooks_not_configured');
     } finally {
       await plain.stop();
+    }
+  });
+});
+
+describe("job webhooks: signed with the tenant's own secret", () => {
+  const serverSecret = generateWebhookSecret();
+  const tenantSecret = generateWebhookSecret();
+  const apiKey = `sk_${randomBytes(12).toString('hex')}`;
+  const file = join(tmpdir(), `sbx-tenants-${randomBytes(4).toString('hex')}.json`);
+  let stack: Stack;
+  before(async () => {
+    await writeFile(
+      file,
+      JSON.stringify([{ id: 'acme', key_sha256: [hashApiKey(apiKey)], webhook_secret: tenantSecret }]),
+    );
+    stack = await startStack({
+      env: {
+        SBX_WEBHOOK_SECRET: serverSecret,
+        SBX_WEBHOOK_ALLOWLIST: '127.0.0.0/8',
+        SBX_TENANTS_FILE: file,
+        SBX_SELF_CHECK: 'off',
+      },
+    });
+  });
+  after(async () => {
+    await stack.stop();
+    await rm(file, { force: true });
+  });
+
+  test('the receiver verifies with the tenant secret, not the server one', async () => {
+    const hook = await receiver(tenantSecret, 0);
+    try {
+      const res = await stack.app.inject({
+        method: 'POST',
+        url: '/run',
+        headers: { authorization: `Bearer ${apiKey}` },
+        payload: { code: 'print("acme")', callback_url: hook.url },
+      });
+      assert.equal(res.statusCode, 200);
+      assert.ok(await until(() => hook.deliveries.length >= 1, 10_000));
+      assert.equal(hook.deliveries[0]?.valid, true, 'valid under the tenant secret');
+    } finally {
+      hook.server.close();
     }
   });
 });

@@ -99,7 +99,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   /** Records the result (first writer wins) and, when the job asked for one, queues its signed webhook. */
   const storeResult = async (result: RunResult, data: JobData) => {
     await redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
-    if (data.callback_url) await webhooks?.enqueue(result.id, data.callback_url, result);
+    if (data.callback_url) await webhooks?.enqueue(result.id, data.callback_url, result, data.tenant_id);
   };
 
   async function process(job: Job<JobData>, _token: string | undefined, signal?: AbortSignal) {

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { COMPARATORS, type Comparator } from './compare.js';
+import { API_ERRORS, type ApiErrorCode } from './errors.js';
 import {
   JOB_STATES,
   type JobState,
@@ -156,7 +157,10 @@ export type JobView = Static<typeof JobViewSchema>;
 
 export const ErrorBodySchema = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.String({ description: 'Stable machine-readable error code.' }),
+  code: stringEnum<ApiErrorCode>(
+    Object.keys(API_ERRORS) as ApiErrorCode[],
+    'Stable machine-readable error code; each always travels with the same HTTP status.',
+  ),
   message: Type.String(),
   details: Type.Optional(Type.Unknown()),
 });

@@ -10,6 +10,8 @@ export interface Tenant {
   maxMemoryMb: number;
   ratePerMinute: number;
   maxQueued: number;
+  /** Signs this tenant's webhooks; the server's SBX_WEBHOOK_SECRET when absent. */
+  webhookSecret?: string;
 }
 
 /** One entry of SBX_TENANTS_FILE. */
@@ -20,6 +22,7 @@ interface TenantRecord {
   max_memory_mb?: number;
   rate_per_minute?: number;
   max_queued?: number;
+  webhook_secret?: string;
 }
 
 export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -39,6 +42,13 @@ export function anonymousTenant(config: Config): Tenant {
  * Key hash → tenant. SBX_API_KEYS keys all belong to tenant "default"; SBX_TENANTS_FILE (JSON array of
  * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued? }`) adds more.
  */
+/** Tenant id → its own webhook secret, for the webhook service's `secretFor`. */
+export function tenantWebhookSecrets(tenants: Map<string, Tenant>): Map<string, string> {
+  const secrets = new Map<string, string>();
+  for (const t of tenants.values()) if (t.webhookSecret) secrets.set(t.id, t.webhookSecret);
+  return secrets;
+}
+
 export function loadTenants(config: Config, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')) {
   const byKeyHash = new Map<string, Tenant>();
   const base = anonymousTenant(config);
@@ -65,6 +75,7 @@ export function loadTenants(config: Config, readFile: (path: string) => string =
         maxMemoryMb: Math.min(r.max_memory_mb ?? base.maxMemoryMb, config.maxMemoryMb),
         ratePerMinute: r.rate_per_minute ?? base.ratePerMinute,
         maxQueued: r.max_queued ?? base.maxQueued,
+        ...(r.webhook_secret ? { webhookSecret: r.webhook_secret } : {}),
       };
       for (const h of r.key_sha256) byKeyHash.set(h, tenant);
     }

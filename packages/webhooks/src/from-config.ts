@@ -1,4 +1,4 @@
-import type { Config } from '@sbx/shared';
+import { type Config, loadTenants, tenantWebhookSecrets } from '@sbx/shared';
 import type { Logger } from 'pino';
 import { createWebhookService, type WebhookService } from './webhook-service.js';
 
@@ -8,11 +8,14 @@ export const webhookQueueName = (config: Pick<Config, 'queueName'>) => `${config
 /** The service as both apps configure it; null when no signing secret is set (webhooks off). */
 export function webhookServiceFromConfig(config: Config, log: Logger): WebhookService | null {
   if (!config.webhookSecret) return null;
+  const secrets = tenantWebhookSecrets(loadTenants(config));
   return createWebhookService({
     redisUrl: config.redisUrl,
     prefix: config.prefix,
     queueName: webhookQueueName(config),
     secret: config.webhookSecret,
+    // Each tenant's webhooks are signed with its own secret when it has one.
+    secretFor: (tenantId) => secrets.get(tenantId),
     allowlist: config.webhookAllowlist,
     maxAttempts: config.webhookMaxAttempts,
     baseDelayMs: config.webhookBaseDelayMs,

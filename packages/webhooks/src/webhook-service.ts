@@ -42,6 +42,11 @@ export interface WebhookServiceOptions {
   queueName: string;
   /** `whsec_` + base64 of at least 24 bytes. */
   secret: string;
+  /**
+   * A signer's own secret (e.g. a tenant's), looked up at delivery time from the `signer` given to
+   * enqueue(); falls back to `secret` when it answers undefined.
+   */
+  secretFor?: (signer: string) => string | undefined;
   /** CIDRs allowed despite being non-public, e.g. `127.0.0.0/8` for a local receiver. */
   allowlist: string[];
   /** Tries per logical delivery, first one included. Default 12. */
@@ -67,7 +72,7 @@ export interface WebhookServiceOptions {
 
 export interface WebhookService {
   /** Starts the one logical delivery for `jobId`; a repeat call for a known job is a no-op. */
-  enqueue(jobId: string, url: string, payload: unknown): Promise<void>;
+  enqueue(jobId: string, url: string, payload: unknown, signer?: string): Promise<void>;
   /** Sends the stored body again under a fresh webhook-id; false when no delivery is known. */
   redeliver(jobId: string): Promise<boolean>;
   state(jobId: string): Promise<WebhookDeliveryState | null>;
@@ -187,7 +192,7 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
     await queue.add('deliver', { jobId, webhookId }, { jobId: webhookId });
   }
 
-  async function attempt(target: string, body: string, webhookId: string): Promise<DeliveryOutcome> {
+  async function attempt(target: string, body: string, webhookId: string, secret: string): Promise<DeliveryOutcome> {
     const started = performance.now();
     let resolved: Awaited<ReturnType<typeof resolveSafeTarget>>;
     try {
@@ -217,7 +222,7 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
       headers: {
         'webhook-id': webhookId,
         'webhook-timestamp': String(timestamp),
-        'webhook-signature': signWebhook(opts.secret, webhookId, timestamp, body),
+        'webhook-signature': signWebhook(secret, webhookId, timestamp, body),
       },
     });
   }
@@ -234,7 +239,8 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
     const now = () => new Date().toISOString();
     let outcome: DeliveryOutcome;
     try {
-      outcome = await attempt(current.url ?? '', current.body, webhookId);
+      const secret = (current.signer && opts.secretFor?.(current.signer)) || opts.secret;
+      outcome = await attempt(current.url ?? '', current.body, webhookId, secret);
     } catch (err) {
       if (!(err instanceof WebhookTargetError)) throw err;
       // A refused or malformed target will not get better by waiting: fail for good, no retries.
@@ -271,12 +277,20 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
   }
 
   return {
-    async enqueue(jobId, url, payload) {
+    async enqueue(jobId, url, payload, signer) {
       // BullMQ ids may not contain ':', and ours embed the job id.
       if (!jobId || jobId.includes(':')) throw new TypeError(`unusable job id for a webhook: ${JSON.stringify(jobId)}`);
       const webhookId = `msg_${jobId}`;
       const body = JSON.stringify({ type: 'job.completed', timestamp: new Date().toISOString(), data: payload });
-      const fields = { state: 'pending', attempts: 0, webhook_id: webhookId, url, body, redeliveries: 0 };
+      const fields = {
+        state: 'pending',
+        attempts: 0,
+        webhook_id: webhookId,
+        url,
+        body,
+        redeliveries: 0,
+        ...(signer ? { signer } : {}),
+      };
       const created = await redis.eval(CREATE, 1, stateKey(jobId), ttl, ...Object.entries(fields).flat());
       if (created === 1) return addDeliveryJob(jobId, webhookId);
       // Known already. If it is still pending, re-adding heals a crash between the hash and the queue

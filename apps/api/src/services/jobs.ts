@@ -43,7 +43,7 @@ const unavailable = (err: unknown) =>
   });
 
 interface Webhooks {
-  enqueue(jobId: string, url: string, payload: unknown): Promise<void>;
+  enqueue(jobId: string, url: string, payload: unknown, signer?: string): Promise<void>;
   redeliver(jobId: string): Promise<boolean>;
   state(jobId: string): Promise<JobView['webhook'] | null>;
 }
@@ -256,7 +256,8 @@ export class JobService {
       if (removed) {
         if (job.data.tenant_id) await this.redis.zrem(this.keys.queued(job.data.tenant_id), id);
         const cancelled = cancelledResult(id, job.data);
-        if (job.data.callback_url) await this.webhooks?.enqueue(id, job.data.callback_url, cancelled);
+        if (job.data.callback_url)
+          await this.webhooks?.enqueue(id, job.data.callback_url, cancelled, job.data.tenant_id);
         await this.redis.set(this.keys.result(id), JSON.stringify(cancelled), 'EX', RESULT_TTL_FALLBACK, 'NX');
         return 'cancelled';
       }
