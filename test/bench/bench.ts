@@ -53,7 +53,10 @@ async function pool<T>(items: number, parallel: number, fn: () => Promise<T>): P
   return results;
 }
 
-const stack = await startStack({ env: { SBX_WORKER_CONCURRENCY: '2', SBX_LOG_LEVEL: 'error' } });
+const POOL_SIZE = process.env.BENCH_POOL_SIZE ?? '2';
+const stack = await startStack({
+  env: { SBX_WORKER_CONCURRENCY: '2', SBX_LOG_LEVEL: 'error', SBX_POOL_SIZE: POOL_SIZE },
+});
 await stack.app.listen({ host: '127.0.0.1', port: 0 });
 const base = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
 const post = (path: string) =>
@@ -112,7 +115,9 @@ try {
   ];
   const width = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
   console.log(`\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
-  console.log(`runs: ${SEQUENTIAL} sequential POST /run, ${BASELINE_RUNS} sequential cold docker runs, burst ${BURST}`);
+  console.log(
+    `runs: ${SEQUENTIAL} sequential POST /run, ${BASELINE_RUNS} sequential cold docker runs, burst ${BURST}; warm pool ${POOL_SIZE} (BENCH_POOL_SIZE)`,
+  );
   for (const row of rows) console.log(row.map((c, i) => c.padEnd(width[i] ?? 0)).join('  |  '));
   console.log(`sandbox wall time inside the job (p50): ${ms(pct(inner, 50))}`);
 } finally {

@@ -43,6 +43,12 @@ export function createWorkerMetrics() {
       buckets: SECONDS_BUCKETS,
       registers: [registry],
     }),
+    poolAcquires: new Counter({
+      name: 'sbx_pool_acquires_total',
+      help: 'Sandbox acquisitions by outcome: hit (a warm one) or miss (started cold).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     infraFailures: new Counter({
       name: 'sbx_sandbox_failures_total',
       help: 'Sandboxes that failed to start or run (retried by the queue).',

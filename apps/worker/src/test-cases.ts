@@ -1,4 +1,11 @@
-import { type JobData, outputMatches, type RunStatus, type TestResult, type TestVerdict } from '@sbx/shared';
+import {
+  type JobData,
+  NOTHING_RAN,
+  outputMatches,
+  type RunStatus,
+  type TestResult,
+  type TestVerdict,
+} from '@sbx/shared';
 import { classify } from './classify.js';
 import { extractReport, type HarnessReport } from './sandbox/harness-report.js';
 import type { RawRun } from './sandbox/types.js';
@@ -108,15 +115,7 @@ function skipped(index: number, limits: TestResult['limits'], why: string): Test
     index,
     status: null,
     verdict: 'skipped',
-    stdout: '',
-    stderr: '',
-    exit_code: null,
-    signal: null,
-    time: 0,
-    cpu_time: null,
-    memory_kb: null,
-    stdout_truncated: false,
-    stderr_truncated: false,
+    ...NOTHING_RAN,
     message: `not judged: ${why}`,
     limits,
   };

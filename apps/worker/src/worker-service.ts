@@ -18,6 +18,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import type { SandboxRunner } from './sandbox/types.js';
+import { WarmPoolRunner } from './sandbox/warm-pool.js';
 import { runSelfCheck, type SelfCheckResult } from './self-check.js';
 
 /** Room for the harness report on top of the user's output cap. */
@@ -46,7 +47,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const running = new Map<string, AbortController>();
   cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
-  const sandboxes =
+  const cold =
     runner ??
     new DockerSandboxRunner({
       docker,
@@ -65,6 +66,17 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         user: DEFAULT_SANDBOX_USER,
       },
     });
+  // Warm sandboxes for default-limit jobs; started only after the self-check passes.
+  const pool =
+    config.poolSize > 0
+      ? new WarmPoolRunner(cold, {
+          size: config.poolSize,
+          limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
+          onError: (err) => log.warn({ err }, 'warm sandbox failed'),
+          onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome }),
+        })
+      : null;
+  const sandboxes: SandboxRunner = pool ?? cold;
   const heartbeat = new Heartbeat(redis, keys.workers, config.workerId, config.heartbeatMs);
   const janitor = () =>
     reapLeftovers({
@@ -174,7 +186,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       }, config.workerStaleMs);
       janitorTimer.unref();
       if (config.selfCheck) {
-        health = await runSelfCheck(sandboxes, { memoryMb: config.defaultMemoryMb, outputCap: config.maxOutputBytes });
+        health = await runSelfCheck(cold, { memoryMb: config.defaultMemoryMb, outputCap: config.maxOutputBytes });
         await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(health));
         if (!health.ok) {
           // Stay visible (heartbeat, /readyz says why) but take no job on a sandbox that failed its canaries.
@@ -186,6 +198,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         health = { ok: true, failures: [], checked_at: new Date().toISOString() };
         await redis.hset(keys.workerHealth, config.workerId, JSON.stringify({ ...health, skipped: true }));
       }
+      pool?.start();
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {
         connection: workerConnection,
         prefix: config.prefix,
@@ -221,6 +234,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           await worker.close(true).catch(() => {});
         }
       }
+      await pool?.drain();
       await heartbeat.stop();
       await webhooks?.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});

@@ -173,6 +173,7 @@ export const ENV_VARS = {
     parse: (raw: string | undefined) => raw || `${hostname()}-${process.pid}`,
   } satisfies VarSpec<string>,
   concurrency: int('SBX_WORKER_CONCURRENCY', 2, 'Jobs one worker runs at once.', 1),
+  poolSize: int('SBX_POOL_SIZE', 0, 'Warm sandboxes each worker keeps started for default-limit jobs (0 = cold only).'),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   metricsHost: str('SBX_WORKER_METRICS_HOST', '127.0.0.1', 'Listen address of the worker /metrics endpoint.'),
   image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),

@@ -43,21 +43,26 @@ export function cancelledResult(id: string, data: JobData): RunResult {
   return { ...internalErrorResult(id, data, ''), status: 'cancelled', message: 'cancelled by request' };
 }
 
+/** The output fields of a program that never ran: shared by never-run jobs and skipped tests. */
+export const NOTHING_RAN = {
+  stdout: '',
+  stderr: '',
+  exit_code: null,
+  signal: null,
+  time: 0,
+  cpu_time: null,
+  memory_kb: null,
+  stdout_truncated: false,
+  stderr_truncated: false,
+} as const;
+
 /** The result recorded when a job could not be run at all (sandbox would not start, worker died repeatedly). */
 export function internalErrorResult(id: string, data: JobData, message: string): RunResult {
   const now = new Date().toISOString();
   return {
     id,
     status: 'internal_error',
-    stdout: '',
-    stderr: '',
-    exit_code: null,
-    signal: null,
-    time: 0,
-    cpu_time: null,
-    memory_kb: null,
-    stdout_truncated: false,
-    stderr_truncated: false,
+    ...NOTHING_RAN,
     message: `the job could not be run: ${message}`,
     limits: data.limits,
     policy: data.policy,

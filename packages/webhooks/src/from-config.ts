@@ -1,12 +1,11 @@
 import { type Config, loadTenants, tenantWebhookSecrets } from '@sbx/shared';
-import type { Logger } from 'pino';
-import { createWebhookService, type WebhookService } from './webhook-service.js';
+import { createWebhookService, type WebhookLogger, type WebhookService } from './webhook-service.js';
 
 /** The deliveries queue sits beside the runs queue, under the same prefix. */
 export const webhookQueueName = (config: Pick<Config, 'queueName'>) => `${config.queueName}-webhooks`;
 
 /** The service as both apps configure it; null when no signing secret is set (webhooks off). */
-export function webhookServiceFromConfig(config: Config, log: Logger): WebhookService | null {
+export function webhookServiceFromConfig(config: Config, log: WebhookLogger): WebhookService | null {
   if (!config.webhookSecret) return null;
   const secrets = tenantWebhookSecrets(loadTenants(config));
   return createWebhookService({

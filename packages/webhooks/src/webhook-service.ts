@@ -1,6 +1,13 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Logger } from 'pino';
+/** The part of a pino logger the service uses; Fastify's request-free logger fits too. */
+export interface WebhookLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): WebhookLogger;
+}
+
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, type DeliveryOutcome, deliverOnce } from './deliver.js';
 import { retryDelayMs } from './retry-policy.js';
 import { decodeWebhookSecret, signWebhook } from './signing.js';
@@ -63,7 +70,7 @@ export interface WebhookServiceOptions {
   stateTtlSeconds?: number;
   /** Deliveries in flight per worker. Default 10: they wait on the network, not the CPU. */
   concurrency?: number;
-  log: Logger;
+  log: WebhookLogger;
   /** Name resolution for the guard; the system resolver by default. */
   lookup?: HostLookup;
   /** The HTTP attempt; deliverOnce by default. A seam for tests and instrumentation. */

@@ -1,7 +1,6 @@
 import type { Config } from '@sbx/shared';
 import { type WebhookService, webhookServiceFromConfig } from '@sbx/webhooks';
 import fp from 'fastify-plugin';
-import type { Logger } from 'pino';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,7 +12,7 @@ declare module 'fastify' {
 /** The API only enqueues and reads delivery state; workers deliver. */
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const service = webhookServiceFromConfig(config, app.log as unknown as Logger);
+    const service = webhookServiceFromConfig(config, app.log);
     app.decorate('webhooks', service);
     app.addHook('onClose', async () => {
       await service?.stop();

@@ -77,6 +77,13 @@ class DockerSandbox implements Sandbox {
     return this.container.id;
   }
 
+  whenExited(): Promise<void> {
+    return this.exited.then(
+      () => {},
+      () => {},
+    );
+  }
+
   async run(input: RunInput, signal?: AbortSignal): Promise<RawRun> {
     if (this.used) throw new Error('a sandbox runs exactly one program');
     this.used = true;

@@ -35,6 +35,8 @@ export interface RawRun {
 export interface Sandbox {
   readonly id: string;
   run(input: RunInput, signal?: AbortSignal): Promise<RawRun>;
+  /** Settles when the sandbox has stopped, for whatever reason (a pool watches its idle ones). */
+  whenExited(): Promise<void>;
   dispose(): Promise<void>;
 }
 

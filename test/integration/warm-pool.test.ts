@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LABELS } from '@sbx/worker';
+import Docker from 'dockerode';
+import { run, type Stack, startStack } from '../support/stack.js';
+
+const docker = new Docker();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('warm pool (SBX_POOL_SIZE=2)', () => {
+  let stack: Stack;
+  const mine = async () =>
+    (
+      await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] },
+      })
+    ).filter((c) => c.State === 'running');
+  const poolFull = async (size: number) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await mine()).length >= size) return true;
+      await sleep(100);
+    }
+    return false;
+  };
+  const acquires = async () => {
+    const m = await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_pool_acquires_total');
+    const count = (outcome: string) => Number(new RegExp(`outcome="${outcome}"} (\\d+)`).exec(m ?? '')?.[1] ?? 0);
+    return { hit: count('hit'), miss: count('miss') };
+  };
+
+  before(async () => {
+    stack = await startStack({ env: { SBX_POOL_SIZE: '2', SBX_SELF_CHECK: 'off' } });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('a default job takes a warm sandbox, which is never reused: the pool refills with new ones', async () => {
+    assert.ok(await poolFull(2), 'two warm sandboxes idle');
+    const before = new Set((await mine()).map((c) => c.Id));
+    const r = await run(stack.app, { code: 'print(2 + 2)' });
+    assert.equal(r.stdout, '4\n');
+    assert.deepEqual(await acquires(), { hit: 1, miss: 0 });
+    assert.ok(await poolFull(2), 'refilled');
+    const now = new Set((await mine()).map((c) => c.Id));
+    const gone = [...before].filter((id) => !now.has(id));
+    assert.equal(gone.length, 1, 'the used sandbox was destroyed');
+    assert.equal([...now].filter((id) => !before.has(id)).length, 1, 'one fresh replacement');
+  });
+
+  test('pooled sandboxes carry the cold limits: timeouts and memory limits still hold', async () => {
+    assert.ok(await poolFull(2));
+    const loop = await run(stack.app, { code: 'while True: pass', limits: { time_ms: 500 } });
+    assert.equal(loop.status, 'timeout');
+    const mem = await run(stack.app, { code: 'x = bytearray(150 * 2**20)' });
+    assert.equal(mem.status, 'memory_limit');
+  });
+
+  test('a job with other memory limits runs cold and correctly', async () => {
+    const before = await acquires();
+    const r = await run(stack.app, { code: 'print("cold")', limits: { memory_mb: 64 } });
+    assert.equal(r.stdout, 'cold\n');
+    assert.equal((await acquires()).miss, before.miss + 1);
+  });
+
+  test('an idle sandbox that dies is replaced', async () => {
+    assert.ok(await poolFull(2));
+    const [victim] = await mine();
+    assert.ok(victim);
+    await docker.getContainer(victim.Id).kill();
+    await sleep(300);
+    assert.ok(await poolFull(2), 'back to two');
+    assert.ok(!(await mine()).some((c) => c.Id === victim.Id));
+  });
+});
