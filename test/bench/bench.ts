@@ -53,7 +53,7 @@ async function pool<T>(items: number, parallel: number, fn: () => Promise<T>): P
   return results;
 }
 
-const POOL_SIZE = process.env.BENCH_POOL_SIZE ?? '2';
+const POOL_SIZE = process.env.BENCH_POOL_SIZE ?? '0';
 const stack = await startStack({
   env: { SBX_WORKER_CONCURRENCY: '2', SBX_LOG_LEVEL: 'error', SBX_POOL_SIZE: POOL_SIZE },
 });
