@@ -12,6 +12,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Dict, List, Optional
 
@@ -100,7 +101,11 @@ class Client:
                 payload = json.loads(err.read() or b"{}")
             except ValueError:
                 payload = {}
-            raise ApiError(err.code, payload.get("code", "http_error"), payload.get("message", str(err)), payload.get("details")) from None
+            # A proxy in front of the API may answer with HTML or a bare JSON value; keep the HTTP status anyway.
+            if not isinstance(payload, dict):
+                payload = {}
+            code = payload.get("code", "http_error")
+            raise ApiError(err.code, code, payload.get("message", str(err)), payload.get("details")) from None
 
     @staticmethod
     def _body(code: str, stdin: Optional[str], time_ms: Optional[int], memory_mb: Optional[int],
@@ -134,7 +139,7 @@ class Client:
 
     def get(self, job_id: str) -> Dict[str, Any]:
         """The job's view: {id, state: queued|running|completed, result?}."""
-        return self._request("GET", f"/jobs/{job_id}")
+        return self._request("GET", "/jobs/" + urllib.parse.quote(job_id, safe=""))
 
     def wait(self, job_id: str, timeout: float = 60.0, poll_interval: float = 0.1) -> Dict[str, Any]:
         """Polls until the job completes and returns its result; raises TimeoutError after `timeout` s."""
@@ -148,12 +153,15 @@ class Client:
             time.sleep(poll_interval)
 
     async def async_run(self, code: str, stdin: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+        """`run` without blocking the event loop: ``result = await client.async_run("print(1)")``."""
         return await asyncio.to_thread(self.run, code, stdin, **kwargs)
 
     async def async_submit(self, code: str, stdin: Optional[str] = None, **kwargs: Any) -> str:
+        """`submit` without blocking the event loop: ``job_id = await client.async_submit("print(1)")``."""
         return await asyncio.to_thread(self.submit, code, stdin, **kwargs)
 
     async def async_wait(self, job_id: str, timeout: float = 60.0, poll_interval: float = 0.1) -> Dict[str, Any]:
+        """`wait` without blocking the event loop: ``result = await client.async_wait(job_id)``."""
         return await asyncio.to_thread(self.wait, job_id, timeout, poll_interval)
 
 

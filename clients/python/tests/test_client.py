@@ -61,9 +61,11 @@ class ClientTest(unittest.TestCase):
 
         async def both():
             job = await client.async_submit("print('async')")
-            return await client.async_wait(job)
+            return await asyncio.gather(client.async_wait(job), client.async_run("print('async run')"))
 
-        self.assertEqual(asyncio.run(both())["stdout"], "async\n")
+        waited, ran = asyncio.run(both())
+        self.assertEqual(waited["stdout"], "async\n")
+        self.assertEqual(ran["stdout"], "async run\n")
 
     def test_module_has_no_third_party_imports(self):
         source = open(sbx_client.__file__).read()

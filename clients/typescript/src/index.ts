@@ -29,7 +29,8 @@ export class SbxClient {
   private readonly fetch: typeof fetch;
 
   constructor(private readonly opts: SbxClientOptions) {
-    this.fetch = opts.fetch ?? globalThis.fetch;
+    // Browsers throw "Illegal invocation" when fetch is called with another `this`.
+    this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T }> {
