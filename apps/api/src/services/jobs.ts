@@ -49,7 +49,6 @@ interface Webhooks {
 }
 
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
-const RESULT_TTL_FALLBACK = 86_400;
 
 /** Submitting and looking up jobs; the routes only translate HTTP. */
 export class JobService {
@@ -258,7 +257,7 @@ export class JobService {
         const cancelled = cancelledResult(id, job.data);
         if (job.data.callback_url)
           await this.webhooks?.enqueue(id, job.data.callback_url, cancelled, job.data.tenant_id);
-        await this.redis.set(this.keys.result(id), JSON.stringify(cancelled), 'EX', RESULT_TTL_FALLBACK, 'NX');
+        await this.redis.set(this.keys.result(id), JSON.stringify(cancelled), 'EX', this.config.resultTtlSeconds, 'NX');
         return 'cancelled';
       }
     }
