@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS } from '@sbx/worker';
+import { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS, SANDBOX_MEMORY_OVERHEAD_MB } from '@sbx/worker';
 
 const settings = {
   image: 'img',
@@ -30,7 +30,7 @@ test('every hardening flag is set', () => {
   assert.deepEqual(h.CapDrop, ['ALL']);
   assert.equal(h.ShmSize, 16 * 1024 * 1024);
   assert.deepEqual(h.SecurityOpt, ['no-new-privileges']);
-  assert.equal(h.Memory, 100 * 1024 * 1024);
+  assert.equal(h.Memory, (100 + SANDBOX_MEMORY_OVERHEAD_MB) * 1024 * 1024, 'the limit plus the harness share');
   assert.equal(h.MemorySwap, h.Memory, 'no swap beyond the limit');
   assert.equal(h.PidsLimit, 1024);
   assert.equal(h.Privileged, false);
@@ -44,7 +44,7 @@ test('every hardening flag is set', () => {
   assert.doesNotMatch(spec.User ?? '', /^(0|root)(:|$)/);
   assert.equal(spec.Cmd, undefined, 'the code never travels on argv');
   assert.ok(
-    spec.Env?.every((e) => /^(PATH|LANG|HOME)=/.test(e)),
+    spec.Env?.every((e) => /^(PATH|LANG|HOME|MALLOC_ARENA_MAX)=/.test(e)),
     'no host environment inside',
   );
   assert.deepEqual(spec.Labels, {

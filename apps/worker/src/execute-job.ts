@@ -1,4 +1,4 @@
-import type { JobData, RunResult } from '@sbx/shared';
+import type { JobData, RunResult, Stages } from '@sbx/shared';
 import { classify } from './classify.js';
 import { extractReport } from './sandbox/harness-report.js';
 import type { SandboxRunner } from './sandbox/types.js';
@@ -12,6 +12,13 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Told how long acquiring the sandbox took, in seconds. */
   onAcquired?: (seconds: number) => void;
+  /**
+   * Handed the sandbox's disposal so the result need not wait for the container's removal; the
+   * caller must settle it before shutting down. Without it, the disposal is awaited.
+   */
+  onDisposal?: (disposal: Promise<void>) => void;
+  /** Seconds the job waited in the queue, for the result's stages. */
+  queuedSeconds?: number;
 }
 
 /** Acquires a sandbox, runs one submission in it, disposes of it, and judges the run. */
@@ -20,7 +27,16 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
   // One container for all tests: it needs the largest memory any of them asks for.
   const memory_mb = Math.max(data.limits.memory_mb, ...(data.tests ?? []).map((t) => t.limits.memory_mb));
   const sandbox = await opts.runner.acquire({ ...data.limits, memory_mb }, { jobId });
-  opts.onAcquired?.((performance.now() - acquireStarted) / 1000);
+  const acquired = performance.now();
+  opts.onAcquired?.((acquired - acquireStarted) / 1000);
+  let ran = acquired;
+  const stages = (): Stages => ({
+    queued: round(opts.queuedSeconds ?? 0),
+    sandbox: round((acquired - acquireStarted) / 1000),
+    warm: sandbox.warm,
+    run: round((ran - acquired) / 1000),
+    judge: round((performance.now() - ran) / 1000),
+  });
   try {
     const policy = opts.policyLayer === 'off' ? 'off' : data.policy;
     const tests = data.tests;
@@ -38,6 +54,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       },
       opts.signal,
     );
+    ran = performance.now();
     if (tests) {
       const judged = judgeTests({ ...data, tests }, raw, opts.outputCap);
       return {
@@ -58,6 +75,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         tests: judged.tests,
         summary: { passed: judged.passed, total: tests.length },
         wall_time: round(raw.wallTime),
+        stages: stages(),
         submitted_at: data.submitted_at,
         finished_at: new Date().toISOString(),
       };
@@ -89,11 +107,14 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       limits: data.limits,
       policy: data.policy,
       wall_time: round(raw.wallTime),
+      stages: stages(),
       submitted_at: data.submitted_at,
       finished_at: new Date().toISOString(),
     };
   } finally {
-    await sandbox.dispose();
+    const disposal = sandbox.dispose();
+    if (opts.onDisposal) opts.onDisposal(disposal);
+    else await disposal;
   }
 }
 

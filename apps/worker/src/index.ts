@@ -2,9 +2,14 @@ export { classify } from './classify.js';
 export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
 export { createWorkerMetrics } from './metrics.js';
-export { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
+export {
+  buildContainerSpec,
+  DEFAULT_SANDBOX_USER,
+  LABELS,
+  SANDBOX_MEMORY_OVERHEAD_MB,
+} from './sandbox/container-spec.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
-export { encodeJobFrame, extractReport } from './sandbox/harness-report.js';
+export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
 export { OutputCollector } from './sandbox/output-collector.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { canaries, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';

@@ -45,6 +45,13 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
   const cancelSubscriber = redis.duplicate();
   const running = new Map<string, AbortController>();
+  // Sandboxes being removed after their job answered: settled before shutdown.
+  const disposals = new Set<Promise<void>>();
+  const trackDisposal = (disposal: Promise<void>) => {
+    const tracked = disposal.catch((err: unknown) => log.warn({ err }, 'sandbox removal failed'));
+    disposals.add(tracked);
+    void tracked.finally(() => disposals.delete(tracked));
+  };
   cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
   const cold =
@@ -137,7 +144,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   }
 
   async function runJob(job: Job<JobData>, jobId: string, started: number, signal: AbortSignal) {
-    metrics.queueWait.observe(Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000);
+    const queuedSeconds = Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000;
+    metrics.queueWait.observe(queuedSeconds);
     const jobLog = log.child({ job: jobId, request: job.data.request_id });
     if (config.runtime !== 'runsc') jobLog.warn({ runtime: config.runtime }, 'running user code WITHOUT gVisor');
     let result: RunResult;
@@ -148,6 +156,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         policyLayer: config.policyLayer,
         signal,
         onAcquired: (s) => metrics.sandboxStart.observe(s),
+        onDisposal: trackDisposal,
+        queuedSeconds,
       });
     } catch (err) {
       metrics.infraFailures.inc();
@@ -235,6 +245,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
       }
       await pool?.drain();
+      await Promise.allSettled([...disposals]);
       await heartbeat.stop();
       await webhooks?.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});

@@ -1,8 +1,10 @@
-"""Runs one submission in a fresh interpreter started by the supervisor.
+"""Runs one submission in a fresh process forked by the supervisor.
 
-argv: code_fd status_fd time_ms memory_mb policy. The code arrives on a pipe
-(never on argv), is parsed once from the exact bytes received, checked, and the
-checked tree itself is compiled and run as __main__ in a fresh module.
+The supervisor imports this module once; each child it forks calls serve(),
+which blocks until its job arrives on a pipe (a JSON header line, then the code
+and the stdin bytes). The code is parsed once from the exact bytes received,
+checked, and the checked tree itself is compiled and run as __main__ in a fresh
+module.
 
 The policy layer (AST check + audit hook) is defence in depth only: it exists to
 give clear, early refusals. The container floor must hold when it is bypassed.
@@ -10,10 +12,14 @@ On a violation the hook records it on the status pipe and ends the process with
 os._exit: nothing user code can catch.
 """
 
+import ast
+import json
+import linecache
 import os
 import resource
 import sys
 import time
+import traceback
 
 FILENAME = "main.py"
 VIOLATION_EXIT = 99
@@ -96,7 +102,6 @@ def set_limits(time_ms, memory_mb):
 
 def check_tree(tree):
     """The strict profile's static check. Raises Violation naming what and where."""
-    import ast
 
     def refuse(node, message):
         raise Violation(message, getattr(node, "lineno", None))
@@ -152,7 +157,7 @@ def make_audit_hook(profile, user_code, status_fd):
     exit_now = os._exit
     stdout, stderr = sys.__stdout__, sys.__stderr__
     flush = type(sys.__stdout__).flush
-    dumps = __import__("json").dumps
+    dumps = json.dumps
     fspath = os.fspath
     stdlib = os.path.dirname(os.__file__) + "/"
     readable = (stdlib, "/usr/lib/python3/", "/usr/share/zoneinfo/", "/tmp/", "/dev/null", "/dev/urandom")
@@ -247,15 +252,49 @@ def make_audit_hook(profile, user_code, status_fd):
 
 
 def report_violation(status_fd, violation):
-    payload = __import__("json").dumps({"message": violation.message, "line": violation.line})
+    payload = json.dumps({"message": violation.message, "line": violation.line})
     os.write(status_fd, b"violation " + payload.encode() + b"\n")
     os._exit(VIOLATION_EXIT)
 
 
-def main():
-    code_fd, status_fd, time_ms, memory_mb = (int(a) for a in sys.argv[1:5])
-    profile = sys.argv[5] if len(sys.argv) > 5 else "strict"
-    source = read_fd(code_fd)
+def read_job(job_fd):
+    raw = read_fd(job_fd)
+    header, _, body = raw.partition(b"\n")
+    job = json.loads(header)
+    code_len, stdin_len = job["code"], job["stdin"]
+    if len(body) != code_len + stdin_len:
+        raise ValueError("job truncated")
+    return job, body[:code_len], body[code_len:]
+
+
+def stdin_from(data):
+    # An in-memory file as fd 0: the whole input is there at once and nothing else can write to it.
+    fd = os.memfd_create("stdin", 0)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    if fd != 0:
+        os.dup2(fd, 0)
+        os.close(fd)
+    # The interpreter's own stdin object belongs to the supervisor: UTF-8 mode's settings, over the new fd 0.
+    sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
+
+
+def serve(job_fd, status_fd):
+    """Entry point of a forked child: waits for its job, then runs it. Ends in SystemExit, which
+    the caller lets rise so the interpreter exits as a fresh one would (threads joined, atexit
+    run, output flushed)."""
+    try:
+        job, source, stdin = read_job(job_fd)
+        stdin_from(stdin)
+    except Exception:
+        os._exit(70)  # the supervisor sent a bad job, or died: nothing of the user's ran
+    run_program(source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd)
+    sys.exit(0)
+
+
+def run_program(source, time_ms, memory_mb, profile, status_fd):
     set_limits(time_ms, memory_mb)
     sys.argv = [FILENAME]
     sys.path = [p for p in sys.path if p]
@@ -264,8 +303,6 @@ def main():
         if profile == "off":
             code = compile(source, FILENAME, "exec", dont_inherit=True)
         else:
-            import ast
-
             # Parsed once from the exact bytes received (coding cookie included); the checked tree is what runs.
             tree = ast.parse(source, FILENAME)
             if profile == "strict":
@@ -274,12 +311,11 @@ def main():
     except Violation as violation:
         report_violation(status_fd, violation)
     except (SyntaxError, ValueError) as exc:
-        import traceback  # imported only on failure: it costs ~20 ms under gVisor
-
         traceback.print_exception(exc, limit=0)
         sys.exit(1)
 
-    # A fresh module for the user: nothing of this bootstrap is reachable through sys.modules['__main__'].
+    # A fresh module for the user: nothing of the supervisor or this bootstrap is reachable through
+    # sys.modules['__main__'].
     module = type(sys)("__main__")
     module.__file__ = FILENAME
     module.__builtins__ = __builtins__
@@ -288,7 +324,7 @@ def main():
     if profile != "off":
         sys.addaudithook(make_audit_hook(profile, code, status_fd))
     # The supervisor's clock for the time limit and the reported time starts here,
-    # so interpreter start-up is not billed to the submission.
+    # so process start-up is not billed to the submission.
     os.write(status_fd, b"start %.9f\n" % time.monotonic())
     try:
         exec(code, namespace)
@@ -300,16 +336,9 @@ def main():
                 os.write(status_fd, b"memory_error\n")
             except OSError:
                 pass
-        import linecache
-        import traceback
-
         text = source.decode("utf-8", "replace")
         linecache.cache[FILENAME] = (len(text), None, text.splitlines(True), FILENAME)
         # Drop this bootstrap's own frame so the traceback starts in the user's file.
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None
         traceback.print_exception(type(exc), exc, tb)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

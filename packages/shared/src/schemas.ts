@@ -105,6 +105,22 @@ export const TestResultSchema = Type.Object({
 });
 export type TestResult = Static<typeof TestResultSchema>;
 
+export const StagesSchema = Type.Object(
+  {
+    queued: Type.Number({ description: 'From submission to a worker taking the job.' }),
+    sandbox: Type.Number({ description: 'Acquiring a started sandbox (near zero when a warm one was ready).' }),
+    warm: Type.Boolean({ description: 'Whether the sandbox came from the warm pool.' }),
+    run: Type.Number({ description: 'From handing the job to the sandbox to its run being over.' }),
+    judge: Type.Number({ description: 'Classifying the run and judging test answers.' }),
+  },
+  {
+    description:
+      'Where the job spent its time on the worker, in seconds. Storing the result and answering the ' +
+      'caller come after these and are not in them.',
+  },
+);
+export type Stages = Static<typeof StagesSchema>;
+
 export const RunResultSchema = Type.Object({
   id: Type.String(),
   status: RunStatusSchema,
@@ -124,7 +140,10 @@ export const RunResultSchema = Type.Object({
   policy: PolicySchema,
   tests: Type.Optional(Type.Array(TestResultSchema, { description: 'Per-test results, when the job had tests.' })),
   summary: Type.Optional(Type.Object({ passed: Type.Integer(), total: Type.Integer() })),
-  wall_time: Type.Number({ description: 'Seconds from sandbox start to sandbox exit.' }),
+  wall_time: Type.Number({
+    description: 'Seconds from the job reaching its sandbox to the sandbox reporting the run finished.',
+  }),
+  stages: Type.Optional(StagesSchema),
   submitted_at: Type.String({ format: 'date-time' }),
   finished_at: Type.String({ format: 'date-time' }),
 });

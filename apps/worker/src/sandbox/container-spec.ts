@@ -25,6 +25,13 @@ export interface SandboxSettings {
 export const DEFAULT_SANDBOX_USER = '10001:10001';
 
 /**
+ * Added to the job's memory limit for the container's cgroup: the harness's own share (gVisor's
+ * sentry, the supervisor, the next test's forked child), about 29 MB idle as measured under runsc
+ * 20221219. The program itself is held near its limit; 150 MB under 128 MB still ends the run.
+ */
+export const SANDBOX_MEMORY_OVERHEAD_MB = 24;
+
+/**
  * The whole security posture of a sandbox container in one place. Every flag
  * here is load-bearing; test/integration/sandbox-floor.test.ts proves each.
  */
@@ -33,14 +40,15 @@ export function buildContainerSpec(
   limits: ResolvedLimits,
   labels: { jobId: string; workerId: string; prefix: string },
 ): ContainerCreateOptions {
-  const memoryBytes = limits.memory_mb * 1024 * 1024;
+  const memoryBytes = (limits.memory_mb + SANDBOX_MEMORY_OVERHEAD_MB) * 1024 * 1024;
   return {
     Image: settings.image,
     // The image's CMD starts the harness; the code arrives on stdin, never on argv.
     User: settings.user,
     WorkingDir: '/tmp',
     // Replaces the image env entirely below: nothing from the host leaks in.
-    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', 'HOME=/tmp'],
+    // MALLOC_ARENA_MAX: glibc reserves 64 MB of address space per thread arena; keep RLIMIT_AS about real memory.
+    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', 'HOME=/tmp', 'MALLOC_ARENA_MAX=2'],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,

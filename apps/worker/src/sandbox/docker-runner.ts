@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
-import { encodeJobFrame } from './harness-report.js';
+import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
 import { OutputCollector } from './output-collector.js';
 import type { RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
 
@@ -64,6 +64,7 @@ export class DockerSandboxRunner implements SandboxRunner {
 
 class DockerSandbox implements Sandbox {
   private used = false;
+  warm = false;
 
   constructor(
     private readonly container: Docker.Container,
@@ -94,7 +95,21 @@ class DockerSandbox implements Sandbox {
       killedBy = reason;
       this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
     };
-    const collector = new OutputCollector(this.opts.keepOutputBytes, () => kill('output_cap'));
+    const nonce = randomBytes(16).toString('hex');
+    // Both streams end with the supervisor's done marker once everything is reported: the run is
+    // over then, and the sandbox's teardown (about 150 ms under gVisor) need not be waited for.
+    let finish: (exitCode: number) => void = () => {};
+    const finished = new Promise<number>((resolve) => {
+      finish = resolve;
+    });
+    const collector = new OutputCollector(
+      this.opts.keepOutputBytes,
+      () => kill('output_cap'),
+      () => {
+        const out = doneExitCode(collector.tail('stdout'), nonce);
+        if (out !== null && doneExitCode(collector.tail('stderr'), nonce) === out) finish(out);
+      },
+    );
     const drained = new Promise<void>((resolve) => {
       this.stream.on('data', (chunk: Buffer) => collector.push(chunk));
       this.stream.once('end', resolve);
@@ -102,7 +117,6 @@ class DockerSandbox implements Sandbox {
       this.stream.once('error', () => resolve());
     });
 
-    const nonce = randomBytes(16).toString('hex');
     const frame = encodeJobFrame({
       nonce,
       code: input.code,
@@ -125,17 +139,37 @@ class DockerSandbox implements Sandbox {
     // A cancel that landed while the container was still starting.
     if (signal?.aborted) onAbort();
     try {
-      const exit = await this.exited.catch(() => null);
+      const end = await Promise.race([
+        finished.then((exitCode) => ({ exitCode })),
+        this.exited.then(
+          () => null,
+          () => null,
+        ),
+      ]);
       const wallTime = (performance.now() - started) / 1000;
+      if (end && killedBy === null) {
+        const out = collector.result();
+        return {
+          killedBy,
+          oomKilled: false,
+          exitCode: end.exitCode,
+          stdout: stripDone(out.stdout, nonce),
+          stderr: stripDone(out.stderr, nonce),
+          outputOverflow: out.overflow,
+          wallTime,
+          nonce,
+        };
+      }
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
       const state = await this.exitState(killedBy === null);
+      const exit = await this.exited.catch(() => null);
       const out = collector.result();
       return {
         killedBy,
         oomKilled: state?.OOMKilled === true,
         exitCode: state?.ExitCode ?? exit?.StatusCode ?? null,
-        stdout: out.stdout,
-        stderr: out.stderr,
+        stdout: stripDone(out.stdout, nonce),
+        stderr: stripDone(out.stderr, nonce),
         outputOverflow: out.overflow,
         wallTime,
         nonce,

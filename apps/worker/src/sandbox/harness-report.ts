@@ -77,3 +77,26 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
     },
   };
 }
+
+const doneMarker = (nonce: string) => `\n\x1esbx-done:${nonce}:`;
+
+/**
+ * The supervisor ends both streams with `\n\x1esbx-done:<nonce>:<exit code>\n` once everything is
+ * reported. Returns the exit code when `tail` ends with that marker, else null.
+ */
+export function doneExitCode(tail: Buffer, nonce: string): number | null {
+  const text = tail.toString('latin1');
+  const marker = doneMarker(nonce);
+  const at = text.lastIndexOf(marker);
+  if (at < 0) return null;
+  const rest = text.slice(at + marker.length);
+  return /^\d{1,3}\n$/.test(rest) ? Number(rest.slice(0, -1)) : null;
+}
+
+/** The stream without its trailing done marker, when it has one. */
+export function stripDone(stream: Buffer, nonce: string): Buffer {
+  const tail = stream.subarray(Math.max(0, stream.length - 256));
+  if (doneExitCode(tail, nonce) === null) return stream;
+  const at = stream.lastIndexOf(Buffer.from(doneMarker(nonce)));
+  return stream.subarray(0, at);
+}

@@ -11,10 +11,14 @@ export class OutputCollector {
   private kept = 0;
   private received = 0;
   private overflowed = false;
+  /** The last bytes of each stream, kept even past the cap, for end markers. */
+  private tails: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
 
   constructor(
     private readonly keepBytes: number,
     private readonly onOverflow: () => void,
+    /** Called after each demultiplexed frame, so the caller can look at the tails. */
+    private readonly onData: () => void = () => {},
   ) {}
 
   push(chunk: Buffer): void {
@@ -26,9 +30,18 @@ export class OutputCollector {
       const payload = this.pending.subarray(8, 8 + size);
       this.pending = this.pending.subarray(8 + size);
       // 0 is stdin (never sent back), 1 stdout, 2 stderr.
-      if (kind === 1) this.keep(this.stdout, payload);
-      else if (kind === 2) this.keep(this.stderr, payload);
+      if (kind !== 1 && kind !== 2) continue;
+      this.keep(kind === 1 ? this.stdout : this.stderr, payload);
+      const at = kind - 1;
+      const tail = Buffer.concat([this.tails[at] as Buffer, payload]);
+      this.tails[at] = Buffer.from(tail.subarray(Math.max(0, tail.length - TAIL_BYTES)));
+      this.onData();
     }
+  }
+
+  /** The last bytes (at most 256) that arrived on stdout or stderr. */
+  tail(stream: 'stdout' | 'stderr'): Buffer {
+    return this.tails[stream === 'stdout' ? 0 : 1] as Buffer;
   }
 
   private keep(target: Buffer[], payload: Buffer): void {
@@ -54,3 +67,5 @@ export class OutputCollector {
     return { stdout: Buffer.concat(this.stdout), stderr: Buffer.concat(this.stderr), overflow: this.overflowed };
   }
 }
+
+const TAIL_BYTES = 256;

@@ -24,7 +24,7 @@ export interface RawRun {
   outputOverflow: boolean;
   /** The per-run secret that marks the harness report in stderr. */
   nonce: string;
-  /** Seconds from the job frame being written to the container exiting. */
+  /** Seconds from the job frame being written to the run being over (done marker or container exit). */
   wallTime: number;
 }
 
@@ -34,6 +34,8 @@ export interface RawRun {
  */
 export interface Sandbox {
   readonly id: string;
+  /** Set by a warm pool on the sandboxes it hands out. */
+  warm: boolean;
   run(input: RunInput, signal?: AbortSignal): Promise<RawRun>;
   /** Settles when the sandbox has stopped, for whatever reason (a pool watches its idle ones). */
   whenExited(): Promise<void>;

@@ -46,6 +46,7 @@ export class WarmPoolRunner implements SandboxRunner {
       this.hits += 1;
       this.opts.onAcquire?.('hit');
       this.fill();
+      warm.warm = true;
       return warm;
     }
     this.misses += 1;
