@@ -25,10 +25,14 @@ async function hostInvariants(stack: Stack, canary: { path: string; content: str
   assert.equal(await readFile(canary.path, 'utf8'), canary.content, 'host canary content');
   assert.equal((await stat(canary.path)).mtimeMs, canary.mtimeMs, 'host canary mtime');
   await docker.ping();
-  const left = await docker.listContainers({
-    all: true,
-    filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] },
-  });
+  // Sandboxes are removed just after their job answers: give the last removals a moment.
+  const mine = () =>
+    docker.listContainers({ all: true, filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] } });
+  let left = await mine();
+  for (let i = 0; i < 50 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await mine();
+  }
   assert.deepEqual(
     left.map((c) => c.Id.slice(0, 12)),
     [],

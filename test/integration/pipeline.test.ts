@@ -21,6 +21,12 @@ describe('submit → queue → worker → fresh gVisor container → result', ()
     assert.ok(r.time > 0 && r.time < 1, `time ${r.time}`);
     assert.match(r.id, /^[0-9a-f-]{36}$/);
     assert.deepEqual(r.limits, { time_ms: 2000, memory_mb: 128 });
+    // Where the time went: each stage present, and together no more than submission to answer.
+    const { queued, sandbox, run: ran, judge, warm } = r.stages;
+    assert.equal(warm, false, 'test stacks run cold unless they ask for the pool');
+    assert.ok(sandbox > 0.1 && ran > 0 && queued >= 0 && judge >= 0, JSON.stringify(r.stages));
+    const total = (Date.parse(r.finished_at) - Date.parse(r.submitted_at)) / 1000;
+    assert.ok(queued + sandbox + ran + judge <= total + 0.01, `${JSON.stringify(r.stages)} within ${total} s`);
   });
 
   test('an exception is a runtime_error with the traceback in stderr', async () => {

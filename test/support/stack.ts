@@ -16,6 +16,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     SBX_WORKER_METRICS_PORT: '0',
     SBX_LOG_LEVEL: 'warn',
     SBX_WORKER_ID: `test-${randomBytes(3).toString('hex')}`,
+    // Cold sandboxes unless a test asks for the pool: container counts and timings stay predictable.
+    SBX_POOL_MIN: '0',
+    SBX_POOL_MAX: '0',
     ...env,
   });
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { RUN_STATUSES } from '@sbx/shared';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Buckets with edges at the default 2 s limit and around a cold gVisor start. */
 const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 5, 10, 30];
@@ -26,7 +26,7 @@ export function createWorkerMetrics() {
     }),
     sandboxStart: new Histogram({
       name: 'sbx_sandbox_start_seconds',
-      help: 'Time to acquire a started sandbox.',
+      help: 'Time to acquire a started sandbox, warm or cold.',
       buckets: SECONDS_BUCKETS,
       registers: [registry],
     }),
@@ -45,8 +45,19 @@ export function createWorkerMetrics() {
     }),
     poolAcquires: new Counter({
       name: 'sbx_pool_acquires_total',
-      help: 'Sandbox acquisitions by outcome: hit (a warm one) or miss (started cold).',
+      help: 'Sandbox acquisitions: hit (a warm one was ready), wait (joined a pool start under way), miss (started cold).',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    poolSize: new Gauge({
+      name: 'sbx_pool_size',
+      help: 'Warm pool sandboxes by state: idle (ready) or starting.',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    poolTarget: new Gauge({
+      name: 'sbx_pool_target',
+      help: 'Sandboxes the warm pool aims to keep: its floor plus recent demand, up to its ceiling.',
       registers: [registry],
     }),
     infraFailures: new Counter({

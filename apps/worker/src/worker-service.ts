@@ -75,12 +75,19 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     });
   // Warm sandboxes for default-limit jobs; started only after the self-check passes.
   const pool =
-    config.poolSize > 0
+    config.poolMax > 0
       ? new WarmPoolRunner(cold, {
-          size: config.poolSize,
+          min: config.poolMin,
+          max: config.poolMax,
+          maxStarting: config.poolStarts,
           limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
           onError: (err) => log.warn({ err }, 'warm sandbox failed'),
           onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome }),
+          onSize: ({ idle, starting, target }) => {
+            metrics.poolSize.set({ state: 'idle' }, idle);
+            metrics.poolSize.set({ state: 'starting' }, starting);
+            metrics.poolTarget.set(target);
+          },
         })
       : null;
   const sandboxes: SandboxRunner = pool ?? cold;

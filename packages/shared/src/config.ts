@@ -173,7 +173,13 @@ export const ENV_VARS = {
     parse: (raw: string | undefined) => raw || `${hostname()}-${process.pid}`,
   } satisfies VarSpec<string>,
   concurrency: int('SBX_WORKER_CONCURRENCY', 2, 'Jobs one worker runs at once.', 1),
-  poolSize: int('SBX_POOL_SIZE', 0, 'Warm sandboxes each worker keeps started for default-limit jobs (0 = cold only).'),
+  poolMin: int('SBX_POOL_MIN', 2, 'Warm pool floor: started sandboxes each worker keeps for default-limit jobs.'),
+  poolMax: int(
+    'SBX_POOL_MAX',
+    16,
+    'Warm pool ceiling: the pool grows by one per job of the last minute up to this (0 = cold only).',
+  ),
+  poolStarts: int('SBX_POOL_STARTS', 1, 'Pool sandboxes started at once; each start costs about 0.5 CPU-s.', 1),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   metricsHost: str('SBX_WORKER_METRICS_HOST', '127.0.0.1', 'Listen address of the worker /metrics endpoint.'),
   image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),
@@ -214,5 +220,6 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SBX_DEFAULT_MEMORY_MB must not exceed SBX_MAX_MEMORY_MB');
   if (config.minMemoryMb > config.defaultMemoryMb)
     throw new ConfigError('SBX_MIN_MEMORY_MB must not exceed SBX_DEFAULT_MEMORY_MB');
+  if (config.poolMin > config.poolMax) throw new ConfigError('SBX_POOL_MIN must not exceed SBX_POOL_MAX');
   return config;
 }

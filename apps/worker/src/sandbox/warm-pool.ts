@@ -1,92 +1,174 @@
 import type { ResolvedLimits } from '@sbx/shared';
 import type { Sandbox, SandboxRunner } from './types.js';
 
+export type PoolOutcome = 'hit' | 'wait' | 'miss';
+
 export interface WarmPoolOptions {
-  /** Idle sandboxes kept started ahead of demand. */
-  size: number;
+  /** Floor: idle sandboxes kept ready even when no job has come for a while. */
+  min: number;
+  /** Ceiling: most sandboxes kept ready or starting, however high demand goes. */
+  max: number;
   /** The limits pooled sandboxes are created with: exactly what a cold one for a default job gets. */
   limits: ResolvedLimits;
-  /** Wait before retrying after a sandbox failed to start. */
+  /**
+   * Sandboxes started at once to refill the pool. A start costs about 0.5 CPU-seconds: more at
+   * once only slows the jobs that are running. Default 1.
+   */
+  maxStarting?: number;
+  /** Demand is the acquisitions in this window; the pool's target is floor + demand, up to the ceiling. Default 60 s. */
+  demandWindowMs?: number;
+  /** How often idle sandboxes above the target are retired. Default 5 s. */
+  trimIntervalMs?: number;
+  /** Wait before retrying after a sandbox failed to start. Default 1 s. */
   retryDelayMs?: number;
   onError?: (err: unknown) => void;
-  /** Told whether each acquisition was served warm (hit) or cold (miss). */
-  onAcquire?: (outcome: 'hit' | 'miss') => void;
+  /** Told how each acquisition was served: hit (ready), wait (joined a start in progress), miss (cold). */
+  onAcquire?: (outcome: PoolOutcome) => void;
+  /** Told whenever the pool's size or target changes. */
+  onSize?: (size: { idle: number; starting: number; target: number }) => void;
 }
 
 /**
- * Started sandboxes with the harness already waiting for its frame. A job takes one whose limits
+ * Started sandboxes with the harness already waiting for its job. A job takes one whose limits
  * match and the pool starts a replacement in the background; a sandbox is still used exactly once
- * and disposed after. Jobs with other limits, or an empty pool, get a cold sandbox.
+ * and disposed after. The pool follows demand between a floor and a ceiling. Jobs with other
+ * limits, or arriving when nothing is ready or starting, get a cold sandbox.
  */
 export class WarmPoolRunner implements SandboxRunner {
   private readonly idle: Sandbox[] = [];
   private starting = 0;
+  /** Jobs promised the next sandbox to finish starting, in arrival order. */
+  private readonly waiters: ((sandbox: Sandbox | Error) => void)[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly acquisitions: number[] = [];
+  private trimTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  hits = 0;
-  misses = 0;
 
   constructor(
     private readonly cold: SandboxRunner,
     private readonly opts: WarmPoolOptions,
-  ) {}
+  ) {
+    if (opts.min < 0 || opts.max < opts.min) throw new RangeError('warm pool: need 0 <= min <= max');
+  }
 
   get idleCount(): number {
     return this.idle.length;
   }
 
+  /** Floor plus recent demand, up to the ceiling. */
+  get target(): number {
+    const window = this.opts.demandWindowMs ?? 60_000;
+    const since = performance.now() - window;
+    while ((this.acquisitions[0] ?? Number.POSITIVE_INFINITY) < since) this.acquisitions.shift();
+    return Math.min(this.opts.max, this.opts.min + this.acquisitions.length);
+  }
+
   start(): void {
+    this.trimTimer = setInterval(() => this.trim(), this.opts.trimIntervalMs ?? 5000);
+    this.trimTimer.unref();
     this.fill();
   }
 
   async acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox> {
-    const fits = limits.memory_mb === this.opts.limits.memory_mb;
-    const warm = fits && !this.closed ? this.idle.shift() : undefined;
-    if (warm) {
-      this.hits += 1;
+    const fits = !this.closed && limits.memory_mb === this.opts.limits.memory_mb;
+    if (!fits) {
+      this.opts.onAcquire?.('miss');
+      return this.cold.acquire(limits, labels);
+    }
+    this.acquisitions.push(performance.now());
+    const ready = this.idle.shift();
+    if (ready) {
       this.opts.onAcquire?.('hit');
       this.fill();
-      warm.warm = true;
-      return warm;
+      ready.warm = true;
+      return ready;
     }
-    this.misses += 1;
-    this.opts.onAcquire?.('miss');
+    // A start already under way finishes sooner than a new one would: join it.
+    if (this.starting > this.waiters.length) {
+      this.opts.onAcquire?.('wait');
+      const joined = new Promise<Sandbox | Error>((resolve) => this.waiters.push(resolve));
+      this.fill();
+      const got = await joined;
+      if (!(got instanceof Error)) return got;
+      // The start failed: this job should not pay for it twice, but it still needs a sandbox.
+    } else {
+      this.opts.onAcquire?.('miss');
+      this.fill();
+    }
     return this.cold.acquire(limits, labels);
   }
 
+  private report(): void {
+    this.opts.onSize?.({ idle: this.idle.length, starting: this.starting, target: this.target });
+  }
+
   private fill(): void {
-    while (!this.closed && this.idle.length + this.starting < this.opts.size) {
+    const maxStarting = this.opts.maxStarting ?? 1;
+    while (
+      !this.closed &&
+      this.starting < maxStarting &&
+      this.idle.length + this.starting - this.waiters.length < this.target
+    ) {
       this.starting += 1;
       const started = this.cold
         .acquire(this.opts.limits, { jobId: 'warm-pool' })
-        .then((sandbox) => {
-          this.starting -= 1;
-          if (this.closed) return sandbox.dispose();
-          this.idle.push(sandbox);
-          // An idle sandbox that dies (OOM, a daemon restart) is dropped and replaced.
-          void sandbox.whenExited().then(() => {
-            const at = this.idle.indexOf(sandbox);
-            if (at < 0) return;
-            this.idle.splice(at, 1);
-            sandbox.dispose().catch(this.opts.onError);
-            this.fill();
-          });
-        })
+        .then((sandbox) => this.settle(sandbox))
         .catch((err: unknown) => {
           this.starting -= 1;
           this.opts.onError?.(err);
+          this.waiters.shift()?.(err instanceof Error ? err : new Error(String(err)));
           if (!this.closed) setTimeout(() => this.fill(), this.opts.retryDelayMs ?? 1000).unref();
+          this.report();
         });
       this.inFlight.add(started);
       void started.finally(() => this.inFlight.delete(started));
     }
+    this.report();
+  }
+
+  private settle(sandbox: Sandbox): Promise<void> | undefined {
+    this.starting -= 1;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter(sandbox);
+      this.fill();
+      return;
+    }
+    if (this.closed) return sandbox.dispose();
+    this.idle.push(sandbox);
+    // An idle sandbox that dies (OOM, a daemon restart) is dropped and replaced.
+    void sandbox.whenExited().then(() => {
+      if (!this.remove(sandbox)) return;
+      sandbox.dispose().catch(this.opts.onError);
+      this.fill();
+    });
+    this.fill();
+    return;
+  }
+
+  private remove(sandbox: Sandbox): boolean {
+    const at = this.idle.indexOf(sandbox);
+    if (at < 0) return false;
+    this.idle.splice(at, 1);
+    return true;
+  }
+
+  /** Retires idle sandboxes above the target, oldest first, once demand has fallen. */
+  private trim(): void {
+    const excess = this.idle.length + this.starting - this.target;
+    for (const sandbox of this.idle.splice(0, Math.max(0, Math.min(excess, this.idle.length)))) {
+      sandbox.dispose().catch(this.opts.onError);
+    }
+    this.fill();
   }
 
   /** Stops refilling and disposes of every idle sandbox. */
   async drain(): Promise<void> {
     this.closed = true;
+    clearInterval(this.trimTimer);
     // Sandboxes still starting dispose of themselves once up (closed is set): wait for them too.
     await Promise.allSettled([...this.inFlight]);
     await Promise.allSettled(this.idle.splice(0).map((s) => s.dispose()));
+    this.report();
   }
 }

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type PoolOutcome, type Sandbox, type SandboxRunner, WarmPoolRunner } from '@sbx/worker';
+
+const LIMITS = { time_ms: 2000, memory_mb: 128 };
+
+/** Sandboxes that start when the test says so, and record what happened to them. */
+class FakeRunner implements SandboxRunner {
+  readonly pending: { labels: { jobId: string }; resolve: (s: Sandbox) => void; reject: (e: Error) => void }[] = [];
+  readonly disposed: string[] = [];
+  private count = 0;
+
+  acquire(_limits: typeof LIMITS, labels: { jobId: string }): Promise<Sandbox> {
+    return new Promise((resolve, reject) => this.pending.push({ labels, resolve, reject }));
+  }
+
+  /** Finishes the oldest start in progress. */
+  startOne(): FakeSandbox {
+    const next = this.pending.shift();
+    assert.ok(next, 'a start is in progress');
+    const sandbox = new FakeSandbox(`sb${++this.count}`, this.disposed);
+    next.resolve(sandbox);
+    return sandbox;
+  }
+
+  failOne(): void {
+    this.pending.shift()?.reject(new Error('docker said no'));
+  }
+}
+
+class FakeSandbox implements Sandbox {
+  warm = false;
+  private die: () => void = () => {};
+  private readonly exited = new Promise<void>((r) => {
+    this.die = r;
+  });
+  constructor(
+    readonly id: string,
+    private readonly disposed: string[],
+  ) {}
+  run(): never {
+    throw new Error('not used');
+  }
+  whenExited() {
+    return this.exited;
+  }
+  kill() {
+    this.die();
+  }
+  async dispose() {
+    this.disposed.push(this.id);
+  }
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** Drains the pool, finishing the starts it waits for. */
+async function shutdown(runner: FakeRunner, p: WarmPoolRunner) {
+  const drained = p.drain();
+  while (runner.pending.length) {
+    runner.startOne();
+    await tick();
+  }
+  await drained;
+}
+
+function pool(runner: FakeRunner, opts: { min: number; max: number; maxStarting?: number; windowMs?: number }) {
+  const outcomes: PoolOutcome[] = [];
+  const p = new WarmPoolRunner(runner, {
+    min: opts.min,
+    max: opts.max,
+    maxStarting: opts.maxStarting ?? 1,
+    demandWindowMs: opts.windowMs ?? 60_000,
+    trimIntervalMs: 60_000,
+    retryDelayMs: 1,
+    limits: LIMITS,
+    onAcquire: (o) => outcomes.push(o),
+  });
+  return { p, outcomes };
+}
+
+test('the pool fills to its floor one start at a time, and a job takes a ready sandbox marked warm', async () => {
+  const runner = new FakeRunner();
+  const { p, outcomes } = pool(runner, { min: 2, max: 4 });
+  p.start();
+  assert.equal(runner.pending.length, 1, 'maxStarting 1: one start at a time');
+  runner.startOne();
+  await tick();
+  assert.equal(runner.pending.length, 1, 'then the next');
+  runner.startOne();
+  await tick();
+  assert.equal(p.idleCount, 2);
+  assert.equal(runner.pending.length, 0, 'the floor is reached and nothing else starts');
+  const got = await p.acquire(LIMITS, { jobId: 'j1' });
+  assert.equal(got.warm, true);
+  assert.deepEqual(outcomes, ['hit']);
+  assert.equal(runner.pending.length, 1, 'a replacement starts at once');
+  await shutdown(runner, p);
+});
+
+test('demand raises the target up to the ceiling, and it falls back to the floor when demand ages out', async () => {
+  const runner = new FakeRunner();
+  const { p } = pool(runner, { min: 1, max: 3, windowMs: 50 });
+  p.start();
+  runner.startOne();
+  await tick();
+  assert.equal(p.target, 1);
+  for (let i = 0; i < 5; i++) {
+    const acquired = p.acquire(LIMITS, { jobId: `j${i}` });
+    if (runner.pending.length) runner.startOne();
+    await acquired;
+    await tick();
+  }
+  assert.equal(p.target, 3, 'floor 1 + 5 recent jobs, capped at 3');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(p.target, 1, 'the jobs left the window');
+  await shutdown(runner, p);
+});
+
+test('a job that finds nothing ready joins a start in progress instead of starting its own', async () => {
+  const runner = new FakeRunner();
+  const { p, outcomes } = pool(runner, { min: 1, max: 1 });
+  p.start();
+  assert.equal(runner.pending.length, 1);
+  const acquired = p.acquire(LIMITS, { jobId: 'j1' });
+  await tick();
+  assert.equal(runner.pending.length, 1, 'no cold start was added');
+  const sandbox = runner.startOne();
+  assert.equal(await acquired, sandbox);
+  assert.deepEqual(outcomes, ['wait']);
+  await tick();
+  assert.equal(runner.pending.length, 1, 'and the pool refills');
+  await shutdown(runner, p);
+});
+
+test('with every start taken, a job starts cold; other limits always run cold', async () => {
+  const runner = new FakeRunner();
+  const { p, outcomes } = pool(runner, { min: 1, max: 1 });
+  p.start();
+  const first = p.acquire(LIMITS, { jobId: 'j1' }); // joins the pool's start
+  const second = p.acquire(LIMITS, { jobId: 'j2' }); // nothing left to join: cold
+  const other = p.acquire({ ...LIMITS, memory_mb: 64 }, { jobId: 'j3' });
+  await tick();
+  assert.deepEqual(outcomes, ['wait', 'miss', 'miss']);
+  assert.deepEqual(
+    runner.pending.map((x) => x.labels.jobId),
+    ['warm-pool', 'j2', 'j3'],
+  );
+  runner.startOne();
+  runner.startOne();
+  runner.startOne();
+  await Promise.all([first, second, other]);
+  await shutdown(runner, p);
+});
+
+test('a failed start hands its waiting job a cold start, and the pool retries', async () => {
+  const runner = new FakeRunner();
+  const { p } = pool(runner, { min: 1, max: 1 });
+  p.start();
+  const acquired = p.acquire(LIMITS, { jobId: 'j1' });
+  runner.failOne();
+  await tick();
+  assert.equal(runner.pending[0]?.labels.jobId, 'j1', 'the job starts its own');
+  runner.startOne();
+  await acquired;
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(runner.pending.length, 1, 'the pool tried again');
+  await shutdown(runner, p);
+});
+
+test('an idle sandbox that dies is disposed and replaced; drain disposes of the idle ones', async () => {
+  const runner = new FakeRunner();
+  const { p } = pool(runner, { min: 1, max: 1 });
+  p.start();
+  const victim = runner.startOne();
+  await tick();
+  victim.kill();
+  await tick();
+  await tick();
+  assert.deepEqual(runner.disposed, [victim.id]);
+  assert.equal(runner.pending.length, 1, 'a replacement is starting');
+  const replacement = runner.startOne();
+  await tick();
+  await shutdown(runner, p);
+  assert.deepEqual(runner.disposed, [victim.id, replacement.id]);
+  const late = p.acquire(LIMITS, { jobId: 'late' });
+  assert.deepEqual(
+    runner.pending.map((x) => x.labels.jobId),
+    ['late'],
+    'cold after drain',
+  );
+  runner.startOne();
+  await late;
+});
+
+test('floor above ceiling is refused', () => {
+  assert.throws(() => pool(new FakeRunner(), { min: 3, max: 2 }), /min <= max/);
+});
