@@ -282,16 +282,13 @@ def stdin_from(data):
 
 
 def serve(job_fd, status_fd):
-    """Entry point of a forked child: waits for its job, then runs it. Ends in SystemExit, which
-    the caller lets rise so the interpreter exits as a fresh one would (threads joined, atexit
-    run, output flushed)."""
+    """Entry point of a forked child: waits for its job, then runs it. Never returns."""
     try:
         job, source, stdin = read_job(job_fd)
         stdin_from(stdin)
     except Exception:
         os._exit(70)  # the supervisor sent a bad job, or died: nothing of the user's ran
     run_program(source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd)
-    sys.exit(0)
 
 
 def run_program(source, time_ms, memory_mb, profile, status_fd):
@@ -312,7 +309,7 @@ def run_program(source, time_ms, memory_mb, profile, status_fd):
         report_violation(status_fd, violation)
     except (SyntaxError, ValueError) as exc:
         traceback.print_exception(exc, limit=0)
-        sys.exit(1)
+        fast_exit(1)
 
     # A fresh module for the user: nothing of the supervisor or this bootstrap is reachable through
     # sys.modules['__main__'].
@@ -328,8 +325,9 @@ def run_program(source, time_ms, memory_mb, profile, status_fd):
     os.write(status_fd, b"start %.9f\n" % time.monotonic())
     try:
         exec(code, namespace)
-    except SystemExit:
-        raise
+        status = 0
+    except SystemExit as exc:
+        status = exit_status(exc)
     except BaseException as exc:
         if isinstance(exc, MemoryError):
             try:
@@ -341,4 +339,42 @@ def run_program(source, time_ms, memory_mb, profile, status_fd):
         # Drop this bootstrap's own frame so the traceback starts in the user's file.
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None
         traceback.print_exception(type(exc), exc, tb)
-        sys.exit(1)
+        status = 1
+    fast_exit(status)
+
+
+def exit_status(exc):
+    """What the interpreter would exit with for this SystemExit (and what it would print)."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except Exception:
+        pass
+    return 1
+
+
+def fast_exit(status):
+    """The program's end as the interpreter would do it (non-daemon threads joined, atexit
+    handlers run, output flushed), then os._exit: tearing down a forked interpreter's modules
+    costs 25-30 ms under gVisor and changes nothing the caller can see."""
+    threading = sys.modules.get("threading")
+    try:
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+    except SystemExit as exc:
+        status = exit_status(exc)
+    except BaseException:
+        traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(status)
