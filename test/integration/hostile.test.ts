@@ -25,13 +25,22 @@ async function hostInvariants(stack: Stack, canary: { path: string; content: str
   assert.equal(await readFile(canary.path, 'utf8'), canary.content, 'host canary content');
   assert.equal((await stat(canary.path)).mtimeMs, canary.mtimeMs, 'host canary mtime');
   await docker.ping();
-  // Sandboxes are removed just after their job answers: give the last removals a moment.
-  const mine = () =>
-    docker.listContainers({ all: true, filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] } });
-  let left = await mine();
+  // Sandboxes are removed just after their job answers: give the last removals a moment. What may
+  // stay is the warm pool's idle sandboxes, never more of them than its ceiling.
+  const poolMax = stack.config.poolMax;
+  const leftovers = async () => {
+    const mine = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] },
+    });
+    const pooled = mine.filter((c) => c.Labels[LABELS.job] === 'warm-pool');
+    const others = mine.filter((c) => c.Labels[LABELS.job] !== 'warm-pool');
+    return pooled.length <= poolMax ? others : mine;
+  };
+  let left = await leftovers();
   for (let i = 0; i < 50 && left.length > 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    left = await mine();
+    left = await leftovers();
   }
   assert.deepEqual(
     left.map((c) => c.Id.slice(0, 12)),
@@ -55,7 +64,9 @@ function runCorpus(layer: 'on' | 'off') {
     before(async () => {
       await writeFile(canary.path, canary.content);
       canary.mtimeMs = (await stat(canary.path)).mtimeMs;
-      stack = await startStack({ env: { SBX_POLICY_LAYER: layer, SBX_WORKER_CONCURRENCY: '2' } });
+      // With the layer on, jobs run in warm sandboxes (the default path); with it off, in cold ones.
+      const pool: Record<string, string> = layer === 'on' ? { SBX_POOL_MIN: '2', SBX_POOL_MAX: '2' } : {};
+      stack = await startStack({ env: { SBX_POLICY_LAYER: layer, SBX_WORKER_CONCURRENCY: '2', ...pool } });
     });
     after(async () => {
       await stack.stop();

@@ -1,4 +1,4 @@
-# expect: memory_limit
+# expect: memory_limit timeout
 # floor: memory_limit timeout
 # policy: strict
 # time_ms: 2000

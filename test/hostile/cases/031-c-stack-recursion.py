@@ -1,5 +1,5 @@
-# expect: runtime_error
-# floor: runtime_error
+# expect: runtime_error timeout
+# floor: runtime_error timeout
 # policy: strict
 # time_ms: 2000
 import sys
