@@ -1,125 +1,252 @@
 /**
- * `pnpm bench`: end-to-end latency of POST /run and burst throughput, beside a cold
- * `docker run --rm --runtime=runsc` of the same program measured in the same run.
- * A script, not a test: it prints figures, it asserts nothing.
+ * `npm run bench`: what a caller waits for and what the service sustains, beside what it replaces
+ * (a cold `docker run --runtime=runsc` per job) and what it cannot beat (a bare host interpreter),
+ * all measured in one run on this machine; plus where a request spends its time and what the idle
+ * warm pool costs. Prints a Markdown report and writes it to docs/benchmarks.md (BENCH_OUTPUT, or
+ * `-` to only print). A script, not a test: the only assertions are that every run printed what it
+ * should, because figures from broken runs are worse than none.
+ *
+ * Sizes: BENCH_SEQUENTIAL (50), BENCH_BURST (200), BENCH_TEST_JOBS (20) × BENCH_TESTS (20),
+ * BENCH_BASELINE (20), BENCH_BASELINE_BURST (40), BENCH_BARE (50); pool: BENCH_POOL_MIN/BENCH_POOL_MAX
+ * (the service's defaults otherwise); BENCH_HOST_PYTHON (/usr/bin/python3) for the bare baseline.
  */
-import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ENV_VARS, type JobRequest, type RunResult } from '@sbx/shared';
+import type { WorkerService } from '@sbx/worker';
 import { startStack } from '../support/stack.js';
+import {
+  bareHostCommand,
+  CODE,
+  coldDockerCommand,
+  EXPECTED,
+  type Rate,
+  rateAt,
+  sequentially,
+  timeCommand,
+} from './commands.js';
+import { describeMachine, loadAverage } from './machine.js';
+import { measureIdleCost, readAcquisitions, waitForPoolAtRest } from './pool.js';
+import { renderReport, type StageBreakdown } from './report.js';
+import { SbxHttp } from './sbx-http.js';
+import { percentile, spread } from './stats.js';
 
-const CODE = 'print(2 + 2)';
-const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 30);
-const BURST = Number(process.env.BENCH_BURST ?? 40);
-const BASELINE_RUNS = Number(process.env.BENCH_BASELINE ?? 20);
-const IMAGE = process.env.SBX_SANDBOX_IMAGE ?? 'sbx-python:latest';
+type Registry = WorkerService['metrics']['registry'];
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
+function envCount(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[1-9]\d*$/.test(raw)) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+const SETTINGS = {
+  sequential: envCount('BENCH_SEQUENTIAL', 50),
+  burst: envCount('BENCH_BURST', 200),
+  testJobs: envCount('BENCH_TEST_JOBS', 20),
+  testsPerJob: envCount('BENCH_TESTS', 20),
+  baseline: envCount('BENCH_BASELINE', 20),
+  baselineBurst: envCount('BENCH_BASELINE_BURST', 40),
+  bare: envCount('BENCH_BARE', 50),
+  /** The worker's concurrency, and so the parallelism of the cold docker rate it is compared with. */
+  concurrency: 2,
+  idleSeconds: 10,
+  // Not the pyenv shim on PATH, which adds a second of bash to every spawn: the interpreter itself.
+  python: process.env.BENCH_HOST_PYTHON ?? '/usr/bin/python3',
+  output: process.env.BENCH_OUTPUT ?? fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)),
 };
 
-function dockerRun(): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'docker',
-      ['run', '--rm', '-i', '--runtime=runsc', '--network=none', IMAGE, 'python3', '-I', '-S', '-c', CODE],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on('exit', (code) =>
-      code === 0 && out === '4\n'
-        ? resolve((performance.now() - started) / 1000)
-        : reject(new Error(`docker run failed: ${code} ${out}`)),
-    );
+const benchStarted = performance.now();
+const log = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(3)} s] ${message}\n`);
+
+/**
+ * SBX_POOL_MIN/SBX_POOL_MAX from BENCH_POOL_MIN/BENCH_POOL_MAX, else the service's own defaults: the
+ * test stack turns the pool off unless told otherwise, and the bench measures the service as shipped.
+ * Only variables the config knows are passed.
+ */
+function poolEnv(): Record<string, string> {
+  const defaults = new Map<string, string | undefined>(Object.values(ENV_VARS).map((v) => [v.name, v.default]));
+  const env: Record<string, string> = {};
+  for (const [name, override] of [
+    ['SBX_POOL_MIN', 'BENCH_POOL_MIN'],
+    ['SBX_POOL_MAX', 'BENCH_POOL_MAX'],
+  ] as const) {
+    const value = process.env[override] || defaults.get(name);
+    if (defaults.has(name) && value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+function stackEnv(pool: Record<string, string>): Record<string, string> {
+  return {
+    SBX_WORKER_CONCURRENCY: String(SETTINGS.concurrency),
+    SBX_LOG_LEVEL: 'error',
+    // Every request counts against the anonymous tenant's 600/min; the polls alone would reach it.
+    SBX_RATE_PER_MINUTE: '1000000',
+    ...pool,
+  };
+}
+
+function assertPrintedFour(result: RunResult): void {
+  if (result.status !== 'ok' || result.stdout !== EXPECTED)
+    throw new Error(`expected ok and ${JSON.stringify(EXPECTED)}, got ${JSON.stringify(result)}`);
+}
+
+/** Rate from the first submission to the last result's finished_at: independent of how often we poll. */
+function completionRate(count: number, submittedAtMs: number, results: readonly RunResult[]): Rate {
+  const lastFinished = Math.max(...results.map((r) => Date.parse(r.finished_at)));
+  const seconds = (lastFinished - submittedAtMs) / 1000;
+  return { count, seconds, perSecond: count / seconds };
+}
+
+interface Timed {
+  seconds: number;
+  result: RunResult;
+}
+
+async function measureSequential(sbx: SbxHttp, runs: number): Promise<Timed[]> {
+  const timed: Timed[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = await sbx.run({ code: CODE });
+    assertPrintedFour(t.result);
+    timed.push(t);
+  }
+  return timed;
+}
+
+function stageBreakdown(timed: readonly Timed[]): StageBreakdown | null {
+  const withStages = timed.flatMap((t) => (t.result.stages ? [{ seconds: t.seconds, stages: t.result.stages }] : []));
+  if (withStages.length === 0) return null;
+  const p50 = (pick: (t: (typeof withStages)[number]) => number) => percentile(withStages.map(pick), 50);
+  return {
+    queued: p50((t) => t.stages.queued),
+    sandbox: p50((t) => t.stages.sandbox),
+    run: p50((t) => t.stages.run),
+    judge: p50((t) => t.stages.judge),
+    storeRespond: p50((t) => t.seconds - (t.stages.queued + t.stages.sandbox + t.stages.run + t.stages.judge)),
+    wall: p50((t) => t.seconds),
+    warmHits: withStages.filter((t) => t.stages.warm).length,
+    n: withStages.length,
+  };
+}
+
+/** Counter increase between two readings, by label. */
+function counterDelta(before: Map<string, number> | null, after: Map<string, number> | null) {
+  if (!after) return null;
+  return new Map([...after].map(([k, v]) => [k, v - (before?.get(k) ?? 0)]));
+}
+
+async function measureBurst(sbx: SbxHttp, registry: Registry | undefined, count: number) {
+  const acquiredBefore = await readAcquisitions(registry);
+  const submittedAt = Date.now();
+  const ids = await sbx.submit(Array.from({ length: count }, () => ({ code: CODE })));
+  const results = await sbx.results(ids);
+  results.forEach(assertPrintedFour);
+  return {
+    rate: completionRate(count, submittedAt, results),
+    warmHits: results.filter((r) => r.stages?.warm).length,
+    acquisitions: counterDelta(acquiredBefore, await readAcquisitions(registry)),
+  };
+}
+
+/** Jobs of `perJob` test cases each: the program doubles its input and every answer must be accepted. */
+function doublingJob(perJob: number): JobRequest {
+  return {
+    code: 'print(int(input()) * 2)',
+    tests: Array.from({ length: perJob }, (_, i) => ({ stdin: `${i}\n`, expected_output: `${i * 2}\n` })),
+  };
+}
+
+async function measureTestCases(sbx: SbxHttp, jobs: number, perJob: number) {
+  const submittedAt = Date.now();
+  const ids = await sbx.submit(Array.from({ length: jobs }, () => doublingJob(perJob)));
+  const results = await sbx.results(ids);
+  for (const r of results)
+    if (r.summary?.passed !== perJob)
+      throw new Error(`expected ${perJob} accepted tests, got ${JSON.stringify(r.summary ?? r)}`);
+  return { jobs, perJob, rate: completionRate(jobs * perJob, submittedAt, results) };
+}
+
+/** Ctrl-C mid-run must not leave the pool's containers running: no other deployment's janitor touches them. */
+function stopOnInterrupt(stop: () => Promise<void>): void {
+  process.once('SIGINT', () => {
+    log('interrupted: stopping the stack');
+    void stop().finally(() => process.exit(130));
   });
 }
 
-async function pool<T>(items: number, parallel: number, fn: () => Promise<T>): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < items) {
-        next += 1;
-        results.push(await fn());
-      }
-    }),
-  );
-  return results;
-}
-
-const POOL_SIZE = process.env.BENCH_POOL_SIZE ?? '0';
-const stack = await startStack({
-  env: { SBX_WORKER_CONCURRENCY: '2', SBX_LOG_LEVEL: 'error', SBX_POOL_SIZE: POOL_SIZE },
-});
-await stack.app.listen({ host: '127.0.0.1', port: 0 });
-const base = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
-const post = (path: string) =>
-  fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ code: CODE }),
-  });
-
+const stack = await startStack({ env: stackEnv(poolEnv()) });
+stopOnInterrupt(() => stack.stop());
 try {
-  for (let i = 0; i < 2; i++) await post('/run'); // warm the page cache and connections
-  const latencies: number[] = [];
-  const inner: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const t = performance.now();
-    const res = await post('/run');
-    const body = (await res.json()) as { stdout: string; wall_time: number };
-    if (body.stdout !== '4\n') throw new Error(`unexpected result ${JSON.stringify(body)}`);
-    latencies.push((performance.now() - t) / 1000);
-    inner.push(body.wall_time);
+  await stack.app.listen({ host: '127.0.0.1', port: 0 });
+  const sbx = new SbxHttp(`http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`);
+  const registry = stack.worker?.metrics.registry;
+  const pool = poolEnv();
+  const floor = Number(pool.SBX_POOL_MIN ?? 0);
+  const machine = await describeMachine(stack.config.image, SETTINGS.python);
+  // Without a pool gauge only the idle measurement needs the fixed wait: the other waits are for the pool's churn.
+  const rest = (until: 'full' | 'floor', restMs: number) =>
+    waitForPoolAtRest(registry, floor, {
+      until,
+      restMs,
+      timeoutMs: 150_000,
+      fallbackMs: until === 'floor' ? 10_000 : 0,
+    });
+
+  log(`pool ${pool.SBX_POOL_MIN ?? '?'}..${pool.SBX_POOL_MAX ?? '?'}: waiting for it to fill`);
+  await rest('full', 0);
+  log('warm-up: 2 POST /run');
+  await measureSequential(sbx, 2);
+  // The warm-up took pool sandboxes: the sequential run starts, like a service after a quiet moment, from a full pool.
+  const sequentialStart = await rest('full', 0);
+  log(`latency: ${SETTINGS.sequential} sequential POST /run`);
+  const sequential = await measureSequential(sbx, SETTINGS.sequential);
+  log(`throughput: burst of ${SETTINGS.burst} jobs`);
+  const burst = await measureBurst(sbx, registry, SETTINGS.burst);
+  log(`test cases: ${SETTINGS.testJobs} jobs × ${SETTINGS.testsPerJob}`);
+  const cases = await measureTestCases(sbx, SETTINGS.testJobs, SETTINGS.testsPerJob);
+  log('waiting for the pool to settle at its floor before the baselines');
+  const baselineRest = await rest('floor', 5000);
+  log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
+  const cold = coldDockerCommand(stack.config.image);
+  const coldLatency = await sequentially(SETTINGS.baseline, () => timeCommand(cold));
+  log(`baseline: ${SETTINGS.baselineBurst} cold docker runs, ${SETTINGS.concurrency} at a time`);
+  const coldRate = await rateAt(SETTINGS.baselineBurst, SETTINGS.concurrency, () => timeCommand(cold));
+  log(`baseline: ${SETTINGS.bare} bare host python runs`);
+  const bare = await sequentially(SETTINGS.bare, () => timeCommand(bareHostCommand(SETTINGS.python)));
+  log('idle pool: waiting for it to sit idle at its floor');
+  const idleRest = await rest('floor', 5000);
+  log(`idle pool: measuring for ${SETTINGS.idleSeconds} s`);
+  const idle = await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds);
+
+  const report = renderReport({
+    machine,
+    service: {
+      concurrency: SETTINGS.concurrency,
+      pool: pool.SBX_POOL_MAX
+        ? `warm pool min ${pool.SBX_POOL_MIN ?? '?'} / max ${pool.SBX_POOL_MAX}`
+        : 'pool settings unknown',
+    },
+    sbxLatency: spread(sequential.map((t) => t.seconds)),
+    stages: stageBreakdown(sequential),
+    burst,
+    cases,
+    cold: { latency: spread(coldLatency), rate: coldRate, parallel: SETTINGS.concurrency },
+    bare: spread(bare),
+    sequentialStart,
+    baselineRest,
+    idleRest,
+    idle,
+    elapsedSeconds: (performance.now() - benchStarted) / 1000,
+    loadAtEnd: loadAverage(),
+  });
+  process.stdout.write(report);
+  if (SETTINGS.output !== '-') {
+    writeFileSync(SETTINGS.output, report);
+    log(`written to ${SETTINGS.output}`);
   }
-
-  const burstStart = performance.now();
-  const ids = await Promise.all(
-    Array.from({ length: BURST }, async () => ((await (await post('/jobs')).json()) as { id: string }).id),
-  );
-  const pending = new Set(ids);
-  while (pending.size > 0) {
-    await Promise.all(
-      [...pending].map(async (id) => {
-        const view = (await (await fetch(`${base}/jobs/${id}`)).json()) as { state: string };
-        if (view.state === 'completed') pending.delete(id);
-      }),
-    );
-    if (pending.size) await new Promise((r) => setTimeout(r, 50));
-  }
-  const burstSeconds = (performance.now() - burstStart) / 1000;
-
-  const cold: number[] = [];
-  for (let i = 0; i < BASELINE_RUNS; i++) cold.push(await dockerRun());
-  const coldBurstStart = performance.now();
-  await pool(BURST, 2, dockerRun);
-  const coldBurstSeconds = (performance.now() - coldBurstStart) / 1000;
-
-  const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
-  const rows: [string, string, string, string][] = [
-    ['', 'sbx POST /run', 'cold docker run (runsc)', 'ratio sbx/cold'],
-    ['p50 latency', ms(pct(latencies, 50)), ms(pct(cold, 50)), (pct(latencies, 50) / pct(cold, 50)).toFixed(2)],
-    ['p95 latency', ms(pct(latencies, 95)), ms(pct(cold, 95)), (pct(latencies, 95) / pct(cold, 95)).toFixed(2)],
-    [
-      `burst of ${BURST} (2 at a time)`,
-      `${(BURST / burstSeconds).toFixed(2)} jobs/s`,
-      `${(BURST / coldBurstSeconds).toFixed(2)} jobs/s`,
-      (BURST / burstSeconds / (BURST / coldBurstSeconds)).toFixed(2),
-    ],
-  ];
-  const width = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  console.log(`\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
-  console.log(
-    `runs: ${SEQUENTIAL} sequential POST /run, ${BASELINE_RUNS} sequential cold docker runs, burst ${BURST}; warm pool ${POOL_SIZE} (BENCH_POOL_SIZE)`,
-  );
-  for (const row of rows) console.log(row.map((c, i) => c.padEnd(width[i] ?? 0)).join('  |  '));
-  console.log(`sandbox wall time inside the job (p50): ${ms(pct(inner, 50))}`);
 } finally {
   await stack.stop();
 }

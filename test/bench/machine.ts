@@ -1,0 +1,71 @@
+/** What the figures were measured on: they mean little without it. */
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { commandOutput } from './commands.js';
+
+export interface Machine {
+  date: string;
+  cpuModel: string;
+  cores: number;
+  ramGiB: number;
+  kernel: string;
+  docker: string;
+  runsc: string;
+  node: string;
+  image: string;
+  python: string;
+  /** 1, 5 and 15 minute load averages when the bench started: anything else running skews the figures. */
+  loadAtStart: string;
+}
+
+export const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+function cpuModel(): string {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  return /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+}
+
+function ramGiB(): number {
+  const kb = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? Number.NaN);
+  return kb / 2 ** 20;
+}
+
+/** The configured tag and the content tag (harness hash) it points to, with the image id. */
+async function imageTags(image: string): Promise<string> {
+  const inspected = await commandOutput('docker', [
+    'image',
+    'inspect',
+    '--format',
+    '{{json .RepoTags}} {{.Id}}',
+    image,
+  ]);
+  const match = /^(\[.*\]) sha256:([0-9a-f]{12})/.exec(inspected);
+  if (!match?.[1]) return `${image} (not found)`;
+  const others = (JSON.parse(match[1]) as string[]).filter((t) => t !== image);
+  return `${image}${others.length ? ` = ${others.join(', ')}` : ''} (id ${match[2]})`;
+}
+
+export async function describeMachine(image: string, python: string): Promise<Machine> {
+  const [docker, runsc, imageLine, pythonVersion] = await Promise.all([
+    commandOutput('docker', ['version', '--format', '{{.Server.Version}}']),
+    commandOutput('runsc', ['--version']),
+    imageTags(image),
+    commandOutput(python, ['-c', 'import sys; print(sys.version.split()[0])']),
+  ]);
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cpuModel: cpuModel(),
+    cores: cpus().length,
+    ramGiB: ramGiB(),
+    kernel: release(),
+    docker,
+    runsc: runsc.split('\n')[0] ?? runsc,
+    node: process.version,
+    image: imageLine,
+    python: `${python} ${pythonVersion}`,
+    loadAtStart: loadAverage(),
+  };
+}

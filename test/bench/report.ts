@@ -1,0 +1,255 @@
+/** The bench's figures as one Markdown document: printed, and written to docs/benchmarks.md. */
+import type { Rate } from './commands.js';
+import type { Machine } from './machine.js';
+import type { IdleCost, RestOutcome } from './pool.js';
+import type { Spread } from './stats.js';
+
+/** p50 of each worker stage over the sequential POST /run, in seconds. */
+export interface StageBreakdown {
+  queued: number;
+  sandbox: number;
+  run: number;
+  judge: number;
+  /** Client wall minus the four stages above: storing the result, the API hearing of it, HTTP. */
+  storeRespond: number;
+  wall: number;
+  warmHits: number;
+  n: number;
+}
+
+export interface Results {
+  machine: Machine;
+  service: { concurrency: number; pool: string };
+  sbxLatency: Spread;
+  stages: StageBreakdown | null;
+  burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null };
+  cases: { jobs: number; perJob: number; rate: Rate };
+  cold: { latency: Spread; rate: Rate; parallel: number };
+  bare: Spread;
+  /** The pool when the sequential run began, after the warm-up. */
+  sequentialStart: RestOutcome;
+  baselineRest: RestOutcome;
+  idleRest: RestOutcome;
+  idle: IdleCost | null;
+  elapsedSeconds: number;
+  /** 1, 5 and 15 minute load averages as the bench finished: high ones mean something else competed. */
+  loadAtEnd: string;
+}
+
+/** Targets of issue 5. */
+const TARGET = {
+  latencyVsCold: 0.15,
+  throughputVsCold: 0.9,
+  casesPerSecond: 20,
+  idlePoolMiB: 200,
+  idlePoolCpuPercentOfCore: 2,
+};
+
+const ms = (s: number) => (Number.isNaN(s) ? 'n/a' : `${(s * 1000).toFixed(s < 0.01 ? 1 : 0)} ms`);
+const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a');
+const perSecond = (x: number, unit: string) => `${x.toFixed(2)} ${unit}/s`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const percent = (x: number) => `${(x * 100).toFixed(2)} %`;
+const mark = (ok: boolean) => (ok ? '✓ pass' : '✗ miss');
+
+function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const width = header.map((_, i) => Math.max(3, ...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `| ${width.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+function targetRows(r: Results): string[][] {
+  const latencyLimit = TARGET.latencyVsCold * r.cold.latency.p50;
+  const throughputLimit = TARGET.throughputVsCold * r.cold.rate.perSecond;
+  const rows = [
+    [
+      `p50 POST /run ≤ ${TARGET.latencyVsCold} × cold docker p50`,
+      `${ms(r.sbxLatency.p50)} (limit ${ms(latencyLimit)})`,
+      mark(r.sbxLatency.p50 <= latencyLimit),
+    ],
+    [
+      `job throughput ≥ ${TARGET.throughputVsCold} × cold docker rate`,
+      `${perSecond(r.burst.rate.perSecond, 'jobs')} (limit ${perSecond(throughputLimit, 'jobs')})`,
+      mark(r.burst.rate.perSecond >= throughputLimit),
+    ],
+    [
+      `test cases ≥ ${TARGET.casesPerSecond} cases/s`,
+      perSecond(r.cases.rate.perSecond, 'cases'),
+      mark(r.cases.rate.perSecond >= TARGET.casesPerSecond),
+    ],
+  ];
+  // No containers means no pool to judge, not a pool that costs nothing.
+  const idle = r.idle?.containers ? r.idle : null;
+  const pool = r.idle ? `idle pool (${r.idle.containers} containers)` : 'idle pool';
+  rows.push(
+    [
+      `${pool} < ${TARGET.idlePoolMiB} MiB`,
+      idle ? mib(idle.memoryBytes) : 'n/a',
+      idle ? mark(idle.memoryBytes < TARGET.idlePoolMiB * 2 ** 20) : '? n/a',
+    ],
+    [
+      `${pool} < ${TARGET.idlePoolCpuPercentOfCore} % CPU (of one core)`,
+      idle ? percent(idle.cpuCores) : 'n/a',
+      idle ? mark(idle.cpuCores * 100 < TARGET.idlePoolCpuPercentOfCore) : '? n/a',
+    ],
+  );
+  return rows;
+}
+
+function machineSection(r: Results): string {
+  const m = r.machine;
+  return table(
+    ['machine', ''],
+    [
+      ['date', m.date],
+      ['CPU', `${m.cpuModel}, ${m.cores} cores`],
+      ['RAM', `${m.ramGiB.toFixed(1)} GiB`],
+      ['kernel', m.kernel],
+      ['Docker server', m.docker],
+      ['runsc', m.runsc],
+      ['node', m.node],
+      ['sandbox image', m.image],
+      ['host python (bare baseline)', m.python],
+      ['service', `1 worker, concurrency ${r.service.concurrency}, ${r.service.pool}`],
+      ['load average (1, 5, 15 min) at start / end', `${m.loadAtStart} / ${r.loadAtEnd}`],
+      ['bench run time', `${r.elapsedSeconds.toFixed(0)} s`],
+    ],
+  );
+}
+
+function latencySection(r: Results): string {
+  const row = (name: string, s: Spread) => [name, String(s.n), ms(s.p50), ms(s.p95), ms(s.p99)];
+  const ratios = (name: string, base: Spread) => [
+    name,
+    '',
+    ratio(r.sbxLatency.p50 / base.p50),
+    ratio(r.sbxLatency.p95 / base.p95),
+    ratio(r.sbxLatency.p99 / base.p99),
+  ];
+  return table(
+    ['`print(2 + 2)`, one at a time', 'runs', 'p50', 'p95', 'p99'],
+    [
+      row('sbx `POST /run` (client wall time)', r.sbxLatency),
+      row('cold `docker run --rm --runtime=runsc`', r.cold.latency),
+      row('bare host `python3 -I -S`', r.bare),
+      ratios('ratio sbx / cold docker', r.cold.latency),
+      ratios('ratio sbx / bare python', r.bare),
+    ],
+  );
+}
+
+function sequentialNote(r: Results): string {
+  const pool = r.sequentialStart.pool;
+  const start = pool ? ` from a full pool (${pool.idle} idle sandboxes)` : '';
+  return `After two warm-up requests, the sbx runs went one right after the other${start}.`;
+}
+
+function throughputSection(r: Results): string {
+  const { burst, cases, cold } = r;
+  return table(
+    ['throughput', 'count', 'seconds', 'rate'],
+    [
+      [
+        'sbx: burst of `print(2 + 2)` jobs (`POST /jobs/batch`)',
+        `${burst.rate.count} jobs`,
+        burst.rate.seconds.toFixed(2),
+        perSecond(burst.rate.perSecond, 'jobs'),
+      ],
+      [
+        `cold docker run, ${cold.parallel} at a time`,
+        `${cold.rate.count} runs`,
+        cold.rate.seconds.toFixed(2),
+        perSecond(cold.rate.perSecond, 'runs'),
+      ],
+      ['ratio sbx / cold docker', '', '', ratio(burst.rate.perSecond / cold.rate.perSecond)],
+      [
+        `sbx: ${cases.jobs} jobs × ${cases.perJob} test cases`,
+        `${cases.rate.count} cases`,
+        cases.rate.seconds.toFixed(2),
+        perSecond(cases.rate.perSecond, 'cases'),
+      ],
+    ],
+  );
+}
+
+function acquisitionsLine(acquisitions: Map<string, number> | null): string {
+  if (!acquisitions) return '';
+  const parts = ['hit', 'wait', 'miss'].map((o) => `${acquisitions.get(o) ?? 0} ${o}`);
+  return ` Pool acquisitions during the burst (\`sbx_pool_acquires_total\`): ${parts.join(', ')} (a "wait" joined a pool start already under way and is not counted warm).`;
+}
+
+function stagesSection(r: Results): string {
+  const s = r.stages;
+  const burst = r.burst;
+  const burstHits = `Burst: ${burst.warmHits} of ${burst.rate.count} jobs warm (${percent(burst.warmHits / burst.rate.count)}).${acquisitionsLine(burst.acquisitions)}`;
+  if (!s) return `Results carry no \`stages\`: no breakdown.\n\n${burstHits}`;
+  return [
+    table(
+      ['sequential `POST /run`, stage', 'p50'],
+      [
+        ['queued (submission to a worker taking it)', ms(s.queued)],
+        ['sandbox (acquire a started sandbox)', ms(s.sandbox)],
+        ['run (job frame to run over)', ms(s.run)],
+        ['judge (classify, judge tests)', ms(s.judge)],
+        ['store + respond (client wall − the four above)', ms(s.storeRespond)],
+        ['client wall', ms(s.wall)],
+      ],
+    ),
+    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50.',
+    `Warm-pool hits (\`stages.warm\`): ${s.warmHits} of ${s.n} sequential runs. ${burstHits}`,
+  ].join('\n\n');
+}
+
+function idleSection(r: Results): string {
+  const idle = r.idle;
+  const rest = r.idleRest;
+  const waited = `${rest.settled ? 'The pool sat at its floor' : 'The pool did NOT settle at its floor'} (${
+    rest.pool ? `${rest.pool.idle} idle, ${rest.pool.starting} starting, target ${rest.pool.target}` : 'no pool gauge'
+  }) after ${rest.seconds.toFixed(0)} s of waiting.`;
+  if (!idle) return `${waited} No cgroup v1 Docker hierarchy on this host: idle cost not measured.`;
+  return [
+    table(
+      ['idle pool', 'containers', 'memory (mean)', 'per container', 'CPU, % of one core', 'CPU, % of machine'],
+      [
+        [
+          `${idle.seconds.toFixed(1)} s window`,
+          String(idle.containers),
+          mib(idle.memoryBytes),
+          idle.containers ? mib(idle.memoryBytes / idle.containers) : 'n/a',
+          percent(idle.cpuCores),
+          percent(idle.cpuCores / r.machine.cores),
+        ],
+      ],
+    ),
+    '',
+    `${waited} Memory is the sum of the containers' cgroup \`memory.usage_in_bytes\` (page cache included), sampled each second; CPU is the \`cpuacct.usage\` delta over the window.${
+      idle.changed ? ' **The set of pool containers changed during the window.**' : ''
+    }`,
+  ].join('\n');
+}
+
+export function renderReport(r: Results): string {
+  const baselineWait = r.baselineRest.settled
+    ? `The baselines ran after the pool had settled at its floor (waited ${r.baselineRest.seconds.toFixed(0)} s), so its refills and trims did not share the CPU with them.`
+    : `The pool had NOT settled before the baselines (waited ${r.baselineRest.seconds.toFixed(0)} s): its churn may have slowed them.`;
+  const blocks = [
+    '# Benchmarks',
+    'Written by `npm run bench` (`test/bench/bench.ts`): every figure below comes from one run on the machine described at the end, the service and its baselines measured back to back. Rerun it rather than edit this file.',
+    '## Targets (issue 5)',
+    table(['target', 'measured', ''], targetRows(r)),
+    '## Latency',
+    latencySection(r),
+    `${sequentialNote(r)} p99 is nearest-rank: with fewer than 100 runs it is the slowest run. The API, the worker and the client share one Node process (\`test/support/stack.ts\`); requests go over real HTTP on loopback.`,
+    '## Throughput',
+    throughputSection(r),
+    `Jobs were all submitted at once and polled with \`GET /jobs?ids=\`; the time runs from the first submission to the last result's \`finished_at\`. The cold docker figure is a rate: ${r.cold.rate.count} \`docker run\`s, ${r.cold.parallel} at a time (as many as the worker's concurrency), divided by the time they took together. ${baselineWait}`,
+    '## Where the time goes',
+    stagesSection(r),
+    '## Idle pool cost',
+    idleSection(r),
+    '## Machine',
+    machineSection(r),
+  ];
+  return `${blocks.join('\n\n')}\n`;
+}
