@@ -17,17 +17,23 @@ export interface StageBreakdown {
   n: number;
 }
 
+/** One run of sequential POST /run, and the pool it started from. */
+export interface Sequential {
+  label: string;
+  latency: Spread;
+  stages: StageBreakdown | null;
+  start: RestOutcome;
+}
+
 export interface Results {
   machine: Machine;
   service: { concurrency: number; pool: string };
-  sbxLatency: Spread;
-  stages: StageBreakdown | null;
+  /** The same sequential run twice: on a quiet service (pool at its floor), then on a busy one. */
+  sequential: Sequential[];
   burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null };
   cases: { jobs: number; perJob: number; rate: Rate };
   cold: { latency: Spread; rate: Rate; parallel: number };
   bare: Spread;
-  /** The pool when the sequential run began, after the warm-up. */
-  sequentialStart: RestOutcome;
   baselineRest: RestOutcome;
   idleRest: RestOutcome;
   idle: IdleCost | null;
@@ -63,11 +69,11 @@ function targetRows(r: Results): string[][] {
   const latencyLimit = TARGET.latencyVsCold * r.cold.latency.p50;
   const throughputLimit = TARGET.throughputVsCold * r.cold.rate.perSecond;
   const rows = [
-    [
-      `p50 POST /run ≤ ${TARGET.latencyVsCold} × cold docker p50`,
-      `${ms(r.sbxLatency.p50)} (limit ${ms(latencyLimit)})`,
-      mark(r.sbxLatency.p50 <= latencyLimit),
-    ],
+    ...r.sequential.map((seq) => [
+      `p50 POST /run ≤ ${TARGET.latencyVsCold} × cold docker p50 (${seq.label})`,
+      `${ms(seq.latency.p50)} (limit ${ms(latencyLimit)})`,
+      mark(seq.latency.p50 <= latencyLimit),
+    ]),
     [
       `job throughput ≥ ${TARGET.throughputVsCold} × cold docker rate`,
       `${perSecond(r.burst.rate.perSecond, 'jobs')} (limit ${perSecond(throughputLimit, 'jobs')})`,
@@ -120,29 +126,33 @@ function machineSection(r: Results): string {
 
 function latencySection(r: Results): string {
   const row = (name: string, s: Spread) => [name, String(s.n), ms(s.p50), ms(s.p95), ms(s.p99)];
-  const ratios = (name: string, base: Spread) => [
+  const ratios = (name: string, sbx: Spread, base: Spread) => [
     name,
     '',
-    ratio(r.sbxLatency.p50 / base.p50),
-    ratio(r.sbxLatency.p95 / base.p95),
-    ratio(r.sbxLatency.p99 / base.p99),
+    ratio(sbx.p50 / base.p50),
+    ratio(sbx.p95 / base.p95),
+    ratio(sbx.p99 / base.p99),
   ];
   return table(
     ['`print(2 + 2)`, one at a time', 'runs', 'p50', 'p95', 'p99'],
     [
-      row('sbx `POST /run` (client wall time)', r.sbxLatency),
+      ...r.sequential.map((seq) => row(`sbx \`POST /run\`, ${seq.label}`, seq.latency)),
       row('cold `docker run --rm --runtime=runsc`', r.cold.latency),
       row('bare host `python3 -I -S`', r.bare),
-      ratios('ratio sbx / cold docker', r.cold.latency),
-      ratios('ratio sbx / bare python', r.bare),
+      ...r.sequential.flatMap((seq) => [
+        ratios(`ratio sbx (${seq.label}) / cold docker`, seq.latency, r.cold.latency),
+        ratios(`ratio sbx (${seq.label}) / bare python`, seq.latency, r.bare),
+      ]),
     ],
   );
 }
 
 function sequentialNote(r: Results): string {
-  const pool = r.sequentialStart.pool;
-  const start = pool ? ` from a full pool (${pool.idle} idle sandboxes)` : '';
-  return `After two warm-up requests, the sbx runs went one right after the other${start}.`;
+  const starts = r.sequential.map((seq) => {
+    const pool = seq.start.pool;
+    return `${seq.label}: ${pool ? `${pool.idle} idle sandboxes at the start` : 'pool size unknown'}`;
+  });
+  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst and the test-case jobs, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills (a start takes about a second of CPU on this machine), so the stock at the start decides how many are warm.`;
 }
 
 function throughputSection(r: Results): string {
@@ -180,24 +190,26 @@ function acquisitionsLine(acquisitions: Map<string, number> | null): string {
 }
 
 function stagesSection(r: Results): string {
-  const s = r.stages;
   const burst = r.burst;
   const burstHits = `Burst: ${burst.warmHits} of ${burst.rate.count} jobs warm (${percent(burst.warmHits / burst.rate.count)}).${acquisitionsLine(burst.acquisitions)}`;
-  if (!s) return `Results carry no \`stages\`: no breakdown.\n\n${burstHits}`;
+  const runs = r.sequential.flatMap((seq) => (seq.stages ? [{ label: seq.label, s: seq.stages }] : []));
+  if (runs.length === 0) return `Results carry no \`stages\`: no breakdown.\n\n${burstHits}`;
+  const row = (name: string, pick: (s: StageBreakdown) => number) => [name, ...runs.map(({ s }) => ms(pick(s)))];
   return [
     table(
-      ['sequential `POST /run`, stage', 'p50'],
+      ['sequential `POST /run`, stage p50', ...runs.map(({ label }) => label)],
       [
-        ['queued (submission to a worker taking it)', ms(s.queued)],
-        ['sandbox (acquire a started sandbox)', ms(s.sandbox)],
-        ['run (job frame to run over)', ms(s.run)],
-        ['judge (classify, judge tests)', ms(s.judge)],
-        ['store + respond (client wall − the four above)', ms(s.storeRespond)],
-        ['client wall', ms(s.wall)],
+        row('queued (submission to a worker taking it)', (s) => s.queued),
+        row('sandbox (acquire a started sandbox)', (s) => s.sandbox),
+        row('run (job handed to the sandbox to run over)', (s) => s.run),
+        row('judge (classify, judge tests)', (s) => s.judge),
+        row('store + respond (client wall − the four above)', (s) => s.storeRespond),
+        row('client wall', (s) => s.wall),
+        ['warm-pool hits (`stages.warm`)', ...runs.map(({ s }) => `${s.warmHits} of ${s.n}`)],
       ],
     ),
-    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50.',
-    `Warm-pool hits (\`stages.warm\`): ${s.warmHits} of ${s.n} sequential runs. ${burstHits}`,
+    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50. A job that joined a pool start under way, or started cold, counts the harness starting up (about 0.25 s) in its run stage.',
+    burstHits,
   ].join('\n\n');
 }
 

@@ -98,22 +98,26 @@ test('the pool fills to its floor one start at a time, and a job takes a ready s
   await shutdown(runner, p);
 });
 
-test('demand raises the target up to the ceiling, and it falls back to the floor when demand ages out', async () => {
+test('jobs that find nothing ready raise the target up to the ceiling; served ones do not; it falls back', async () => {
   const runner = new FakeRunner();
   const { p } = pool(runner, { min: 1, max: 3, windowMs: 50 });
   p.start();
   runner.startOne();
   await tick();
-  assert.equal(p.target, 1);
+  await p.acquire(LIMITS, { jobId: 'served' });
+  assert.equal(p.target, 1, 'a job served from the pool is no shortfall');
   for (let i = 0; i < 5; i++) {
     const acquired = p.acquire(LIMITS, { jobId: `j${i}` });
-    if (runner.pending.length) runner.startOne();
+    await tick();
+    while (runner.pending.length) runner.startOne();
     await acquired;
     await tick();
+    // Take whatever is idle, so the next job finds nothing ready.
+    while (p.idleCount) await p.acquire(LIMITS, { jobId: `drain${i}` });
   }
-  assert.equal(p.target, 3, 'floor 1 + 5 recent jobs, capped at 3');
+  assert.equal(p.target, 3, 'floor 1 + the shortfalls, capped at 3');
   await new Promise((r) => setTimeout(r, 60));
-  assert.equal(p.target, 1, 'the jobs left the window');
+  assert.equal(p.target, 1, 'the shortfalls left the window');
   await shutdown(runner, p);
 });
 

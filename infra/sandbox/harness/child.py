@@ -14,12 +14,10 @@ os._exit: nothing user code can catch.
 
 import ast
 import json
-import linecache
 import os
 import resource
 import sys
 import time
-import traceback
 
 FILENAME = "main.py"
 VIOLATION_EXIT = 99
@@ -308,6 +306,8 @@ def run_program(source, time_ms, memory_mb, profile, status_fd):
     except Violation as violation:
         report_violation(status_fd, violation)
     except (SyntaxError, ValueError) as exc:
+        import traceback  # imported on failure only: with linecache, 40+ ms of sandbox start-up
+
         traceback.print_exception(exc, limit=0)
         fast_exit(1)
 
@@ -334,6 +334,9 @@ def run_program(source, time_ms, memory_mb, profile, status_fd):
                 os.write(status_fd, b"memory_error\n")
             except OSError:
                 pass
+        import linecache
+        import traceback
+
         text = source.decode("utf-8", "replace")
         linecache.cache[FILENAME] = (len(text), None, text.splitlines(True), FILENAME)
         # Drop this bootstrap's own frame so the traceback starts in the user's file.
@@ -371,6 +374,8 @@ def fast_exit(status):
     except SystemExit as exc:
         status = exit_status(exc)
     except BaseException:
+        import traceback
+
         traceback.print_exc()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:

@@ -177,9 +177,9 @@ export const ENV_VARS = {
   poolMax: int(
     'SBX_POOL_MAX',
     16,
-    'Warm pool ceiling: the pool grows by one per job of the last minute up to this (0 = cold only).',
+    'Warm pool ceiling: each job of the last minute that found no warm sandbox adds one, up to this (0 = cold only).',
   ),
-  poolStarts: int('SBX_POOL_STARTS', 1, 'Pool sandboxes started at once; each start costs about 0.5 CPU-s.', 1),
+  poolStarts: int('SBX_POOL_STARTS', 2, 'Pool sandboxes started at once; each start costs about 0.5 CPU-s.', 1),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   metricsHost: str('SBX_WORKER_METRICS_HOST', '127.0.0.1', 'Listen address of the worker /metrics endpoint.'),
   image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),

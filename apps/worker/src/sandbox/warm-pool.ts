@@ -15,7 +15,10 @@ export interface WarmPoolOptions {
    * once only slows the jobs that are running. Default 1.
    */
   maxStarting?: number;
-  /** Demand is the acquisitions in this window; the pool's target is floor + demand, up to the ceiling. Default 60 s. */
+  /**
+   * Shortfall is the jobs in this window that found no sandbox ready; the pool's target is floor +
+   * shortfall, up to the ceiling. Default 60 s.
+   */
   demandWindowMs?: number;
   /** How often idle sandboxes above the target are retired. Default 5 s. */
   trimIntervalMs?: number;
@@ -31,7 +34,9 @@ export interface WarmPoolOptions {
 /**
  * Started sandboxes with the harness already waiting for its job. A job takes one whose limits
  * match and the pool starts a replacement in the background; a sandbox is still used exactly once
- * and disposed after. The pool follows demand between a floor and a ceiling. Jobs with other
+ * and disposed after. The pool follows demand between a floor and a ceiling: each job that finds
+ * nothing ready raises the target by one for a minute, so steady traffic the floor already serves
+ * holds no more sandboxes than the floor, while a burst leaves stock for the next one. Jobs with other
  * limits, or arriving when nothing is ready or starting, get a cold sandbox.
  */
 export class WarmPoolRunner implements SandboxRunner {
@@ -40,7 +45,8 @@ export class WarmPoolRunner implements SandboxRunner {
   /** Jobs promised the next sandbox to finish starting, in arrival order. */
   private readonly waiters: ((sandbox: Sandbox | Error) => void)[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly acquisitions: number[] = [];
+  /** When jobs found nothing ready: the pool grows by what it lacked, not by traffic it already serves. */
+  private readonly shortfalls: number[] = [];
   private trimTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -55,12 +61,12 @@ export class WarmPoolRunner implements SandboxRunner {
     return this.idle.length;
   }
 
-  /** Floor plus recent demand, up to the ceiling. */
+  /** Floor plus recent shortfall, up to the ceiling. */
   get target(): number {
     const window = this.opts.demandWindowMs ?? 60_000;
     const since = performance.now() - window;
-    while ((this.acquisitions[0] ?? Number.POSITIVE_INFINITY) < since) this.acquisitions.shift();
-    return Math.min(this.opts.max, this.opts.min + this.acquisitions.length);
+    while ((this.shortfalls[0] ?? Number.POSITIVE_INFINITY) < since) this.shortfalls.shift();
+    return Math.min(this.opts.max, this.opts.min + this.shortfalls.length);
   }
 
   start(): void {
@@ -75,8 +81,8 @@ export class WarmPoolRunner implements SandboxRunner {
       this.opts.onAcquire?.('miss');
       return this.cold.acquire(limits, labels);
     }
-    this.acquisitions.push(performance.now());
     const ready = this.idle.shift();
+    if (!ready) this.shortfalls.push(performance.now());
     if (ready) {
       this.opts.onAcquire?.('hit');
       this.fill();
