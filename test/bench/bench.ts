@@ -207,12 +207,15 @@ try {
   const burst = await measureBurst(sbx, registry, SETTINGS.burst);
   // A busy service: the jobs the pool could not serve in the last minute have raised it towards its ceiling.
   log('waiting for the pool to grow to its target');
-  await rest('full', 0);
-  log(`test cases: ${SETTINGS.testJobs} jobs × ${SETTINGS.testsPerJob}`);
-  const cases = await measureTestCases(sbx, SETTINGS.testJobs, SETTINGS.testsPerJob);
   const busyStart = await rest('full', 0);
   log(`latency: ${SETTINGS.sequential} sequential POST /run, pool grown by the last minute's demand`);
   const busy = await measureSequential(sbx, SETTINGS.sequential);
+  log('waiting for the pool to refill');
+  const casesStart = await rest('full', 0);
+  log(
+    `test cases: ${SETTINGS.testJobs} jobs × ${SETTINGS.testsPerJob}, from ${casesStart.pool?.idle ?? '?'} idle sandboxes`,
+  );
+  const cases = { ...(await measureTestCases(sbx, SETTINGS.testJobs, SETTINGS.testsPerJob)), start: casesStart };
   log('waiting for the pool to settle at its floor before the baselines');
   const baselineRest = await rest('floor', 5000);
   log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);

@@ -31,7 +31,7 @@ export interface Results {
   /** The same sequential run twice: on a quiet service (pool at its floor), then on a busy one. */
   sequential: Sequential[];
   burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null };
-  cases: { jobs: number; perJob: number; rate: Rate };
+  cases: { jobs: number; perJob: number; rate: Rate; start: RestOutcome };
   cold: { latency: Spread; rate: Rate; parallel: number };
   bare: Spread;
   baselineRest: RestOutcome;
@@ -152,7 +152,7 @@ function sequentialNote(r: Results): string {
     const pool = seq.start.pool;
     return `${seq.label}: ${pool ? `${pool.idle} idle sandboxes at the start` : 'pool size unknown'}`;
   });
-  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst and the test-case jobs, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills (a start takes about a second of CPU on this machine), so the stock at the start decides how many are warm.`;
+  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills (a start takes about a second of CPU on this machine), so the stock at the start decides how many are warm.`;
 }
 
 function throughputSection(r: Results): string {
@@ -255,7 +255,7 @@ export function renderReport(r: Results): string {
     `${sequentialNote(r)} p99 is nearest-rank: with fewer than 100 runs it is the slowest run. The API, the worker and the client share one Node process (\`test/support/stack.ts\`); requests go over real HTTP on loopback.`,
     '## Throughput',
     throughputSection(r),
-    `Jobs were all submitted at once and polled with \`GET /jobs?ids=\`; the time runs from the first submission to the last result's \`finished_at\`. The cold docker figure is a rate: ${r.cold.rate.count} \`docker run\`s, ${r.cold.parallel} at a time (as many as the worker's concurrency), divided by the time they took together. ${baselineWait}`,
+    `Jobs were all submitted at once and polled with \`GET /jobs?ids=\`; the time runs from the first submission to the last result's \`finished_at\`. The cold docker figure is a rate: ${r.cold.rate.count} \`docker run\`s, ${r.cold.parallel} at a time (as many as the worker's concurrency), divided by the time they took together. The test-case jobs started with ${r.cases.start.pool?.idle ?? 'an unknown number of'} idle sandboxes in the pool. ${baselineWait}`,
     '## Where the time goes',
     stagesSection(r),
     '## Idle pool cost',

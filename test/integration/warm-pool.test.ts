@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { LABELS } from '@sbx/worker';
+import { LABELS, raiseCpuPriority } from '@sbx/worker';
 import Docker from 'dockerode';
 import { run, type Stack, startStack } from '../support/stack.js';
 
@@ -62,6 +63,16 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     assert.equal(loop.status, 'timeout');
     const mem = await run(stack.app, { code: 'x = bytearray(150 * 2**20)' });
     assert.equal(mem.status, 'memory_limit');
+  });
+
+  test('idle sandboxes wait at the lowest CPU weight, and a job raises theirs to the default', async () => {
+    assert.ok(await poolFull(2));
+    const [idle] = await mine();
+    assert.ok(idle);
+    const shares = `/sys/fs/cgroup/cpu/docker/${idle.Id}/cpu.shares`;
+    assert.equal((await readFile(shares, 'utf8')).trim(), '2');
+    assert.equal(await raiseCpuPriority(idle.Id), true);
+    assert.equal((await readFile(shares, 'utf8')).trim(), '1024');
   });
 
   test('a job with other memory limits runs cold and correctly', async () => {

@@ -6,11 +6,15 @@ const LIMITS = { time_ms: 2000, memory_mb: 128 };
 
 /** Sandboxes that start when the test says so, and record what happened to them. */
 class FakeRunner implements SandboxRunner {
-  readonly pending: { labels: { jobId: string }; resolve: (s: Sandbox) => void; reject: (e: Error) => void }[] = [];
+  readonly pending: {
+    labels: { jobId: string; background?: boolean };
+    resolve: (s: Sandbox) => void;
+    reject: (e: Error) => void;
+  }[] = [];
   readonly disposed: string[] = [];
   private count = 0;
 
-  acquire(_limits: typeof LIMITS, labels: { jobId: string }): Promise<Sandbox> {
+  acquire(_limits: typeof LIMITS, labels: { jobId: string; background?: boolean }): Promise<Sandbox> {
     return new Promise((resolve, reject) => this.pending.push({ labels, resolve, reject }));
   }
 
@@ -30,6 +34,10 @@ class FakeRunner implements SandboxRunner {
 
 class FakeSandbox implements Sandbox {
   warm = false;
+  prioritized = false;
+  async prioritize() {
+    this.prioritized = true;
+  }
   private die: () => void = () => {};
   private readonly exited = new Promise<void>((r) => {
     this.die = r;
@@ -93,6 +101,8 @@ test('the pool fills to its floor one start at a time, and a job takes a ready s
   assert.equal(runner.pending.length, 0, 'the floor is reached and nothing else starts');
   const got = await p.acquire(LIMITS, { jobId: 'j1' });
   assert.equal(got.warm, true);
+  assert.equal((got as FakeSandbox).prioritized, true, 'a job raises its sandbox to the normal CPU weight');
+  assert.equal(runner.pending[0]?.labels.background, true, 'refills start in the background');
   assert.deepEqual(outcomes, ['hit']);
   assert.equal(runner.pending.length, 1, 'a replacement starts at once');
   await shutdown(runner, p);

@@ -8,6 +8,7 @@ export {
   LABELS,
   SANDBOX_MEMORY_OVERHEAD_MB,
 } from './sandbox/container-spec.js';
+export { BACKGROUND_CPU_SHARES, raiseCpuPriority } from './sandbox/cpu-priority.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
 export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
 export { OutputCollector } from './sandbox/output-collector.js';

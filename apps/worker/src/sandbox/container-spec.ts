@@ -1,5 +1,6 @@
 import type { ResolvedLimits } from '@sbx/shared';
 import type { ContainerCreateOptions } from 'dockerode';
+import { BACKGROUND_CPU_SHARES } from './cpu-priority.js';
 
 export const LABELS = {
   managed: 'sbx.managed',
@@ -39,6 +40,8 @@ export function buildContainerSpec(
   settings: SandboxSettings,
   limits: ResolvedLimits,
   labels: { jobId: string; workerId: string; prefix: string },
+  /** Started ahead of demand: the lowest CPU weight until a job takes it (see cpu-priority.ts). */
+  background = false,
 ): ContainerCreateOptions {
   const memoryBytes = (limits.memory_mb + SANDBOX_MEMORY_OVERHEAD_MB) * 1024 * 1024;
   return {
@@ -76,6 +79,7 @@ export function buildContainerSpec(
       // gVisor's own threads live in this cgroup: this is a backstop, nproc is the real fork cap.
       PidsLimit: settings.pidsLimit,
       NanoCpus: 1_000_000_000,
+      ...(background ? { CpuShares: BACKGROUND_CPU_SHARES } : {}),
       Ulimits: [
         { Name: 'nproc', Soft: settings.nproc, Hard: settings.nproc },
         { Name: 'nofile', Soft: settings.nofile, Hard: settings.nofile },

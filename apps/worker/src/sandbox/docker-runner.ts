@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
+import { raiseCpuPriority } from './cpu-priority.js';
 import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
 import { OutputCollector } from './output-collector.js';
 import type { RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
@@ -37,9 +38,9 @@ export class SandboxStartError extends Error {
 export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
 
-  async acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox> {
+  async acquire(limits: ResolvedLimits, labels: { jobId: string; background?: boolean }): Promise<Sandbox> {
     const { docker, settings, workerId, prefix } = this.opts;
-    const spec = buildContainerSpec(settings, limits, { jobId: labels.jobId, workerId, prefix });
+    const spec = buildContainerSpec(settings, limits, { jobId: labels.jobId, workerId, prefix }, labels.background);
     let container: Docker.Container | undefined;
     try {
       container = await docker.createContainer(spec);
@@ -76,6 +77,10 @@ class DockerSandbox implements Sandbox {
 
   get id(): string {
     return this.container.id;
+  }
+
+  async prioritize(): Promise<void> {
+    await raiseCpuPriority(this.container.id);
   }
 
   whenExited(): Promise<void> {

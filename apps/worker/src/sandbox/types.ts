@@ -36,6 +36,8 @@ export interface Sandbox {
   readonly id: string;
   /** Set by a warm pool on the sandboxes it hands out. */
   warm: boolean;
+  /** Gives a sandbox started in the background the CPU weight of a running job. */
+  prioritize(): Promise<void>;
   run(input: RunInput, signal?: AbortSignal): Promise<RawRun>;
   /** Settles when the sandbox has stopped, for whatever reason (a pool watches its idle ones). */
   whenExited(): Promise<void>;
@@ -43,5 +45,6 @@ export interface Sandbox {
 }
 
 export interface SandboxRunner {
-  acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox>;
+  /** `background`: started ahead of demand, with the lowest CPU weight until prioritized. */
+  acquire(limits: ResolvedLimits, labels: { jobId: string; background?: boolean }): Promise<Sandbox>;
 }

@@ -32,7 +32,8 @@ export interface WarmPoolOptions {
 }
 
 /**
- * Started sandboxes with the harness already waiting for its job. A job takes one whose limits
+ * Started sandboxes with the harness already waiting for its job, started at the lowest CPU weight
+ * so refills only use CPU no running job wants; a job raises its sandbox to the normal weight. A job takes one whose limits
  * match and the pool starts a replacement in the background; a sandbox is still used exactly once
  * and disposed after. The pool follows demand between a floor and a ceiling: each job that finds
  * nothing ready raises the target by one for a minute, so steady traffic the floor already serves
@@ -87,6 +88,7 @@ export class WarmPoolRunner implements SandboxRunner {
       this.opts.onAcquire?.('hit');
       this.fill();
       ready.warm = true;
+      await ready.prioritize();
       return ready;
     }
     // A start already under way finishes sooner than a new one would: join it.
@@ -95,7 +97,10 @@ export class WarmPoolRunner implements SandboxRunner {
       const joined = new Promise<Sandbox | Error>((resolve) => this.waiters.push(resolve));
       this.fill();
       const got = await joined;
-      if (!(got instanceof Error)) return got;
+      if (!(got instanceof Error)) {
+        await got.prioritize();
+        return got;
+      }
       // The start failed: this job should not pay for it twice, but it still needs a sandbox.
     } else {
       this.opts.onAcquire?.('miss');
@@ -117,7 +122,7 @@ export class WarmPoolRunner implements SandboxRunner {
     ) {
       this.starting += 1;
       const started = this.cold
-        .acquire(this.opts.limits, { jobId: 'warm-pool' })
+        .acquire(this.opts.limits, { jobId: 'warm-pool', background: true })
         .then((sandbox) => this.settle(sandbox))
         .catch((err: unknown) => {
           this.starting -= 1;
