@@ -17,10 +17,15 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
         filters: { label: [`${LABELS.worker}=${stack.config.workerId}`] },
       })
     ).filter((c) => c.State === 'running');
-  // Exactly `size`: a used sandbox is removed just after its job answers, and must be gone first.
+  // Exactly `size` containers (a used sandbox is removed just after its job answers, and must be
+  // gone first), and as many idle in the pool: started and with the harness waiting for a job.
+  const idleInPool = async () => {
+    const m = await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_pool_size');
+    return Number(/state="idle"} (\d+)/.exec(m ?? '')?.[1] ?? 0);
+  };
   const poolFull = async (size: number) => {
     for (let i = 0; i < 100; i++) {
-      if ((await mine()).length === size) return true;
+      if ((await mine()).length === size && (await idleInPool()) === size) return true;
       await sleep(100);
     }
     return false;

@@ -8,10 +8,11 @@ export {
   LABELS,
   SANDBOX_MEMORY_OVERHEAD_MB,
 } from './sandbox/container-spec.js';
-export { BACKGROUND_CPU_SHARES, raiseCpuPriority } from './sandbox/cpu-priority.js';
+export { BACKGROUND_CPU_SHARES, raiseCpuPriority, StartTicket } from './sandbox/cpu-priority.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
 export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
 export { OutputCollector } from './sandbox/output-collector.js';
+export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { type PoolOutcome, type WarmPoolOptions, WarmPoolRunner } from './sandbox/warm-pool.js';
 export { canaries, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';

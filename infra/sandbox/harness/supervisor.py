@@ -5,7 +5,7 @@ Reads one job frame (a single JSON line) from stdin, runs the user's code once
 writes a report line to stderr after each child is gone.
 
 Children are forked from this process, which has already imported everything a
-run needs (child.py, ast, json, traceback): a fork under gVisor's ptrace platform
+run needs (child.py and ast): a fork under gVisor's ptrace platform
 costs about 50 ms where a new interpreter costs 65-90 ms. The first child is
 forked before the frame arrives, so a warm sandbox answers without paying for
 either. A child never runs more than one program, and this process never runs
@@ -18,7 +18,6 @@ dig one out of memory, which is why the worker treats reports as hints about the
 submitter's own run and never as facts about the host.
 """
 
-import json
 import os
 import select
 import sys
@@ -48,7 +47,7 @@ def read_frame():
     line = sys.stdin.buffer.readline(MAX_FRAME_BYTES)
     if not line.endswith(b"\n"):
         raise ValueError("job frame missing or too large")
-    frame = json.loads(line)
+    frame = child.json_loads(line)
     if frame.get("v") != PROTOCOL_VERSION:
         raise ValueError("unsupported protocol version %r" % frame.get("v"))
     return frame
@@ -161,7 +160,7 @@ def wait_child(pid, deadline):
 
 def parse_violation(raw):
     try:
-        found = json.loads(raw)
+        found = child.json_loads(raw)
         message = str(found["message"])[:500]
         line = found.get("line")
         return {"message": message, "line": line if isinstance(line, int) else None}
@@ -170,14 +169,14 @@ def parse_violation(raw):
 
 
 def report(nonce, payload):
-    line = "\n\x1esbx-report:%s:%s\n" % (nonce, json.dumps(payload, separators=(",", ":")))
+    line = "\n\x1esbx-report:%s:%s\n" % (nonce, child.json_dumps(payload))
     os.write(2, line.encode())
 
 
 def run(waiting, code, stdin_text, time_ms, memory_mb, policy):
     """Hands one job to a waiting child and supervises it."""
     stdin = stdin_text.encode("utf-8", "surrogatepass")
-    header = json.dumps(
+    header = child.json_dumps(
         {"time_ms": time_ms, "memory_mb": memory_mb, "policy": policy, "code": len(code), "stdin": len(stdin)}
     ).encode()
     handed = time.monotonic()
@@ -226,8 +225,14 @@ def done(nonce, exit_code):
     os._exit(exit_code)
 
 
+READY = b"\x1esbx-ready\n"
+
+
 def main():
     waiting = WaitingChild()
+    # First bytes on stdout, before any user code exists: the worker counts the sandbox as started
+    # from here, and strips the marker.
+    os.write(1, READY)
     try:
         frame = read_frame()
     except Exception as exc:  # the worker wrote a bad frame: that is an internal error

@@ -31,3 +31,23 @@ export async function raiseCpuPriority(containerId: string): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * A background start a job may come to need before it finishes: raising the ticket gives the
+ * container the default weight as soon as it exists (or at once, if it already does).
+ */
+export class StartTicket {
+  private id: string | undefined;
+  private raised = false;
+
+  created(containerId: string): void {
+    this.id = containerId;
+    if (this.raised) void raiseCpuPriority(containerId);
+  }
+
+  raise(): void {
+    if (this.raised) return;
+    this.raised = true;
+    if (this.id) void raiseCpuPriority(this.id);
+  }
+}

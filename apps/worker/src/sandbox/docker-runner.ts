@@ -3,9 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
-import { raiseCpuPriority } from './cpu-priority.js';
+import { raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
 import { OutputCollector } from './output-collector.js';
+import { ReadyGate } from './ready-gate.js';
 import type { RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
 
 export interface DockerRunnerOptions {
@@ -20,6 +21,8 @@ export interface DockerRunnerOptions {
   wallGraceMs: number;
   /** How long to wait for the attach stream to drain after the container exits. */
   drainTimeoutMs?: number;
+  /** Longest a sandbox may take from start to its harness waiting for a job. Default 30 s. */
+  readyTimeoutMs?: number;
 }
 
 /** Interpreter start-up and teardown per test, on top of its time limit, for the worker's backstop. */
@@ -38,12 +41,18 @@ export class SandboxStartError extends Error {
 export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
 
-  async acquire(limits: ResolvedLimits, labels: { jobId: string; background?: boolean }): Promise<Sandbox> {
+  async acquire(limits: ResolvedLimits, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox> {
     const { docker, settings, workerId, prefix } = this.opts;
-    const spec = buildContainerSpec(settings, limits, { jobId: labels.jobId, workerId, prefix }, labels.background);
+    const spec = buildContainerSpec(
+      settings,
+      limits,
+      { jobId: labels.jobId, workerId, prefix },
+      labels.background !== undefined,
+    );
     let container: Docker.Container | undefined;
     try {
       container = await docker.createContainer(spec);
+      labels.background?.created(container.id);
       // Attach before start so no byte of output is missed.
       const stream = (await container.attach({
         stream: true,
@@ -52,10 +61,16 @@ export class DockerSandboxRunner implements SandboxRunner {
         stderr: true,
         hijack: true,
       })) as Duplex;
+      const gate = new ReadyGate(stream);
       // 'next-exit': the default condition returns at once for a created container.
       const exited = container.wait({ condition: 'next-exit' });
       await container.start();
-      return new DockerSandbox(container, stream, exited, limits, this.opts);
+      // Started means the harness waits for its job: a job handed over earlier would wait inside.
+      const ready = await Promise.race([gate.ready, delay(this.opts.readyTimeoutMs ?? 30_000).then(() => null)]);
+      if (ready === null) throw new Error('the sandbox harness did not become ready');
+      if (!ready && (await container.inspect()).State.Running !== true)
+        throw new Error('the sandbox exited while starting');
+      return new DockerSandbox(container, stream, gate, exited, limits, this.opts);
     } catch (err) {
       if (container) await container.remove({ force: true }).catch(() => {});
       throw new SandboxStartError(`could not start sandbox: ${(err as Error).message}`, { cause: err });
@@ -70,6 +85,7 @@ class DockerSandbox implements Sandbox {
   constructor(
     private readonly container: Docker.Container,
     private readonly stream: Duplex,
+    private readonly gate: ReadyGate,
     private readonly exited: Promise<{ StatusCode: number }>,
     private readonly limits: ResolvedLimits,
     private readonly opts: DockerRunnerOptions,
@@ -116,7 +132,7 @@ class DockerSandbox implements Sandbox {
       },
     );
     const drained = new Promise<void>((resolve) => {
-      this.stream.on('data', (chunk: Buffer) => collector.push(chunk));
+      this.gate.consume((chunk) => collector.push(chunk));
       this.stream.once('end', resolve);
       this.stream.once('close', resolve);
       this.stream.once('error', () => resolve());

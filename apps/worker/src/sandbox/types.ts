@@ -1,4 +1,5 @@
 import type { ResolvedLimits } from '@sbx/shared';
+import type { StartTicket } from './cpu-priority.js';
 
 export interface RunInput {
   code: string;
@@ -45,6 +46,9 @@ export interface Sandbox {
 }
 
 export interface SandboxRunner {
-  /** `background`: started ahead of demand, with the lowest CPU weight until prioritized. */
-  acquire(limits: ResolvedLimits, labels: { jobId: string; background?: boolean }): Promise<Sandbox>;
+  /**
+   * Resolves once the harness inside waits for its job. `background`: started ahead of demand, at
+   * the lowest CPU weight until the ticket is raised or the sandbox prioritized.
+   */
+  acquire(limits: ResolvedLimits, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox>;
 }

@@ -1,4 +1,5 @@
 import type { ResolvedLimits } from '@sbx/shared';
+import { StartTicket } from './cpu-priority.js';
 import type { Sandbox, SandboxRunner } from './types.js';
 
 export type PoolOutcome = 'hit' | 'wait' | 'miss';
@@ -46,6 +47,7 @@ export class WarmPoolRunner implements SandboxRunner {
   /** Jobs promised the next sandbox to finish starting, in arrival order. */
   private readonly waiters: ((sandbox: Sandbox | Error) => void)[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly tickets = new Set<StartTicket>();
   /** When jobs found nothing ready: the pool grows by what it lacked, not by traffic it already serves. */
   private readonly shortfalls: number[] = [];
   private trimTimer: NodeJS.Timeout | undefined;
@@ -94,6 +96,8 @@ export class WarmPoolRunner implements SandboxRunner {
     // A start already under way finishes sooner than a new one would: join it.
     if (this.starting > this.waiters.length) {
       this.opts.onAcquire?.('wait');
+      // A job waits on these now: they run at the default CPU weight from here on.
+      for (const ticket of this.tickets) ticket.raise();
       const joined = new Promise<Sandbox | Error>((resolve) => this.waiters.push(resolve));
       this.fill();
       const got = await joined;
@@ -121,10 +125,17 @@ export class WarmPoolRunner implements SandboxRunner {
       this.idle.length + this.starting - this.waiters.length < this.target
     ) {
       this.starting += 1;
+      const ticket = new StartTicket();
+      this.tickets.add(ticket);
+      if (this.waiters.length > this.starting - 1) ticket.raise();
       const started = this.cold
-        .acquire(this.opts.limits, { jobId: 'warm-pool', background: true })
-        .then((sandbox) => this.settle(sandbox))
+        .acquire(this.opts.limits, { jobId: 'warm-pool', background: ticket })
+        .then((sandbox) => {
+          this.tickets.delete(ticket);
+          return this.settle(sandbox);
+        })
         .catch((err: unknown) => {
+          this.tickets.delete(ticket);
           this.starting -= 1;
           this.opts.onError?.(err);
           this.waiters.shift()?.(err instanceof Error ? err : new Error(String(err)));
