@@ -9,6 +9,7 @@ const settings = {
   nproc: 64,
   pidsLimit: 1024,
   nofile: 256,
+  cpus: 2,
   fileSizeBytes: 1 << 24,
   user: DEFAULT_SANDBOX_USER,
 };
@@ -33,6 +34,7 @@ test('every hardening flag is set', () => {
   assert.equal(h.Memory, (100 + SANDBOX_MEMORY_OVERHEAD_MB) * 1024 * 1024, 'the limit plus the harness share');
   assert.equal(h.MemorySwap, h.Memory, 'no swap beyond the limit');
   assert.equal(h.PidsLimit, 1024);
+  assert.equal(h.NanoCpus, 2 * 1e9, 'a CPU quota, in cores');
   assert.equal(h.Privileged, false);
   assert.equal(h.AutoRemove, false, 'inspect must still see OOMKilled');
   assert.equal(h.LogConfig?.Type, 'none');
@@ -66,6 +68,7 @@ test('a sandbox started ahead of demand gets the lowest CPU weight; a job-starte
     pidsLimit: 1024,
     fileSizeBytes: 1,
     nofile: 256,
+    cpus: 2,
     user: DEFAULT_SANDBOX_USER,
   };
   assert.equal(buildContainerSpec(settings, limits, labels, true).HostConfig?.CpuShares, 2);

@@ -210,3 +210,22 @@ test('an idle sandbox that dies is disposed and replaced; drain disposes of the 
 test('floor above ceiling is refused', () => {
   assert.throws(() => pool(new FakeRunner(), { min: 3, max: 2 }), /min <= max/);
 });
+
+test('while the worker is busy the pool refills only when it has nothing idle or starting', async () => {
+  const runner = new FakeRunner();
+  let busy = false;
+  const p = new WarmPoolRunner(runner, { min: 2, max: 2, maxStarting: 2, limits: LIMITS, busy: () => busy });
+  p.start();
+  runner.startOne();
+  runner.startOne();
+  await tick();
+  busy = true;
+  await p.acquire(LIMITS, { jobId: 'j1' });
+  assert.equal(runner.pending.length, 0, 'one idle left: the refill waits');
+  await p.acquire(LIMITS, { jobId: 'j2' });
+  assert.equal(runner.pending.length, 1, 'none left: a start goes ahead anyway');
+  busy = false;
+  p.refill();
+  assert.equal(runner.pending.length, 2, 'idle again: the pool catches up');
+  await shutdown(runner, p);
+});

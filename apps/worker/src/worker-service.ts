@@ -69,6 +69,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         nproc: config.nproc,
         pidsLimit: config.pidsLimit,
         nofile: 256,
+        cpus: config.sandboxCpus,
         fileSizeBytes: config.tmpfsMb * 1024 * 1024,
         user: DEFAULT_SANDBOX_USER,
       },
@@ -83,6 +84,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
           onError: (err) => log.warn({ err }, 'warm sandbox failed'),
           onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome }),
+          busy: () => running.size > 0,
           onSize: ({ idle, starting, target }) => {
             metrics.poolSize.set({ state: 'idle' }, idle);
             metrics.poolSize.set({ state: 'starting' }, starting);
@@ -147,6 +149,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal);
     } finally {
       running.delete(jobId);
+      if (running.size === 0) pool?.refill();
     }
   }
 

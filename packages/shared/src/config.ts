@@ -176,7 +176,7 @@ export const ENV_VARS = {
   poolMin: int('SBX_POOL_MIN', 2, 'Warm pool floor: started sandboxes each worker keeps for default-limit jobs.'),
   poolMax: int(
     'SBX_POOL_MAX',
-    16,
+    32,
     'Warm pool ceiling: each job of the last minute that found no warm sandbox adds one, up to this (0 = cold only).',
   ),
   poolStarts: int('SBX_POOL_STARTS', 2, 'Pool sandboxes started at once; each start costs about 0.5 CPU-s.', 1),
@@ -189,6 +189,12 @@ export const ENV_VARS = {
     'OCI runtime. Anything but runsc is logged as a warning on every start.',
   ),
   dockerSocket: str('SBX_DOCKER_SOCKET', '/var/run/docker.sock', 'Docker engine socket.'),
+  sandboxCpus: int(
+    'SBX_SANDBOX_CPUS',
+    2,
+    'CPU quota of each sandbox, in cores (gVisor threads count: 1 slows forks).',
+    1,
+  ),
   tmpfsMb: int('SBX_TMPFS_MB', 16, 'Size of the noexec /tmp inside each sandbox.', 1),
   nproc: int('SBX_NPROC', 64, 'RLIMIT_NPROC for the sandbox user (threads count too).', 1),
   pidsLimit: int('SBX_PIDS_LIMIT', 1024, 'Host pids cgroup backstop; gVisor threads count, keep it high.', 128),

@@ -21,6 +21,13 @@ export interface WarmPoolOptions {
    * shortfall, up to the ceiling. Default 60 s.
    */
   demandWindowMs?: number;
+  /**
+   * Whether jobs are running on this worker. While they are, the pool refills only when it has
+   * nothing idle or starting: a start's Docker and gVisor work outside the sandbox's cgroup slows a
+   * running job (a 20-test job by a third) whatever the sandbox's own CPU weight. Call `refill()`
+   * when the worker goes idle.
+   */
+  busy?: () => boolean;
   /** How often idle sandboxes above the target are retired. Default 5 s. */
   trimIntervalMs?: number;
   /** Wait before retrying after a sandbox failed to start. Default 1 s. */
@@ -117,10 +124,17 @@ export class WarmPoolRunner implements SandboxRunner {
     this.opts.onSize?.({ idle: this.idle.length, starting: this.starting, target: this.target });
   }
 
+  /** Starts what the pool lacks, if the worker lets it (see `busy`). */
+  refill(): void {
+    this.fill();
+  }
+
   private fill(): void {
     const maxStarting = this.opts.maxStarting ?? 1;
+    const deferred = () => (this.opts.busy?.() ?? false) && this.idle.length + this.starting > 0;
     while (
       !this.closed &&
+      !deferred() &&
       this.starting < maxStarting &&
       this.idle.length + this.starting - this.waiters.length < this.target
     ) {
