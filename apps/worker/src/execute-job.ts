@@ -14,9 +14,9 @@ export interface ExecuteOptions {
   onAcquired?: (seconds: number) => void;
   /**
    * Handed the sandbox's disposal so the result need not wait for the container's removal; the
-   * caller must settle it before shutting down. Without it, the disposal is awaited.
+   * caller must run it, and settle it before shutting down. Without it, the disposal is awaited.
    */
-  onDisposal?: (disposal: Promise<void>) => void;
+  onDisposal?: (dispose: () => Promise<void>) => void;
   /** Seconds the job waited in the queue, for the result's stages. */
   queuedSeconds?: number;
 }
@@ -112,9 +112,8 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       finished_at: new Date().toISOString(),
     };
   } finally {
-    const disposal = sandbox.dispose();
-    if (opts.onDisposal) opts.onDisposal(disposal);
-    else await disposal;
+    if (opts.onDisposal) opts.onDisposal(() => sandbox.dispose());
+    else await sandbox.dispose();
   }
 }
 

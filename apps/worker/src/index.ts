@@ -1,4 +1,5 @@
 export { classify } from './classify.js';
+export { DeferredDisposer } from './deferred-disposer.js';
 export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
 export { createWorkerMetrics } from './metrics.js';

@@ -11,6 +11,7 @@ import { type Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { DeferredDisposer } from './deferred-disposer.js';
 import { executeJob } from './execute-job.js';
 import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
@@ -45,14 +46,11 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
   const cancelSubscriber = redis.duplicate();
   const running = new Map<string, AbortController>();
-  // Sandboxes being removed after their job answered: settled before shutdown.
-  const disposals = new Set<Promise<void>>();
-  const trackDisposal = (disposal: Promise<void>) => {
-    const tracked = disposal.catch((err: unknown) => log.warn({ err }, 'sandbox removal failed'));
-    disposals.add(tracked);
-    void tracked.finally(() => disposals.delete(tracked));
-  };
-  cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
+  const disposer = new DeferredDisposer({
+    maxPending: config.concurrency,
+    busy: () => running.size > 0,
+    onError: (err) => log.warn({ err }, 'sandbox removal failed'),
+  });
   const metrics = createWorkerMetrics();
   const cold =
     runner ??
@@ -149,7 +147,11 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal);
     } finally {
       running.delete(jobId);
-      if (running.size === 0) pool?.refill();
+      // Idle: the time for what was put off while jobs ran.
+      if (running.size === 0) {
+        disposer.flush();
+        pool?.refill();
+      }
     }
   }
 
@@ -166,7 +168,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         policyLayer: config.policyLayer,
         signal,
         onAcquired: (s) => metrics.sandboxStart.observe(s),
-        onDisposal: trackDisposal,
+        onDisposal: (dispose) => disposer.add(dispose),
         queuedSeconds,
       });
     } catch (err) {
@@ -255,7 +257,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
       }
       await pool?.drain();
-      await Promise.allSettled([...disposals]);
+      await disposer.settle();
       await heartbeat.stop();
       await webhooks?.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});
