@@ -51,6 +51,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     busy: () => running.size > 0,
     onError: (err) => log.warn({ err }, 'sandbox removal failed'),
   });
+  cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
   const cold =
     runner ??
