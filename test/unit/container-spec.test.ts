@@ -60,17 +60,6 @@ test('every hardening flag is set', () => {
 test('a sandbox started ahead of demand gets the lowest CPU weight; a job-started one the default', () => {
   const labels = { jobId: 'j', workerId: 'w', prefix: 'p' };
   const limits = { time_ms: 2000, memory_mb: 128 };
-  const settings = {
-    image: 'img',
-    runtime: 'runsc',
-    tmpfsMb: 16,
-    nproc: 64,
-    pidsLimit: 1024,
-    fileSizeBytes: 1,
-    nofile: 256,
-    cpus: 2,
-    user: DEFAULT_SANDBOX_USER,
-  };
   assert.equal(buildContainerSpec(settings, limits, labels, true).HostConfig?.CpuShares, 2);
   assert.equal(buildContainerSpec(settings, limits, labels).HostConfig?.CpuShares, undefined);
 });
