@@ -46,9 +46,11 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
   const cancelSubscriber = redis.duplicate();
   const running = new Map<string, AbortController>();
+  // What can wait while jobs run (removing used sandboxes, refilling the pool) waits for this.
+  const busy = () => running.size > 0;
   const disposer = new DeferredDisposer({
     maxPending: config.concurrency,
-    busy: () => running.size > 0,
+    busy,
     onError: (err) => log.warn({ err }, 'sandbox removal failed'),
   });
   cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
@@ -83,7 +85,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
           onError: (err) => log.warn({ err }, 'warm sandbox failed'),
           onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome }),
-          busy: () => running.size > 0,
+          busy,
           onSize: ({ idle, starting, target }) => {
             metrics.poolSize.set({ state: 'idle' }, idle);
             metrics.poolSize.set({ state: 'starting' }, starting);
