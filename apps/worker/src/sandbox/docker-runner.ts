@@ -168,33 +168,23 @@ class DockerSandbox implements Sandbox {
         ),
       ]);
       const wallTime = (performance.now() - started) / 1000;
-      if (end && killedBy === null) {
+      const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>): RawRun => {
         const out = collector.result();
         return {
           killedBy,
-          oomKilled: false,
-          exitCode: end.exitCode,
+          ...how,
           stdout: stripDone(out.stdout, nonce),
           stderr: stripDone(out.stderr, nonce),
           outputOverflow: out.overflow,
           wallTime,
           nonce,
         };
-      }
+      };
+      if (end && killedBy === null) return raw({ oomKilled: false, exitCode: end.exitCode });
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
       const state = await this.exitState(killedBy === null);
       const exit = await this.exited.catch(() => null);
-      const out = collector.result();
-      return {
-        killedBy,
-        oomKilled: state?.OOMKilled === true,
-        exitCode: state?.ExitCode ?? exit?.StatusCode ?? null,
-        stdout: stripDone(out.stdout, nonce),
-        stderr: stripDone(out.stderr, nonce),
-        outputOverflow: out.overflow,
-        wallTime,
-        nonce,
-      };
+      return raw({ oomKilled: state?.OOMKilled === true, exitCode: state?.ExitCode ?? exit?.StatusCode ?? null });
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);

@@ -40,13 +40,15 @@ export interface WarmPoolOptions {
 }
 
 /**
- * Started sandboxes with the harness already waiting for its job, started at the lowest CPU weight
- * so refills only use CPU no running job wants; a job raises its sandbox to the normal weight. A job takes one whose limits
+ * Started sandboxes with the harness already waiting for its job. A job takes one whose limits
  * match and the pool starts a replacement in the background; a sandbox is still used exactly once
- * and disposed after. The pool follows demand between a floor and a ceiling: each job that finds
- * nothing ready raises the target by one for a minute, so steady traffic the floor already serves
- * holds no more sandboxes than the floor, while a burst leaves stock for the next one. Jobs with other
- * limits, or arriving when nothing is ready or starting, get a cold sandbox.
+ * and disposed after. Refills start at the lowest CPU weight, so they only use CPU no running job
+ * wants; a job raises its sandbox to the normal weight.
+ *
+ * The pool follows demand between a floor and a ceiling: each job that finds nothing ready raises
+ * the target by one for a minute, so steady traffic the floor already serves holds no more
+ * sandboxes than the floor, while a burst leaves stock for the next one. Jobs with other limits,
+ * or arriving when nothing is ready or starting, get a cold sandbox.
  */
 export class WarmPoolRunner implements SandboxRunner {
   private readonly idle: Sandbox[] = [];
@@ -92,7 +94,6 @@ export class WarmPoolRunner implements SandboxRunner {
       return this.cold.acquire(limits, labels);
     }
     const ready = this.idle.shift();
-    if (!ready) this.shortfalls.push(performance.now());
     if (ready) {
       this.opts.onAcquire?.('hit');
       this.fill();
@@ -100,6 +101,7 @@ export class WarmPoolRunner implements SandboxRunner {
       await ready.prioritize();
       return ready;
     }
+    this.shortfalls.push(performance.now());
     // A start already under way finishes sooner than a new one would: join it.
     if (this.starting > this.waiters.length) {
       this.opts.onAcquire?.('wait');
