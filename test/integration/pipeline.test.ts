@@ -56,6 +56,21 @@ describe('submit → queue → worker → fresh gVisor container → result', ()
     assert.ok(elapsed < 1 + 3, `request took ${elapsed}s`);
   });
 
+  test('threads that reach the CPU backstop before the wall clock are a timeout, not a SIGKILL crash', async () => {
+    // Hashing releases the GIL, so five threads burn CPU together; gVisor also counts their waits.
+    const code = [
+      'import hashlib, threading',
+      'data = b"x" * (1 << 20)',
+      'def burn():',
+      '    while True: hashlib.sha256(data).digest()',
+      'for _ in range(4): threading.Thread(target=burn, daemon=True).start()',
+      'burn()',
+    ].join('\n');
+    const r = await run(stack.app, { code });
+    assert.equal(r.status, 'timeout', `${r.status}: ${r.message}`);
+    assert.equal(r.signal, null);
+  });
+
   test('a 1.5 s busy loop under the 2 s limit is ok', async () => {
     const code = 'import time\nt = time.monotonic()\nwhile time.monotonic() - t < 1.5: pass\nprint("done")';
     const r = await run(stack.app, { code });

@@ -5,6 +5,7 @@ import { classify } from '@sbx/worker';
 const limits = { time_ms: 2000, memory_mb: 128 };
 const report = {
   timed_out: false,
+  cpu_limit: false,
   exit_code: 0,
   signal: null,
   time: 0.01,
@@ -29,6 +30,14 @@ test('the worker deadline wins over everything, even an OOM flag and a forged re
 
 test('the harness timeout is a timeout', () => {
   assert.equal(judge({ report: { ...report, timed_out: true, exit_code: 137, signal: 9 } }).status, 'timeout');
+});
+
+test('the CPU backstop is a timeout that says the threads spent the CPU time', () => {
+  const v = judge({
+    report: { ...report, timed_out: true, cpu_limit: true, exit_code: 137, signal: 9, cpu_time: 4.02 },
+  });
+  assert.equal(v.status, 'timeout');
+  assert.match(v.message ?? '', /2000 ms exceeded: the program's threads used 4\.0 s of CPU/);
 });
 
 test('OOMKilled is memory_limit; exit 137 alone is not', () => {

@@ -59,6 +59,10 @@ test('the report is found at the end of stderr and stripped, leaving user stderr
   const { stderr, report } = extractReport(Buffer.from(`warning: no newline${reportLine('n1', good)}`), 'n1');
   assert.equal(stderr.toString(), 'warning: no newline');
   assert.equal(report?.time, 0.5);
+  assert.equal(report?.cpu_limit, false, 'absent means the wall clock or no limit at all');
+  const viaCpu = extractReport(Buffer.from(reportLine('n1', { ...good, timed_out: true, cpu_limit: true })), 'n1');
+  assert.equal(viaCpu.report?.cpu_limit, true);
+  assert.equal(extractReport(Buffer.from(reportLine('n1', { ...good, cpu_limit: 'yes' })), 'n1').report, null);
 });
 
 test('a report with another nonce, not at the end, or malformed is ignored', () => {

@@ -49,8 +49,12 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
   const exit = report?.exit_code ?? run.exitCode;
   const signal = report ? report.signal : exit !== null && exit > 128 ? exit - 128 : null;
 
-  if (run.killedBy === 'deadline' || report?.timed_out)
-    return { status: 'timeout', signal: null, message: `time limit of ${limits.time_ms} ms exceeded` };
+  if (run.killedBy === 'deadline' || report?.timed_out) {
+    const message = report?.cpu_limit
+      ? `time limit of ${limits.time_ms} ms exceeded: the program's threads used ${report.cpu_time.toFixed(1)} s of CPU`
+      : `time limit of ${limits.time_ms} ms exceeded`;
+    return { status: 'timeout', signal: null, message };
+  }
   if (run.oomKilled || report?.memory_error)
     return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
   if (run.killedBy === 'output_cap' || outputBytes > outputCap)

@@ -130,10 +130,16 @@ def read_fd(fd):
     return b"".join(chunks)
 
 
+def cpu_limit_seconds(time_ms):
+    """RLIMIT_CPU for a run: a backstop behind the supervisor's wall clock, for spinning threads
+    that outlive a kill. It counts every thread, and gVisor's ptrace platform counts a runnable
+    thread's waiting time too, so a few spinning threads can reach it before the wall clock."""
+    return time_ms // 1000 + 2
+
+
 def set_limits(time_ms, memory_mb):
-    # CPU seconds: a backstop behind the supervisor's wall clock, for spinning
-    # threads that outlive a kill. Soft = hard so user code cannot raise them.
-    cpu = time_ms // 1000 + 2
+    # Soft = hard so user code cannot raise them.
+    cpu = cpu_limit_seconds(time_ms)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     # Address space above the memory limit: an allocation that could never fit fails at
     # once with MemoryError instead of grinding into the cgroup OOM killer, while the cgroup

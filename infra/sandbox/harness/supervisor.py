@@ -198,9 +198,13 @@ def run(waiting, code, stdin_text, time_ms, memory_mb, policy):
     status, usage = reaped
     rc = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
+    # The kernel's CPU backstop fired before the wall clock: that is the time limit too, not a crash.
+    # (User code may lower its own RLIMIT_CPU; dying of that stays a runtime error.)
+    cpu_limit = not timed_out and rc in (-9, -24) and cpu >= child.cpu_limit_seconds(time_ms) - 0.01
     result = {
         "v": PROTOCOL_VERSION,
-        "timed_out": timed_out,
+        "timed_out": timed_out or cpu_limit,
+        "cpu_limit": cpu_limit,
         "exit_code": rc if rc >= 0 else 128 - rc,
         "signal": -rc if rc < 0 else None,
         "time": round(ended - started, 6),

@@ -1,6 +1,8 @@
 /** The supervisor's report (infra/sandbox/harness/supervisor.py). Forgeable by user code: judge with care. */
 export interface HarnessReport {
   timed_out: boolean;
+  /** The time limit was reached through the CPU backstop (RLIMIT_CPU), before the wall clock. */
+  cpu_limit: boolean;
   exit_code: number;
   signal: number | null;
   time: number;
@@ -55,6 +57,7 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
     r.v !== HARNESS_PROTOCOL_VERSION ||
     typeof r.timed_out !== 'boolean' ||
     typeof r.memory_error !== 'boolean' ||
+    !(r.cpu_limit === undefined || typeof r.cpu_limit === 'boolean') ||
     !isNum(r.exit_code) ||
     !isNum(r.time) ||
     !isNum(r.cpu_time) ||
@@ -67,6 +70,7 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
     stderr: stderr.subarray(0, at),
     report: {
       timed_out: r.timed_out,
+      cpu_limit: r.cpu_limit === true,
       exit_code: r.exit_code,
       signal: r.signal,
       time: r.time,
