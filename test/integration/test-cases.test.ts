@@ -94,6 +94,34 @@ describe('test cases and verdicts', () => {
     assert.deepEqual(r.summary, { passed: 1, total: 3 });
   });
 
+  test('stop_on_first_failure stops the run at a wrong answer: the later tests never start', async () => {
+    const r = await run(stack.app, {
+      code: program,
+      policy: 'standard',
+      stop_on_first_failure: true,
+      tests: [
+        { stdin: '2\n', expected_output: '4' },
+        { stdin: '3\n', expected_output: '10' },
+        { stdin: 'loop\n', expected_output: '0', limits: { time_ms: 1500 } },
+        { stdin: 'loop\n', expected_output: '0', limits: { time_ms: 1500 } },
+      ],
+    });
+    assert.deepEqual(
+      r.tests.map((t: { verdict: string }) => t.verdict),
+      ['accepted', 'wrong_answer', 'skipped', 'skipped'],
+    );
+    // Had the two loops run, the sandbox would have spent 3 s on them.
+    assert.ok(r.wall_time < 1.5, `wall_time ${r.wall_time}`);
+    // Every test passing: the worker says "next" after each, and all of them run.
+    const clean = await run(stack.app, {
+      code: program,
+      policy: 'standard',
+      stop_on_first_failure: true,
+      tests: [1, 2, 3, 4].map((n) => ({ stdin: `${n}\n`, expected_output: `${n * n}` })),
+    });
+    assert.deepEqual(clean.summary, { passed: 4, total: 4 });
+  });
+
   test('comparators: exact, trailing whitespace (default), float tolerance', async () => {
     const code = 'print(input())';
     const exact = await run(stack.app, {

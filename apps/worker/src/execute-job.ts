@@ -1,8 +1,9 @@
 import type { JobData, RunResult, Stages } from '@sbx/shared';
 import { classify } from './classify.js';
 import { extractReport } from './sandbox/harness-report.js';
+import type { TestSlice } from './sandbox/test-slices.js';
 import type { SandboxRunner } from './sandbox/types.js';
-import { judgeTests } from './test-cases.js';
+import { finishedTestPassed, judgeTests } from './test-cases.js';
 
 export interface ExecuteOptions {
   runner: SandboxRunner;
@@ -48,7 +49,12 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         ...(tests
           ? {
               tests: tests.map((t) => ({ stdin: t.stdin, ...t.limits })),
-              stopOnFailure: data.stop_on_first_failure ?? false,
+              ...(data.stop_on_first_failure
+                ? {
+                    continueAfter: (index: number, slice: TestSlice) =>
+                      finishedTestPassed({ ...data, tests }, index, slice, opts.outputCap),
+                  }
+                : {}),
             }
           : {}),
       },

@@ -14,8 +14,9 @@ export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.
 export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
 export { OutputCollector } from './sandbox/output-collector.js';
 export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
+export { splitTestOutputs, type TestSlice } from './sandbox/test-slices.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { type PoolOutcome, type WarmPoolOptions, WarmPoolRunner } from './sandbox/warm-pool.js';
 export { canaries, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';
-export { judgeTests, splitTestOutputs } from './test-cases.js';
+export { finishedTestPassed, judgeTests } from './test-cases.js';
 export { createWorkerService, JOB_ATTEMPTS, type WorkerService } from './worker-service.js';

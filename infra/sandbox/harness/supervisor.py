@@ -220,6 +220,12 @@ def failed(result):
     return result["exit_code"] != 0 or result["timed_out"] or result["memory_error"] or result["violation"]
 
 
+def worker_says_next():
+    # Only the worker can tell a wrong answer (expected outputs never enter the sandbox): with
+    # stop_on_failure it judges each test as its report arrives and answers "next" or "stop".
+    return sys.stdin.buffer.readline(16) == b"next\n"
+
+
 def done(nonce, exit_code):
     # Whatever the program left behind (a grandchild, a stray thread's process) goes first: this
     # process is PID 1, which kill(-1) spares, and nothing else may outlive the run.
@@ -263,11 +269,12 @@ def main():
         result = run(waiting, code, frame.get("stdin", ""), frame["time_ms"], frame["memory_mb"], policy)
         report(nonce, result)
         done(nonce, result["exit_code"])
-    # Test cases: one fresh child each, in order, each forked once the one before is gone (the
-    # sandbox has one CPU: a fork during a test would only slow that test). Each test ends with a
+    # Test cases: one fresh child each, in order, each forked once the one before is gone (a fork
+    # during a test contends with it inside the sandbox and only slows it). Each test ends with a
     # marker on stdout and its report on stderr, both carrying the nonce, so the worker can split
     # the streams per test. Expected outputs never enter the sandbox: the worker judges answers.
     stop_on_failure = frame.get("stop_on_failure")
+    last = len(tests) - 1
     for index, test in enumerate(tests):
         if waiting is None:
             waiting = WaitingChild()
@@ -276,7 +283,7 @@ def main():
         result["test"] = index
         os.write(1, ("\n\x1esbx-end:%s:%d\n" % (nonce, index)).encode())
         report(nonce, result)
-        if stop_on_failure and failed(result):
+        if stop_on_failure and (failed(result) or (index < last and not worker_says_next())):
             break
     done(nonce, 0)
 

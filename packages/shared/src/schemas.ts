@@ -77,7 +77,10 @@ export const JobRequestSchema = Type.Object(
       }),
     ),
     stop_on_first_failure: Type.Optional(
-      Type.Boolean({ description: 'Stop at the first test that does not run cleanly; later tests are skipped.' }),
+      Type.Boolean({
+        description:
+          'Stop at the first test that is not accepted (a wrong answer included): later tests never run and are reported as skipped.',
+      }),
     ),
   },
   { additionalProperties: false },

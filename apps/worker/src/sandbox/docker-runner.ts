@@ -7,6 +7,7 @@ import { raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
 import { OutputCollector } from './output-collector.js';
 import { ReadyGate } from './ready-gate.js';
+import { splitTestOutputs } from './test-slices.js';
 import type { RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
 
 export interface DockerRunnerOptions {
@@ -129,8 +130,30 @@ class DockerSandbox implements Sandbox {
       () => {
         const out = doneExitCode(collector.tail('stdout'), nonce);
         if (out !== null && doneExitCode(collector.tail('stderr'), nonce) === out) finish(out);
+        else answerFinishedTests();
       },
     );
+    // With continueAfter, the supervisor waits after each test but the last for a go-ahead on stdin:
+    // expected outputs never enter the sandbox, so only the worker can tell a wrong answer.
+    const { tests, continueAfter } = input;
+    let answered = 0;
+    const reportMarker = Buffer.from(`\n\x1esbx-report:${nonce}:`);
+    const answerFinishedTests = () => {
+      if (!tests || !continueAfter || answered >= tests.length - 1) return;
+      // Only when stderr ends with a whole report line: the supervisor is silent until answered.
+      const tail = collector.tail('stderr');
+      const at = tail.lastIndexOf(reportMarker);
+      if (at < 0 || tail.indexOf(0x0a, at + reportMarker.length) !== tail.length - 1) return;
+      const { stdout, stderr } = collector.result();
+      const slices = splitTestOutputs(stdout, stderr, nonce, tests.length);
+      while (answered < tests.length - 1) {
+        const slice = slices[answered];
+        if (!slice?.report) return;
+        const goOn = continueAfter(answered, slice);
+        this.stream.write(goOn ? 'next\n' : 'stop\n');
+        answered = goOn ? answered + 1 : tests.length;
+      }
+    };
     const drained = new Promise<void>((resolve) => {
       this.gate.consume((chunk) => collector.push(chunk));
       this.stream.once('end', resolve);
@@ -145,15 +168,13 @@ class DockerSandbox implements Sandbox {
       time_ms: this.limits.time_ms,
       memory_mb: this.limits.memory_mb,
       policy: input.policy,
-      ...(input.tests ? { tests: input.tests, stop_on_failure: input.stopOnFailure ?? false } : {}),
+      ...(tests ? { tests, stop_on_failure: continueAfter !== undefined } : {}),
     });
     const started = performance.now();
     this.stream.write(frame);
 
     // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
-    const budgetMs = input.tests
-      ? input.tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0)
-      : this.limits.time_ms;
+    const budgetMs = tests ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0) : this.limits.time_ms;
     const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
     const onAbort = () => kill('abort');
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -39,7 +39,7 @@ export class OutputCollector {
     }
   }
 
-  /** The last bytes (at most 256) that arrived on stdout or stderr. */
+  /** The last bytes (at most 1 KiB) that arrived on stdout or stderr. */
   tail(stream: 'stdout' | 'stderr'): Buffer {
     return this.tails[stream === 'stdout' ? 0 : 1] as Buffer;
   }
@@ -68,4 +68,5 @@ export class OutputCollector {
   }
 }
 
-const TAIL_BYTES = 256;
+// Room for a whole per-test report line (about 250 bytes) after its marker.
+const TAIL_BYTES = 1024;

@@ -1,5 +1,6 @@
 import type { ResolvedLimits } from '@sbx/shared';
 import type { StartTicket } from './cpu-priority.js';
+import type { TestSlice } from './test-slices.js';
 
 export interface RunInput {
   code: string;
@@ -8,8 +9,12 @@ export interface RunInput {
   policy: 'strict' | 'standard' | 'off';
   /** Test cases: one fresh process each, in order, instead of the single run on `stdin`. */
   tests?: { stdin: string; time_ms: number; memory_mb: number }[];
-  /** Stop at the first test that does not run cleanly. */
-  stopOnFailure?: boolean;
+  /**
+   * Asked after each test but the last, once it has finished (its end marker and report are in):
+   * false stops the run there, before the next test starts. Given, the harness also stops by itself
+   * at a test that does not run cleanly. Without it, every test runs.
+   */
+  continueAfter?: (index: number, slice: TestSlice) => boolean;
 }
 
 /** What came out of one sandbox run, before it is judged. */
