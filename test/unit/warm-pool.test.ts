@@ -229,3 +229,36 @@ test('while the worker is busy the pool refills only when it has nothing idle or
   assert.equal(runner.pending.length, 2, 'idle again: the pool catches up');
   await shutdown(runner, p);
 });
+
+test('idle sandboxes above the target are retired once demand falls, but never while the worker is busy', async () => {
+  const runner = new FakeRunner();
+  let busy = false;
+  const p = new WarmPoolRunner(runner, {
+    min: 0,
+    max: 2,
+    maxStarting: 2,
+    demandWindowMs: 30,
+    trimIntervalMs: 5,
+    limits: LIMITS,
+    busy: () => busy,
+  });
+  p.start();
+  // Two jobs that find nothing ready raise the target to 2; the pool fills to it.
+  const jobs = [p.acquire(LIMITS, { jobId: 'a' }), p.acquire(LIMITS, { jobId: 'b' })];
+  while (runner.pending.length) {
+    runner.startOne();
+    await tick();
+  }
+  await Promise.all(jobs);
+  assert.equal(p.idleCount, 2);
+  busy = true;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(p.target, 0, 'the shortfalls left the window');
+  assert.equal(p.idleCount, 2, 'busy: nothing retired');
+  assert.deepEqual(runner.disposed, []);
+  busy = false;
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(p.idleCount, 0, 'quiet: the excess goes');
+  assert.equal(runner.disposed.length, 2);
+  await shutdown(runner, p);
+});

@@ -3,6 +3,7 @@ export { DeferredDisposer } from './deferred-disposer.js';
 export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
 export { createWorkerMetrics } from './metrics.js';
+export { QuietPeriod } from './quiet-period.js';
 export {
   buildContainerSpec,
   DEFAULT_SANDBOX_USER,

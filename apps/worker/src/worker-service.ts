@@ -16,6 +16,7 @@ import { executeJob } from './execute-job.js';
 import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { QuietPeriod } from './quiet-period.js';
 import { DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import type { SandboxRunner } from './sandbox/types.js';
@@ -24,6 +25,17 @@ import { runSelfCheck, type SelfCheckResult } from './self-check.js';
 
 /** Room for the harness report on top of the user's output cap. */
 const REPORT_SLACK_BYTES = 4096;
+/**
+ * How long after the last job ends the worker waits before removing used sandboxes and refilling the
+ * pool (see QuietPeriod): longer than the gap between back-to-back requests, short enough that a
+ * pool still refills between requests a person sends by hand.
+ */
+const BACKGROUND_QUIET_MS = 200;
+/**
+ * Used sandboxes kept for removal once the worker is quiet, per unit of concurrency: a used sandbox
+ * holds about 20-25 MB (gVisor hands a finished run's memory back within a second or two).
+ */
+const DISPOSAL_BACKLOG_PER_SLOT = 4;
 /** Retries for infrastructure failures (sandbox would not start); user-code outcomes are never retried. */
 export const JOB_ATTEMPTS = 3;
 
@@ -46,10 +58,17 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
   const cancelSubscriber = redis.duplicate();
   const running = new Map<string, AbortController>();
-  // What can wait while jobs run (removing used sandboxes, refilling the pool) waits for this.
-  const busy = () => running.size > 0;
+  // What can wait while jobs run (removing used sandboxes, refilling the pool) waits for quiet.
+  const quiet = new QuietPeriod({
+    quietMs: BACKGROUND_QUIET_MS,
+    onQuiet: () => {
+      disposer.flush();
+      pool?.refill();
+    },
+  });
+  const busy = () => quiet.busy();
   const disposer = new DeferredDisposer({
-    maxPending: config.concurrency,
+    maxPending: config.concurrency * DISPOSAL_BACKLOG_PER_SLOT,
     busy,
     onError: (err) => log.warn({ err }, 'sandbox removal failed'),
   });
@@ -141,6 +160,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (existing) return { status: (JSON.parse(existing) as RunResult).status };
     const cancel = new AbortController();
     running.set(jobId, cancel);
+    quiet.jobStarted();
     try {
       // Registered before the flag check: a cancel between the two is then caught by the channel.
       if (await redis.exists(keys.cancelFlag(jobId))) {
@@ -150,11 +170,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal);
     } finally {
       running.delete(jobId);
-      // Idle: the time for what was put off while jobs ran.
-      if (running.size === 0) {
-        disposer.flush();
-        pool?.refill();
-      }
+      quiet.jobEnded();
     }
   }
 
@@ -259,6 +275,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           await worker.close(true).catch(() => {});
         }
       }
+      quiet.close();
       await pool?.drain();
       await disposer.settle();
       await heartbeat.stop();

@@ -22,10 +22,10 @@ export interface WarmPoolOptions {
    */
   demandWindowMs?: number;
   /**
-   * Whether jobs are running on this worker. While they are, the pool refills only when it has
-   * nothing idle or starting: a start's Docker and gVisor work outside the sandbox's cgroup slows a
-   * running job (a 20-test job by a third) whatever the sandbox's own CPU weight. Call `refill()`
-   * when the worker goes idle.
+   * Whether the worker wants its CPU for jobs now. While it does, the pool refills only when it has
+   * nothing idle or starting, and retires nothing: a start's Docker and gVisor work outside the
+   * sandbox's cgroup slows a running job (a 20-test job by a third) whatever the sandbox's own CPU
+   * weight, and so does a removal. Call `refill()` when that ends.
    */
   busy?: () => boolean;
   /** How often idle sandboxes above the target are retired. Default 5 s. */
@@ -191,8 +191,9 @@ export class WarmPoolRunner implements SandboxRunner {
     return true;
   }
 
-  /** Retires idle sandboxes above the target, oldest first, once demand has fallen. */
+  /** Retires idle sandboxes above the target, oldest first, once demand has fallen. Never urgent. */
   private trim(): void {
+    if (this.opts.busy?.()) return;
     const excess = this.idle.length + this.starting - this.target;
     for (const sandbox of this.idle.splice(0, Math.max(0, Math.min(excess, this.idle.length)))) {
       sandbox.dispose().catch(this.opts.onError);
