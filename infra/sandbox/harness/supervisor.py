@@ -5,7 +5,7 @@ Reads one job frame (a single JSON line) from stdin, runs the user's code once
 writes a report line to stderr after each child is gone.
 
 Children are forked from this process, which has already imported everything a
-run needs (child.py and ast): a fork under gVisor's ptrace platform
+run needs (child.py, _ast, _json): a fork under gVisor's ptrace platform
 costs about 50 ms where a new interpreter costs 65-90 ms. The first child is
 forked before the frame arrives, so a warm sandbox answers without paying for
 either. A child never runs more than one program, and this process never runs
