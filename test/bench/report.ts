@@ -208,7 +208,7 @@ function stagesSection(r: Results): string {
         ['warm-pool hits (`stages.warm`)', ...runs.map(({ s }) => `${s.warmHits} of ${s.n}`)],
       ],
     ),
-    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50. A job that joined a pool start under way, or started cold, counts the harness starting up (about 0.25 s) in its run stage.',
+    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50. A job that joined a pool start under way, or started cold, waits in its sandbox stage for the container to be created and the harness to start (about 0.2 s of it is the harness).',
     burstHits,
   ].join('\n\n');
 }
