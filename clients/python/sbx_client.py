@@ -25,6 +25,7 @@ __all__ = [
     "SecurityViolation",
     "ExecutionError",
     "ApiError",
+    "ServerUnreachableError",
 ]
 
 
@@ -37,6 +38,16 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+class ServerUnreachableError(Exception):
+    """No answer from the API at all (refused, DNS, timeout): nothing was submitted or nothing came back.
+    `url` is what was tried, `reason` what the network said."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"sbx API unreachable at {url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class SandboxError(Exception):
@@ -106,6 +117,10 @@ class Client:
                 payload = {}
             code = payload.get("code", "http_error")
             raise ApiError(err.code, code, payload.get("message", str(err)), payload.get("details")) from None
+        except urllib.error.URLError as err:
+            raise ServerUnreachableError(self.base_url, str(err.reason)) from None
+        except (TimeoutError, ConnectionError) as err:
+            raise ServerUnreachableError(self.base_url, str(err) or type(err).__name__) from None
 
     @staticmethod
     def _body(code: str, stdin: Optional[str], time_ms: Optional[int], memory_mb: Optional[int],

@@ -34,7 +34,7 @@ export interface Stack {
 export async function startStack(opts: { env?: Record<string, string>; worker?: boolean } = {}): Promise<Stack> {
   const config = testConfig(opts.env);
   const app = await buildApp(config, { logger: false });
-  const worker = opts.worker === false ? null : createWorkerService(config, pino({ level: 'warn' }));
+  const worker = opts.worker === false ? null : createWorkerService(config, pino({ level: config.logLevel }));
   await worker?.start();
   return {
     config,

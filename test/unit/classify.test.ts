@@ -40,6 +40,16 @@ test('the CPU backstop is a timeout that says the threads spent the CPU time', (
   assert.match(v.message ?? '', /2000 ms exceeded: the program's threads used 4\.0 s of CPU/);
 });
 
+test('a SIGKILL while holding more than the memory limit is memory_limit; under it, a runtime_error', () => {
+  const killed = { ...report, exit_code: 137, signal: 9 };
+  assert.equal(judge({ report: { ...killed, max_rss_kb: 135_204 } }).status, 'memory_limit');
+  assert.equal(judge({ report: { ...killed, max_rss_kb: 128 * 1024 } }).status, 'memory_limit');
+  const underLimit = judge({ report: { ...killed, max_rss_kb: 100 * 1024 } });
+  assert.equal(underLimit.status, 'runtime_error');
+  assert.match(underLimit.message ?? '', /SIGKILL/);
+  assert.equal(judge({ report: { ...report, exit_code: 1, max_rss_kb: 200 * 1024 } }).status, 'runtime_error');
+});
+
 test('OOMKilled is memory_limit; exit 137 alone is not', () => {
   assert.equal(judge({ run: { killedBy: null, oomKilled: true, exitCode: 137 }, report: null }).status, 'memory_limit');
   const selfKill = judge({ run: { killedBy: null, oomKilled: false, exitCode: 137 }, report: null });

@@ -55,7 +55,10 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
       : `time limit of ${limits.time_ms} ms exceeded`;
     return { status: 'timeout', signal: null, message };
   }
-  if (run.oomKilled || report?.memory_error)
+  // gVisor may SIGKILL a program that outgrows the sandbox's memory itself, before the host's OOM
+  // killer would (no Docker OOM event then): killed while holding more than its limit is that limit.
+  const killedOverLimit = report !== null && report.signal === 9 && report.max_rss_kb >= limits.memory_mb * 1024;
+  if (run.oomKilled || report?.memory_error || killedOverLimit)
     return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
   if (run.killedBy === 'output_cap' || outputBytes > outputCap)
     return { status: 'output_limit', signal: null, message: `output exceeded ${outputCap} bytes; the run was stopped` };

@@ -13,6 +13,7 @@ export {
 export { BACKGROUND_CPU_SHARES, raiseCpuPriority, StartTicket } from './sandbox/cpu-priority.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
 export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
+export { OomEvents } from './sandbox/oom-events.js';
 export { OutputCollector } from './sandbox/output-collector.js';
 export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
 export { splitTestOutputs, type TestSlice } from './sandbox/test-slices.js';

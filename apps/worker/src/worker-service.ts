@@ -19,6 +19,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
 import { DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
+import { OomEvents } from './sandbox/oom-events.js';
 import type { SandboxRunner } from './sandbox/types.js';
 import { WarmPoolRunner } from './sandbox/warm-pool.js';
 import { runSelfCheck, type SelfCheckResult } from './self-check.js';
@@ -74,6 +75,9 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   });
   cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
+  const oomEvents = new OomEvents(docker, `${LABELS.worker}=${config.workerId}`, (err) =>
+    log.warn({ err }, 'docker event stream failed'),
+  );
   const cold =
     runner ??
     new DockerSandboxRunner({
@@ -82,6 +86,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       prefix: config.prefix,
       keepOutputBytes: config.maxOutputBytes + REPORT_SLACK_BYTES,
       wallGraceMs: config.wallGraceMs,
+      oomEvents,
       settings: {
         image: config.image,
         runtime: config.runtime,
@@ -219,6 +224,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await heartbeat.start();
       await webhooks?.start();
       await cancelSubscriber.subscribe(keys.cancelChannel);
+      await oomEvents.start();
       const reaped = await janitor();
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
       janitorTimer = setInterval(() => {
@@ -278,6 +284,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       quiet.close();
       await pool?.drain();
       await disposer.settle();
+      oomEvents.close();
       await heartbeat.stop();
       await webhooks?.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});

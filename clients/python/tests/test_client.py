@@ -13,6 +13,7 @@ from sbx_client import (  # noqa: E402
     Client,
     MemoryLimitError,
     SecurityViolation,
+    ServerUnreachableError,
     TimeoutExceededError,
     run_code_safely,
 )
@@ -36,6 +37,13 @@ class ClientTest(unittest.TestCase):
         failing = run_code_safely("raise SystemExit(3)", base_url=URL)
         self.assertEqual(failing["status"], "runtime_error")
         self.assertEqual(failing["exit_code"], 3)
+
+    def test_a_server_that_is_down_is_a_clear_error(self):
+        # Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
+        with self.assertRaises(ServerUnreachableError) as caught:
+            Client("http://127.0.0.1:9").run("print(1)")
+        self.assertEqual(caught.exception.url, "http://127.0.0.1:9")
+        self.assertIn("refused", caught.exception.reason.lower())
 
     def test_raise_on_error(self):
         with self.assertRaises(TimeoutExceededError) as timeout:

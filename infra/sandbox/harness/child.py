@@ -56,6 +56,10 @@ def json_loads(text):
         value, end = _scan_json(text, 0)
     except StopIteration:
         raise ValueError("not JSON") from None
+    except SystemError:
+        # The C scanner builds its error from json.decoder, found only if already imported (it never
+        # is here): malformed input surfaces as a bare SystemError instead.
+        raise ValueError("malformed JSON") from None
     if end != len(text):
         raise ValueError("trailing data after JSON")
     return value

@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
 import { raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
+import type { OomEvents } from './oom-events.js';
 import { OutputCollector } from './output-collector.js';
 import { ReadyGate } from './ready-gate.js';
 import { splitTestOutputs } from './test-slices.js';
@@ -24,9 +25,14 @@ export interface DockerRunnerOptions {
   drainTimeoutMs?: number;
   /** Longest a sandbox may take from start to its harness waiting for a job. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Docker's OOM events for these sandboxes; without them an OOM kill is judged from inspect alone. */
+  oomEvents?: OomEvents;
 }
 
-/** Interpreter start-up and teardown per test, on top of its time limit, for the worker's backstop. */
+/**
+ * Per test, on top of its time limit, for the worker's backstop: a forked child, its exit and, with
+ * stop-on-failure, the worker's go-ahead take about 0.1 s; a loaded host can take several times that.
+ */
 const PER_TEST_OVERHEAD_MS = 500;
 
 /** Thrown when the sandbox could not be created or started: an infrastructure failure, retried by the queue. */
@@ -215,7 +221,9 @@ class DockerSandbox implements Sandbox {
   /**
    * Docker learns of an OOM kill from a separate event that can land after the exit: under load an
    * inspect right at exit may still say OOMKilled=false for a sandbox the kernel killed. An
-   * unexplained SIGKILL exit is therefore looked at again for a short while before it is believed.
+   * unexplained SIGKILL exit of the whole sandbox (nothing inside can SIGKILL gVisor's init, so it is
+   * nearly always the kernel's OOM killer) therefore waits for that event: up to 3 s, as it came
+   * more than a second late on a loaded host. Without an event stream, inspect is asked again.
    */
   private async exitState(unexplained: boolean) {
     const inspect = () =>
@@ -224,7 +232,11 @@ class DockerSandbox implements Sandbox {
         .then((i) => i.State)
         .catch(() => null);
     let state = await inspect();
-    for (let i = 0; unexplained && state?.ExitCode === 137 && !state.OOMKilled && i < OOM_SETTLE_TRIES; i++) {
+    if (!unexplained || state?.ExitCode !== 137 || state.OOMKilled) return state;
+    const { oomEvents } = this.opts;
+    if (oomEvents)
+      return (await oomEvents.happened(this.id, OOM_EVENT_WAIT_MS)) ? { ...state, OOMKilled: true } : state;
+    for (let i = 0; !state?.OOMKilled && i < OOM_SETTLE_TRIES; i++) {
       await delay(OOM_SETTLE_STEP_MS);
       state = await inspect();
     }
@@ -233,12 +245,14 @@ class DockerSandbox implements Sandbox {
 
   async dispose(): Promise<void> {
     this.stream.destroy();
+    this.opts.oomEvents?.forget(this.id);
     await this.container.remove({ force: true }).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 404) throw err;
     });
   }
 }
 
+const OOM_EVENT_WAIT_MS = 3000;
 const OOM_SETTLE_TRIES = 5;
 const OOM_SETTLE_STEP_MS = 100;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
