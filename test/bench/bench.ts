@@ -26,7 +26,7 @@ import {
   sequentially,
   timeCommand,
 } from './commands.js';
-import { describeMachine, loadAverage } from './machine.js';
+import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
 import { measureIdleCost, readAcquisitions, waitForPoolAtRest } from './pool.js';
 import { renderReport, type StageBreakdown } from './report.js';
 import { SbxHttp } from './sbx-http.js';
@@ -140,12 +140,15 @@ function counterDelta(before: Map<string, number> | null, after: Map<string, num
 
 async function measureBurst(sbx: SbxHttp, registry: Registry | undefined, count: number) {
   const acquiredBefore = await readAcquisitions(registry);
+  const cpuBefore = machineCpuSeconds();
   const submittedAt = Date.now();
   const ids = await sbx.submit(Array.from({ length: count }, () => ({ code: CODE })));
   const results = await sbx.results(ids);
+  const cpuPerJob = (machineCpuSeconds() - cpuBefore) / count;
   results.forEach(assertPrintedFour);
   return {
     rate: completionRate(count, submittedAt, results),
+    cpuPerJob,
     warmHits: results.filter((r) => r.stages?.warm).length,
     acquisitions: counterDelta(acquiredBefore, await readAcquisitions(registry)),
   };
@@ -220,7 +223,9 @@ try {
   const baselineRest = await rest('floor', 5000);
   log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
   const cold = coldDockerCommand(stack.config.image);
+  const coldCpuBefore = machineCpuSeconds();
   const coldLatency = await sequentially(SETTINGS.baseline, () => timeCommand(cold));
+  const coldCpuPerRun = (machineCpuSeconds() - coldCpuBefore) / SETTINGS.baseline;
   log(`baseline: ${SETTINGS.baselineBurst} cold docker runs, ${SETTINGS.concurrency} at a time`);
   const coldRate = await rateAt(SETTINGS.baselineBurst, SETTINGS.concurrency, () => timeCommand(cold));
   log(`baseline: ${SETTINGS.bare} bare host python runs`);
@@ -254,7 +259,7 @@ try {
     ],
     burst,
     cases,
-    cold: { latency: spread(coldLatency), rate: coldRate, parallel: SETTINGS.concurrency },
+    cold: { latency: spread(coldLatency), rate: coldRate, parallel: SETTINGS.concurrency, cpuPerRun: coldCpuPerRun },
     bare: spread(bare),
     baselineRest,
     idleRest,

@@ -18,6 +18,14 @@ export interface Machine {
   loadAtStart: string;
 }
 
+/** CPU time every process of the machine has used so far, in seconds (/proc/stat counts in USER_HZ, 100 on Linux). */
+export function machineCpuSeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal: idle and iowait are not work.
+  const busy = fields.slice(0, 8).reduce((sum, x, i) => (i === 3 || i === 4 ? sum : sum + x), 0);
+  return busy / 100;
+}
+
 export const loadAverage = () =>
   loadavg()
     .map((l) => l.toFixed(2))

@@ -30,9 +30,11 @@ export interface Results {
   service: { concurrency: number; pool: string };
   /** The same sequential run twice: on a quiet service (pool at its floor), then on a busy one. */
   sequential: Sequential[];
-  burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null };
+  /** cpuPerJob: the whole machine's CPU seconds per burst job, polling included (sandbox start, run, removal). */
+  burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null; cpuPerJob: number };
   cases: { jobs: number; perJob: number; rate: Rate; start: RestOutcome };
-  cold: { latency: Spread; rate: Rate; parallel: number };
+  /** cpuPerRun: the whole machine's CPU seconds per sequential cold run (docker, containerd, runsc, python). */
+  cold: { latency: Spread; rate: Rate; parallel: number; cpuPerRun: number };
   bare: Spread;
   baselineRest: RestOutcome;
   idleRest: RestOutcome;
@@ -152,7 +154,7 @@ function sequentialNote(r: Results): string {
     const pool = seq.start.pool;
     return `${seq.label}: ${pool ? `${pool.idle} idle sandboxes at the start` : 'pool size unknown'}`;
   });
-  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills (a start takes about a second of CPU on this machine), so the stock at the start decides how many are warm.`;
+  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills, so the stock at the start decides how many are warm: a cold \`docker run\` cost the machine ${r.cold.cpuPerRun.toFixed(2)} CPU-s (over the sequential cold runs), a job of the burst ${r.burst.cpuPerJob.toFixed(2)} CPU-s (its sandbox's start and run, the removals done by the end, the API and polling), so ${r.machine.cores} cores can replace at most about ${(r.machine.cores / r.burst.cpuPerJob).toFixed(1)} sandboxes a second, however the pool schedules them.`;
 }
 
 function throughputSection(r: Results): string {
@@ -208,7 +210,7 @@ function stagesSection(r: Results): string {
         ['warm-pool hits (`stages.warm`)', ...runs.map(({ s }) => `${s.warmHits} of ${s.n}`)],
       ],
     ),
-    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50. A job that joined a pool start under way, or started cold, waits in its sandbox stage for the container to be created and the harness to start (about 0.2 s of it is the harness).',
+    'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50. A job that joined a pool start under way, or started cold, waits in its sandbox stage for the container to be created and the harness to start.',
     burstHits,
   ].join('\n\n');
 }
