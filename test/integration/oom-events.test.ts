@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '@sbx/shared';
-import { DEFAULT_SANDBOX_USER, DockerSandboxRunner, LABELS, OomEvents } from '@sbx/worker';
+import { DockerSandboxRunner, LABELS, OomEvents, sandboxSettingsFromConfig } from '@sbx/worker';
 import Docker from 'dockerode';
 
 /**
@@ -20,17 +20,7 @@ const runner = new DockerSandboxRunner({
   keepOutputBytes: 1 << 20,
   wallGraceMs: 2000,
   oomEvents: events,
-  settings: {
-    image: config.image,
-    runtime: config.runtime,
-    tmpfsMb: config.tmpfsMb,
-    nproc: config.nproc,
-    pidsLimit: config.pidsLimit,
-    nofile: 256,
-    cpus: config.sandboxCpus,
-    fileSizeBytes: config.tmpfsMb * 1024 * 1024,
-    user: DEFAULT_SANDBOX_USER,
-  },
+  settings: sandboxSettingsFromConfig(config),
 });
 
 before(() => events.start());

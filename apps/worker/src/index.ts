@@ -9,6 +9,7 @@ export {
   DEFAULT_SANDBOX_USER,
   LABELS,
   SANDBOX_MEMORY_OVERHEAD_MB,
+  sandboxSettingsFromConfig,
 } from './sandbox/container-spec.js';
 export { BACKGROUND_CPU_SHARES, raiseCpuPriority, StartTicket } from './sandbox/cpu-priority.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';

@@ -17,7 +17,7 @@ import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
-import { DEFAULT_SANDBOX_USER, LABELS } from './sandbox/container-spec.js';
+import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import type { SandboxRunner } from './sandbox/types.js';
@@ -87,17 +87,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       keepOutputBytes: config.maxOutputBytes + REPORT_SLACK_BYTES,
       wallGraceMs: config.wallGraceMs,
       oomEvents,
-      settings: {
-        image: config.image,
-        runtime: config.runtime,
-        tmpfsMb: config.tmpfsMb,
-        nproc: config.nproc,
-        pidsLimit: config.pidsLimit,
-        nofile: 256,
-        cpus: config.sandboxCpus,
-        fileSizeBytes: config.tmpfsMb * 1024 * 1024,
-        user: DEFAULT_SANDBOX_USER,
-      },
+      settings: sandboxSettingsFromConfig(config),
     });
   // Warm sandboxes for default-limit jobs; started only after the self-check passes.
   const pool =

@@ -1,4 +1,4 @@
-import type { ResolvedLimits } from '@sbx/shared';
+import type { Config, ResolvedLimits } from '@sbx/shared';
 import type { ContainerCreateOptions } from 'dockerode';
 import { BACKGROUND_CPU_SHARES } from './cpu-priority.js';
 
@@ -29,6 +29,23 @@ export interface SandboxSettings {
 }
 
 export const DEFAULT_SANDBOX_USER = '10001:10001';
+
+/** A deployment's sandbox settings: every runner of it (cold, pooled, self-check) starts the same container. */
+export function sandboxSettingsFromConfig(config: Config): SandboxSettings {
+  return {
+    image: config.image,
+    runtime: config.runtime,
+    tmpfsMb: config.tmpfsMb,
+    nproc: config.nproc,
+    pidsLimit: config.pidsLimit,
+    // The program's own fds; the harness needs a handful of its own.
+    nofile: 256,
+    cpus: config.sandboxCpus,
+    // No single file can outgrow the tmpfs it lives on.
+    fileSizeBytes: config.tmpfsMb * 1024 * 1024,
+    user: DEFAULT_SANDBOX_USER,
+  };
+}
 
 /**
  * Added to the job's memory limit for the container's cgroup: the harness's own share (gVisor's
