@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashApiKey } from '@sbx/shared';
 import { generateWebhookSecret, verifyWebhook } from '@sbx/webhooks';
+import { eventually, pollJob } from '../support/poll.js';
 import { run, type Stack, startStack } from '../support/stack.js';
 
 interface Delivery {
@@ -38,15 +39,6 @@ async function receiver(secret: string, failures: number) {
   return { deliveries, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, server };
 }
 
-const until = async (check: () => Promise<boolean> | boolean, ms: number) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-};
-
 describe('job webhooks, end to end', () => {
   const secret = generateWebhookSecret();
   let stack: Stack;
@@ -68,7 +60,7 @@ describe('job webhooks, end to end', () => {
     const hook = await receiver(secret, 2);
     try {
       const result = await run(stack.app, { code: 'print("graded")', callback_url: hook.url });
-      assert.ok(await until(() => hook.deliveries.length >= 3, 15_000), `deliveries: ${hook.deliveries.length}`);
+      assert.ok(await eventually(() => hook.deliveries.length >= 3, 15_000), `deliveries: ${hook.deliveries.length}`);
       assert.ok(
         hook.deliveries.every((d) => d.valid),
         'every attempt carries a valid signature',
@@ -78,17 +70,13 @@ describe('job webhooks, end to end', () => {
       assert.equal(body?.type, 'job.completed');
       assert.equal(body?.data.id, result.id);
       assert.equal(body?.data.stdout, 'graded\n');
-      let view = { webhook: { state: '', attempts: 0 } };
-      await until(async () => {
-        view = (await stack.app.inject({ method: 'GET', url: `/jobs/${result.id}` })).json();
-        return view.webhook?.state === 'delivered';
-      }, 5000);
-      assert.equal(view.webhook.state, 'delivered');
-      assert.equal(view.webhook.attempts, 3);
+      const view = await pollJob(stack.app, result.id, (v) => v.webhook?.state === 'delivered', 5000);
+      assert.equal(view.webhook?.state, 'delivered');
+      assert.equal(view.webhook?.attempts, 3);
 
       const again = await stack.app.inject({ method: 'POST', url: `/jobs/${result.id}/webhook/redeliver` });
       assert.equal(again.statusCode, 202);
-      assert.ok(await until(() => hook.deliveries.length >= 4, 10_000));
+      assert.ok(await eventually(() => hook.deliveries.length >= 4, 10_000));
       assert.notEqual(hook.deliveries[3]?.id, hook.deliveries[0]?.id, 'a redelivery is a new message');
       assert.ok(hook.deliveries[3]?.valid);
     } finally {
@@ -126,13 +114,9 @@ describe('job webhooks: SSRF guard and configuration', () => {
     const hook = await receiver(secret, 0);
     try {
       const result = await run(stack.app, { code: 'print(1)', callback_url: hook.url });
-      let view = { webhook: { state: '', last_error: '' } };
-      await until(async () => {
-        view = (await stack.app.inject({ method: 'GET', url: `/jobs/${result.id}` })).json();
-        return view.webhook?.state === 'failed';
-      }, 10_000);
-      assert.equal(view.webhook.state, 'failed');
-      assert.match(view.webhook.last_error, /forbidden_address|loopback/);
+      const view = await pollJob(stack.app, result.id, (v) => v.webhook?.state === 'failed', 10_000);
+      assert.equal(view.webhook?.state, 'failed');
+      assert.match(view.webhook?.last_error ?? '', /forbidden_address|loopback/);
       assert.equal(hook.deliveries.length, 0);
     } finally {
       hook.server.close();
@@ -190,7 +174,7 @@ describe("job webhooks: signed with the tenant's own secret", () => {
         payload: { code: 'print("acme")', callback_url: hook.url },
       });
       assert.equal(res.statusCode, 200);
-      assert.ok(await until(() => hook.deliveries.length >= 1, 10_000));
+      assert.ok(await eventually(() => hook.deliveries.length >= 1, 10_000));
       assert.equal(hook.deliveries[0]?.valid, true, 'valid under the tenant secret');
     } finally {
       hook.server.close();

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { pollJob, sleep } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('idempotency, batches and cancelling queued jobs (no worker)', () => {
   let stack: Stack;
@@ -91,22 +90,14 @@ describe('cancelling a running job', () => {
         payload: { code: 'import time\nprint("started", flush=True)\ntime.sleep(1.9)\nprint("finished")' },
       })
     ).json();
-    let state = '';
-    for (let i = 0; i < 200 && state !== 'running'; i++) {
-      state = (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json().state;
-      await sleep(25);
-    }
-    assert.equal(state, 'running');
+    const running = await pollJob(stack.app, id, (v) => v.state === 'running', 5000);
+    assert.equal(running.state, 'running');
     await sleep(300);
     const cancelledAt = performance.now();
     const res = await stack.app.inject({ method: 'DELETE', url: `/jobs/${id}` });
     assert.equal(res.statusCode, 202);
-    let view = { state: 'running', result: { status: '', stdout: '' } };
-    while (view.state !== 'completed' && performance.now() - cancelledAt < 10_000) {
-      await sleep(25);
-      view = (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json();
-    }
-    assert.equal(view.result.status, 'cancelled');
+    const view = await pollJob(stack.app, id, (v) => v.state === 'completed', 10_000);
+    assert.equal(view.result?.status, 'cancelled');
     assert.ok(!view.result.stdout.includes('finished'), 'the program did not run to the end');
     assert.ok(performance.now() - cancelledAt < 1500, 'stopped promptly, not at the end of the run');
   });

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { LABELS, raiseCpuPriority } from '@sbx/worker';
 import Docker from 'dockerode';
+import { eventually, pollUntil, sleep } from '../support/poll.js';
 import { run, type Stack, startStack } from '../support/stack.js';
 
 const docker = new Docker();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('warm pool (SBX_POOL_MIN=2)', () => {
   let stack: Stack;
@@ -23,13 +23,8 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     const m = await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_pool_size');
     return Number(/state="idle"} (\d+)/.exec(m ?? '')?.[1] ?? 0);
   };
-  const poolFull = async (size: number) => {
-    for (let i = 0; i < 100; i++) {
-      if ((await mine()).length === size && (await idleInPool()) === size) return true;
-      await sleep(100);
-    }
-    return false;
-  };
+  const poolFull = (size: number) =>
+    eventually(async () => (await mine()).length === size && (await idleInPool()) === size, 10_000, 100);
   const acquires = async () => {
     const m = await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_pool_acquires_total');
     const count = (outcome: string) => Number(new RegExp(`outcome="${outcome}"} (\\d+)`).exec(m ?? '')?.[1] ?? 0);
@@ -51,12 +46,12 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     assert.equal(r.stages.warm, true, 'the result says it ran warm');
     assert.ok(r.stages.sandbox < 0.05, `a ready sandbox is acquired at once (${r.stages.sandbox} s)`);
     assert.deepEqual(await acquires(), { hit: 1, wait: 0, miss: 0 });
-    let now = new Set<string>();
-    for (let i = 0; i < 100; i++) {
-      now = new Set((await mine()).map((c) => c.Id));
-      if (now.size === 2 && [...before].some((id) => !now.has(id))) break;
-      await sleep(100);
-    }
+    const { value: now } = await pollUntil(
+      async () => new Set((await mine()).map((c) => c.Id)),
+      (ids) => ids.size === 2 && [...before].some((id) => !ids.has(id)),
+      10_000,
+      100,
+    );
     const gone = [...before].filter((id) => !now.has(id));
     assert.equal(gone.length, 1, 'the used sandbox was destroyed');
     assert.equal([...now].filter((id) => !before.has(id)).length, 1, 'one fresh replacement');

@@ -14,6 +14,7 @@ import {
 } from '@sbx/webhooks';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
+import { pollUntil, sleep } from '../support/poll.js';
 import { deleteKeys, REDIS_URL } from '../support/stack.js';
 
 // Real Redis, a real BullMQ worker and a real HTTP receiver on 127.0.0.1 that checks every signature.
@@ -94,17 +95,17 @@ async function waitForState(
   done: (s: WebhookDeliveryState) => boolean,
   timeoutMs = 5000,
 ): Promise<WebhookDeliveryState> {
-  const deadline = Date.now() + timeoutMs;
-  let last: WebhookDeliveryState | null = null;
-  while (Date.now() < deadline) {
-    last = await service.state(jobId);
-    if (last && done(last)) return last;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`delivery of ${jobId} did not settle in ${timeoutMs} ms; last state ${JSON.stringify(last)}`);
+  const { value, settled } = await pollUntil(
+    () => service.state(jobId),
+    (s) => s !== null && done(s),
+    timeoutMs,
+    25,
+  );
+  if (!settled || value === null)
+    assert.fail(`delivery of ${jobId} did not settle in ${timeoutMs} ms; last state ${JSON.stringify(value)}`);
+  return value;
 }
 const settled = (s: WebhookDeliveryState) => s.state !== 'pending';
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('(a) a completed job is delivered once, signed, and recorded as delivered', async (t) => {
   const receiver = await startReceiver(t);
@@ -124,7 +125,7 @@ test('(a) a completed job is delivered once, signed, and recorded as delivered',
   assert.ok(state.delivered_at && Date.parse(state.delivered_at) >= before - 1000);
   assert.equal(state.last_attempt_at, state.delivered_at);
 
-  await pause(200); // a duplicate would show up in this window
+  await sleep(200); // a duplicate would show up in this window
   assert.equal(receiver.received.length, 1);
   const [hit] = receiver.received;
   assert.ok(hit?.signatureValid, 'signature verifies with the shared secret');
@@ -144,7 +145,7 @@ test('enqueue is idempotent per job: a second call starts no second delivery', a
   await service.enqueue('job-dup', receiver.url, { n: 1 });
   await waitForState(service, 'job-dup', settled);
   await service.enqueue('job-dup', receiver.url, { n: 2 });
-  await pause(300);
+  await sleep(300);
   assert.equal(receiver.received.length, 1);
   assert.deepEqual(JSON.parse(receiver.received[0]?.body ?? '{}').data, { n: 1 });
   assert.equal((await service.state('job-dup'))?.attempts, 1);
@@ -160,7 +161,7 @@ test('(b) two 500s then a 200: one logical delivery, same id and bytes on every 
   assert.equal(state.attempts, 3);
   assert.equal(state.last_status, 200);
   assert.equal(state.last_error, null, 'a success clears the previous error');
-  await pause(200);
+  await sleep(200);
   assert.equal(receiver.received.length, 3);
   assert.deepEqual(
     receiver.received.map((r) => r.headers['webhook-id']),
@@ -179,7 +180,7 @@ test('a delivery that keeps failing ends failed after maxAttempts, with the last
   assert.equal(state.attempts, 3);
   assert.equal(state.last_status, 500);
   assert.equal(state.last_error, 'http_status: 500');
-  await pause(200);
+  await sleep(200);
   assert.equal(receiver.received.length, 3);
 });
 
@@ -221,7 +222,7 @@ test('(d) a private target is refused before any connection, permanently', async
   const queue = new Queue(QUEUE, { connection: { url: REDIS_URL }, prefix });
   t.after(() => queue.close());
   assert.equal(await queue.getJobState('msg_job-d'), 'failed');
-  await pause(200);
+  await sleep(200);
   assert.equal(calls.length, 0);
   assert.equal((await service.state('job-d'))?.attempts, 1);
 });
@@ -233,7 +234,7 @@ test('(d) loopback is refused too when the allowlist is empty: zero connections 
   const state = await waitForState(service, 'job-d2', settled);
   assert.equal(state.state, 'failed');
   assert.match(state.last_error ?? '', /^forbidden_address: 127\.0\.0\.1 is a loopback address/);
-  await pause(200);
+  await sleep(200);
   assert.equal(receiver.connections, 0);
   assert.equal(receiver.received.length, 0);
 });
@@ -248,7 +249,7 @@ test('(e) a 302 is a failed attempt and the redirect is never followed', async (
   assert.equal(state.attempts, 2, 'a redirect is retried like any failure');
   assert.equal(state.last_status, 302);
   assert.match(state.last_error ?? '', /^redirect: 302/);
-  await pause(200);
+  await sleep(200);
   assert.deepEqual(
     receiver.received.map((r) => r.path),
     ['/hook', '/hook'],
@@ -269,7 +270,7 @@ test('(f) redeliver sends the same body again under a fresh webhook-id', async (
   assert.equal(state.attempts, 1, 'attempts count the new logical delivery');
   assert.equal(state.redeliveries, 1);
 
-  await pause(200);
+  await sleep(200);
   assert.equal(receiver.received.length, 2);
   const [first, second] = receiver.received;
   assert.equal(first?.headers['webhook-id'], 'msg_job-f');

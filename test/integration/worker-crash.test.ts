@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { JobState } from '@sbx/shared';
 import { LABELS } from '@sbx/worker';
 import Docker from 'dockerode';
+import { pollJob, pollUntil, sleep } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
 import { spawnWorker, stopWorker } from '../support/worker-process.js';
 
 const docker = new Docker();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForState(stack: Stack, id: string, state: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const view = (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json();
-    if (view.state === state) return view;
-    await sleep(50);
-  }
-  throw new Error(`job ${id} did not reach ${state} within ${timeoutMs} ms`);
+async function waitForState(stack: Stack, id: string, state: JobState, timeoutMs: number) {
+  const view = await pollJob(stack.app, id, (v) => v.state === state, timeoutMs, 50);
+  if (view.state !== state) throw new Error(`job ${id} did not reach ${state} within ${timeoutMs} ms`);
+  return view;
 }
 
 describe('a worker killed mid-job loses no job', () => {
@@ -62,17 +58,17 @@ describe('a worker killed mid-job loses no job', () => {
     const second = await spawnWorker({ ...workerEnv, SBX_WORKER_ID: 'rescue-worker' });
     try {
       const view = await waitForState(stack, id, 'completed', 30_000);
-      assert.equal(view.result.status, 'ok', JSON.stringify(view.result));
+      assert.equal(view.result?.status, 'ok', JSON.stringify(view.result));
       assert.equal(view.result.stdout, 'started\nfinished\n');
       // The rescuer's janitor removes the dead worker's container once its heartbeat is stale.
-      const deadline = Date.now() + 10_000;
-      let left = orphans.length;
-      while (left > 0 && Date.now() < deadline) {
-        await sleep(200);
-        left = (await docker.listContainers({ all: true, filters: { label: [`${LABELS.worker}=doomed-worker`] } }))
-          .length;
-      }
-      assert.equal(left, 0, 'orphaned sandbox was removed');
+      const left = await pollUntil(
+        async () =>
+          (await docker.listContainers({ all: true, filters: { label: [`${LABELS.worker}=doomed-worker`] } })).length,
+        (count) => count === 0,
+        10_000,
+        200,
+      );
+      assert.equal(left.value, 0, 'orphaned sandbox was removed');
     } finally {
       assert.equal(await stopWorker(second), 0, 'SIGTERM stops the worker cleanly');
     }
