@@ -4,7 +4,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey } from '@sbx/shared';
+import { hashApiKey, type JobView } from '@sbx/shared';
+import { pollUntil } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const key = () => `sk_${randomBytes(16).toString('hex')}`;
@@ -100,5 +101,32 @@ describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits
     assert.equal(a.statusCode, 202);
     assert.equal(b.statusCode, 202);
     assert.notEqual(a.json().id, b.json().id);
+  });
+});
+
+describe('the queued-jobs cap with a worker', () => {
+  let stack: Stack;
+  const file = join(tmpdir(), `sbx-tenants-${randomBytes(4).toString('hex')}.json`);
+  const capped = key();
+  before(async () => {
+    await writeFile(file, JSON.stringify([{ id: 'capped', key_sha256: [hashApiKey(capped)], max_queued: 1 }]));
+    stack = await startStack({ env: { SBX_TENANTS_FILE: file, SBX_SELF_CHECK: 'off' } });
+  });
+  after(async () => {
+    await stack.stop();
+    await rm(file, { force: true });
+  });
+
+  test('a job a worker has taken no longer counts: the tenant can queue the next one', async () => {
+    const headers = { authorization: `Bearer ${capped}` };
+    const submit = () => stack.app.inject({ method: 'POST', url: '/jobs', headers, payload: { code: 'print(1)' } });
+    const first = await submit();
+    assert.equal(first.statusCode, 202);
+    const read = async () =>
+      (await stack.app.inject({ method: 'GET', url: `/jobs/${first.json().id}`, headers })).json() as JobView;
+    const done = await pollUntil(read, (v) => v.state === 'completed', 30_000);
+    assert.equal(done.value.result?.status, 'ok');
+    // Without the release this would be 429 queue_full: the first job would hold the only slot for a day.
+    assert.equal((await submit()).statusCode, 202, 'the slot was released');
   });
 });
