@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
+import { createApiMetrics } from '@sbx/api/metrics';
 import { createWorkerMetrics } from '@sbx/worker';
 
-test('every metric the Grafana dashboard queries is one the worker exports', async () => {
+test('every metric the Grafana dashboard queries is one the worker or the API exports', async () => {
   const dashboard = JSON.parse(
     await readFile(new URL('../../infra/grafana/provisioning/dashboards/sbx-overview.json', import.meta.url), 'utf8'),
   );
   assert.equal(dashboard.uid, 'sbx-overview');
-  const metrics = await createWorkerMetrics().registry.getMetricsAsJSON();
-  const exported = new Set(metrics.map((m) => m.name));
+  const exported = new Set<string>();
+  for (const { registry } of [createWorkerMetrics(), createApiMetrics()])
+    for (const m of await registry.getMetricsAsJSON()) exported.add(m.name);
   const used = new Set<string>();
   for (const panel of dashboard.panels)
     for (const target of panel.targets) {

@@ -4,6 +4,7 @@ import type { Config } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import auth from './plugins/auth.js';
 import errors from './plugins/errors.js';
+import metrics from './plugins/metrics.js';
 import queue from './plugins/queue.js';
 import rateLimit from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
@@ -42,6 +43,7 @@ export async function buildApp(
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  await app.register(metrics);
   await app.register(errors);
   await app.register(swagger);
   await app.register(redis, { url: config.redisUrl });

@@ -1,6 +1,5 @@
-import { loadConfig } from '@sbx/shared';
+import { loadConfig, serveMetrics } from '@sbx/shared';
 import { pino } from 'pino';
-import { serveMetrics } from './metrics.js';
 import { createWorkerService } from './worker-service.js';
 
 const config = loadConfig();

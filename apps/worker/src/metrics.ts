@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import { RUN_STATUSES } from '@sbx/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -68,20 +67,3 @@ export function createWorkerMetrics() {
   };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
-
-export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    registry
-      .metrics()
-      .then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body))
-      .catch(() => res.writeHead(500).end());
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
-}
