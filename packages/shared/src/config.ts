@@ -181,7 +181,7 @@ export const ENV_VARS = {
     32,
     'Warm pool ceiling: each job of the last minute that found no warm sandbox adds one, up to this (0 = cold only).',
   ),
-  poolStarts: int('SBX_POOL_STARTS', 2, 'Pool sandboxes started at once; each start costs about 0.5 CPU-s.', 1),
+  poolStarts: int('SBX_POOL_STARTS', 2, 'Pool sandboxes started at once; each start costs 0.3-1 CPU-s, by machine.', 1),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   metricsHost: str('SBX_WORKER_METRICS_HOST', '127.0.0.1', 'Listen address of the worker /metrics endpoint.'),
   image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),

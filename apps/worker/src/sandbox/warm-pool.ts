@@ -12,7 +12,7 @@ export interface WarmPoolOptions {
   /** The limits pooled sandboxes are created with: exactly what a cold one for a default job gets. */
   limits: ResolvedLimits;
   /**
-   * Sandboxes started at once to refill the pool. A start costs about 0.5 CPU-seconds: more at
+   * Sandboxes started at once to refill the pool. A start costs 0.3-1 CPU-seconds, by machine: more at
    * once only slows the jobs that are running. Default 1.
    */
   maxStarting?: number;
