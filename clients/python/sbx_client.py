@@ -124,10 +124,13 @@ class Client:
 
     @staticmethod
     def _body(code: str, stdin: Optional[str], time_ms: Optional[int], memory_mb: Optional[int],
-              policy: Optional[str], tests: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+              policy: Optional[str], tests: Optional[List[Dict[str, Any]]],
+              args: Optional[List[str]] = None) -> Dict[str, Any]:
         body: Dict[str, Any] = {"code": code}
         if stdin is not None:
             body["stdin"] = stdin
+        if args is not None:
+            body["args"] = list(args)
         limits = {k: v for k, v in (("time_ms", time_ms), ("memory_mb", memory_mb)) if v is not None}
         if limits:
             body["limits"] = limits
@@ -139,18 +142,20 @@ class Client:
 
     def run(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
             memory_mb: Optional[int] = None, policy: Optional[str] = None,
-            tests: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-        """Runs the code and returns the result (waits by polling if the server answers 202)."""
-        answer = self._request("POST", "/run", self._body(code, stdin, time_ms, memory_mb, policy, tests))
+            tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None) -> Dict[str, Any]:
+        """Runs the code and returns the result (waits by polling if the server answers 202).
+        args become the program's sys.argv[1:]."""
+        answer = self._request("POST", "/run", self._body(code, stdin, time_ms, memory_mb, policy, tests, args))
         if "status" in answer:
             return answer
         return self.wait(answer["id"])
 
     def submit(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
                memory_mb: Optional[int] = None, policy: Optional[str] = None,
-               tests: Optional[List[Dict[str, Any]]] = None) -> str:
+               tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None) -> str:
         """Queues the code; returns the job id at once."""
-        return self._request("POST", "/jobs", self._body(code, stdin, time_ms, memory_mb, policy, tests))["id"]
+        body = self._body(code, stdin, time_ms, memory_mb, policy, tests, args)
+        return self._request("POST", "/jobs", body)["id"]
 
     def get(self, job_id: str) -> Dict[str, Any]:
         """The job's view: {id, state: queued|running|completed, result?}."""
@@ -183,7 +188,7 @@ class Client:
 def run_code_safely(code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
                     memory_mb: Optional[int] = None, policy: Optional[str] = None, raise_on_error: bool = False,
                     base_url: Optional[str] = None, api_key: Optional[str] = None,
-                    timeout: Optional[float] = None) -> Dict[str, Any]:
+                    timeout: Optional[float] = None, args: Optional[List[str]] = None) -> Dict[str, Any]:
     """Runs untrusted code in a fresh gVisor sandbox and returns the result dict
     (at least stdout, stderr, exit_code, status). With raise_on_error=True a non-ok status raises
     TimeoutExceededError, MemoryLimitError, SecurityViolation or ExecutionError.
@@ -192,7 +197,7 @@ def run_code_safely(code: str, stdin: Optional[str] = None, *, time_ms: Optional
     'timeout'
     """
     client = Client(base_url, api_key, timeout if timeout is not None else 90.0)
-    result = client.run(code, stdin, time_ms=time_ms, memory_mb=memory_mb, policy=policy)
+    result = client.run(code, stdin, time_ms=time_ms, memory_mb=memory_mb, policy=policy, args=args)
     if raise_on_error:
         _raise_for(result)
     return result

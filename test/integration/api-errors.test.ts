@@ -67,6 +67,21 @@ describe('API: bad requests', () => {
     ],
     ['multi-byte code over the cap', { code: 'é'.repeat(501) }, 413, 'code_too_large', /1002 bytes/],
     ['stdin over its cap', { code: 'print(1)', stdin: 'x'.repeat(2001) }, 413, 'stdin_too_large', /maximum is 2000/],
+    ['args not strings', { code: 'print(1)', args: ['a', 1] }, 400, 'validation_failed', /args\.1 must be string/],
+    [
+      'too many args',
+      { code: 'print(1)', args: Array.from({ length: 65 }, () => 'a') },
+      400,
+      'validation_failed',
+      /args must NOT have more than 64 items/,
+    ],
+    [
+      'args count against the input cap',
+      { code: 'print(1)', stdin: 'x'.repeat(1990), args: ['y'.repeat(11)] },
+      413,
+      'stdin_too_large',
+      /2001 bytes together; the maximum is 2000/,
+    ],
     ['body over the body limit', { code: 'x'.repeat(1_000_000) }, 413, 'payload_too_large', /larger/],
   ];
 

@@ -139,6 +139,15 @@ describe('submit → queue → worker → fresh gVisor container → result', ()
     assert.equal(r.stdout, '3 42\n');
   });
 
+  test('args become sys.argv[1:], exactly (spaces, quotes, non-ASCII, an empty one)', async () => {
+    const args = ['a', 'b c', '"quoted"', 'ünï', '', '--flag=1'];
+    const r = await run(stack.app, { code: 'import json, sys\nprint(json.dumps(sys.argv))', args });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ['main.py', ...args]);
+    const none = await run(stack.app, { code: 'import sys\nprint(sys.argv)' });
+    assert.equal(none.stdout, "['main.py']\n");
+  });
+
   test('non-zero sys.exit and a self-SIGKILL are runtime_errors, not memory_limit', async () => {
     const exit3 = await run(stack.app, { code: 'import sys\nsys.exit(3)' });
     assert.equal(exit3.status, 'runtime_error');

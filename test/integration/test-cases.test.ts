@@ -151,6 +151,26 @@ describe('test cases and verdicts', () => {
     );
   });
 
+  test("each test gets its own args, or the job's", async () => {
+    const r = await run(stack.app, {
+      code: 'import sys\nprint(" ".join(sys.argv[1:]))',
+      args: ['job'],
+      tests: [
+        { expected_output: 'job\n' },
+        { args: ['own', 'two'], expected_output: 'own two\n' },
+        { args: [], expected_output: '\n' },
+      ],
+    });
+    assert.deepEqual(
+      r.tests.map((t: { verdict: string; stdout: string }) => [t.verdict, t.stdout]),
+      [
+        ['accepted', 'job\n'],
+        ['accepted', 'own two\n'],
+        ['accepted', '\n'],
+      ],
+    );
+  });
+
   test('too many tests is a 400 naming the maximum', async () => {
     const res = await stack.app.inject({
       method: 'POST',

@@ -45,10 +45,11 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       {
         code: data.code,
         stdin: data.stdin,
+        ...(data.args ? { args: data.args } : {}),
         policy,
         ...(tests
           ? {
-              tests: tests.map((t) => ({ stdin: t.stdin, ...t.limits })),
+              tests: tests.map((t) => ({ stdin: t.stdin, ...(t.args ? { args: t.args } : {}), ...t.limits })),
               ...(data.stop_on_first_failure
                 ? {
                     continueAfter: (index: number, slice: TestSlice) =>

@@ -38,6 +38,10 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(failing["status"], "runtime_error")
         self.assertEqual(failing["exit_code"], 3)
 
+    def test_args_become_argv(self):
+        result = run_code_safely("import sys\nprint(sys.argv[1:])", args=["a", "b c"], base_url=URL)
+        self.assertEqual(result["stdout"], "['a', 'b c']\n")
+
     def test_a_server_that_is_down_is_a_clear_error(self):
         # Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
         with self.assertRaises(ServerUnreachableError) as caught:

@@ -357,12 +357,13 @@ def serve(job_fd, status_fd):
         stdin_from(stdin)
     except Exception:
         os._exit(70)  # the supervisor sent a bad job, or died: nothing of the user's ran
-    run_program(source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd)
+    args = [str(a) for a in job.get("args", [])]
+    run_program(source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args)
 
 
-def run_program(source, time_ms, memory_mb, profile, status_fd):
+def run_program(source, time_ms, memory_mb, profile, status_fd, args=()):
     set_limits(time_ms, memory_mb)
-    sys.argv = [FILENAME]
+    sys.argv = [FILENAME, *args]
     sys.path = [p for p in sys.path if p]
 
     try:

@@ -50,6 +50,8 @@ def read_frame():
     frame = child.json_loads(line)
     if frame.get("v") != PROTOCOL_VERSION:
         raise ValueError("unsupported protocol version %r" % frame.get("v"))
+    for spec in [frame, *(frame.get("tests") or [])]:
+        arguments(spec)
     return frame
 
 
@@ -173,11 +175,18 @@ def report(nonce, payload):
     os.write(2, line.encode())
 
 
-def run(waiting, code, stdin_text, time_ms, memory_mb, policy):
+def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy):
     """Hands one job to a waiting child and supervises it."""
     stdin = stdin_text.encode("utf-8", "surrogatepass")
     header = child.json_dumps(
-        {"time_ms": time_ms, "memory_mb": memory_mb, "policy": policy, "code": len(code), "stdin": len(stdin)}
+        {
+            "time_ms": time_ms,
+            "memory_mb": memory_mb,
+            "policy": policy,
+            "args": args,
+            "code": len(code),
+            "stdin": len(stdin),
+        }
     ).encode()
     handed = time.monotonic()
     write_all(waiting.job_w, header + b"\n" + code + stdin)
@@ -247,6 +256,13 @@ def done(nonce, exit_code):
     os._exit(exit_code)
 
 
+def arguments(spec):
+    args = spec.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ValueError("args must be a list of strings")
+    return args
+
+
 READY = b"\x1esbx-ready\n"
 
 
@@ -266,7 +282,8 @@ def main():
     policy = frame.get("policy", "strict")
     tests = frame.get("tests")
     if tests is None:
-        result = run(waiting, code, frame.get("stdin", ""), frame["time_ms"], frame["memory_mb"], policy)
+        args = arguments(frame)
+        result = run(waiting, code, frame.get("stdin", ""), args, frame["time_ms"], frame["memory_mb"], policy)
         report(nonce, result)
         done(nonce, result["exit_code"])
     # Test cases: one fresh child each, in order, each forked once the one before is gone (a fork
@@ -278,7 +295,8 @@ def main():
     for index, test in enumerate(tests):
         if waiting is None:
             waiting = WaitingChild()
-        result = run(waiting, code, test.get("stdin", ""), test["time_ms"], test["memory_mb"], policy)
+        args = arguments(test)
+        result = run(waiting, code, test.get("stdin", ""), args, test["time_ms"], test["memory_mb"], policy)
         waiting = None
         result["test"] = index
         os.write(1, ("\n\x1esbx-end:%s:%d\n" % (nonce, index)).encode())

@@ -6,10 +6,17 @@ import type { Policy } from './status.js';
 export interface JobData {
   code: string;
   stdin: string;
+  /** sys.argv[1:]; absent when none were given. */
+  args?: string[];
   limits: { time_ms: number; memory_mb: number };
   policy: Policy;
-  /** Test cases with limits resolved; absent for a plain run. */
-  tests?: { stdin: string; expected_output: string; limits: { time_ms: number; memory_mb: number } }[];
+  /** Test cases with limits resolved, and args (the test's own, else the job's); absent for a plain run. */
+  tests?: {
+    stdin: string;
+    args?: string[];
+    expected_output: string;
+    limits: { time_ms: number; memory_mb: number };
+  }[];
   comparator?: Comparator;
   float_tolerance?: number;
   stop_on_first_failure?: boolean;

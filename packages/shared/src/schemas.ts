@@ -32,9 +32,16 @@ export const PolicySchema = stringEnum<Policy>(
   'Policy-layer profile (default strict). The server may restrict which ones a caller can use.',
 );
 
+/** sys.argv[1:] of the program, as Piston's `args` and Judge0's `command_line_arguments` give it. */
+export const ArgsSchema = Type.Array(Type.String({ maxLength: 4096 }), {
+  maxItems: 64,
+  description: "Command-line arguments: the program's sys.argv[1:] (sys.argv[0] is main.py).",
+});
+
 export const TestCaseSchema = Type.Object(
   {
     stdin: Type.Optional(Type.String()),
+    args: Type.Optional({ ...ArgsSchema, description: "This test's arguments, instead of the job's." }),
     expected_output: Type.String(),
     limits: Type.Optional(LimitsSchema),
   },
@@ -51,6 +58,7 @@ export const JobRequestSchema = Type.Object(
     stdin: Type.Optional(
       Type.String({ description: 'Standard input for the program. At most SBX_MAX_STDIN_BYTES bytes (413 above).' }),
     ),
+    args: Type.Optional(ArgsSchema),
     limits: Type.Optional(LimitsSchema),
     policy: Type.Optional(PolicySchema),
     tests: Type.Optional(

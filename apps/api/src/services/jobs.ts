@@ -79,15 +79,17 @@ export class JobService {
         maximum: this.config.maxCodeBytes,
       });
     const stdin = request.stdin ?? '';
+    const argBytes = (args: string[] | undefined) => (args ?? []).reduce((n, a) => n + Buffer.byteLength(a, 'utf8'), 0);
     const testInput = (request.tests ?? []).reduce(
-      (n, t) => n + Buffer.byteLength(t.stdin ?? '', 'utf8') + Buffer.byteLength(t.expected_output, 'utf8'),
+      (n, t) =>
+        n + Buffer.byteLength(t.stdin ?? '', 'utf8') + argBytes(t.args) + Buffer.byteLength(t.expected_output, 'utf8'),
       0,
     );
-    const stdinBytes = Buffer.byteLength(stdin, 'utf8') + testInput;
+    const stdinBytes = Buffer.byteLength(stdin, 'utf8') + argBytes(request.args) + testInput;
     if (stdinBytes > this.config.maxStdinBytes)
       throw new ApiError(
         'stdin_too_large',
-        `stdin and test data are ${stdinBytes} bytes together; the maximum is ${this.config.maxStdinBytes}`,
+        `stdin, arguments and test data are ${stdinBytes} bytes together; the maximum is ${this.config.maxStdinBytes}`,
         { maximum: this.config.maxStdinBytes },
       );
     const limits = resolveLimits(request.limits, bounds);
@@ -97,11 +99,15 @@ export class JobService {
         maximum: this.config.maxTests,
       });
     // A test's own limits default to the job's and meet the same maxima.
-    const tests = request.tests?.map((t) => ({
-      stdin: t.stdin ?? '',
-      expected_output: t.expected_output,
-      limits: resolveLimits({ ...limits, ...t.limits }, bounds),
-    }));
+    const tests = request.tests?.map((t) => {
+      const args = t.args ?? request.args;
+      return {
+        stdin: t.stdin ?? '',
+        ...(args ? { args } : {}),
+        expected_output: t.expected_output,
+        limits: resolveLimits({ ...limits, ...t.limits }, bounds),
+      };
+    });
     if (request.callback_url !== undefined) {
       if (!this.webhooks)
         throw new ApiError('webhooks_not_configured', 'this server has no webhook signing secret (SBX_WEBHOOK_SECRET)');
@@ -125,6 +131,7 @@ export class JobService {
     const data: JobData = {
       code: request.code,
       stdin,
+      ...(request.args ? { args: request.args } : {}),
       limits,
       policy,
       ...(tests

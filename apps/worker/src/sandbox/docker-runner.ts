@@ -171,6 +171,7 @@ class DockerSandbox implements Sandbox {
       nonce,
       code: input.code,
       stdin: input.stdin,
+      ...(input.args ? { args: input.args } : {}),
       time_ms: this.limits.time_ms,
       memory_mb: this.limits.memory_mb,
       policy: input.policy,

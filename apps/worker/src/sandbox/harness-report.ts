@@ -19,10 +19,11 @@ export function encodeJobFrame(frame: {
   nonce: string;
   code: string;
   stdin: string;
+  args?: string[];
   time_ms: number;
   memory_mb: number;
   policy: 'strict' | 'standard' | 'off';
-  tests?: { stdin: string; time_ms: number; memory_mb: number }[];
+  tests?: { stdin: string; args?: string[]; time_ms: number; memory_mb: number }[];
   stop_on_failure?: boolean;
 }): string {
   return `${JSON.stringify({ v: HARNESS_PROTOCOL_VERSION, ...frame })}\n`;

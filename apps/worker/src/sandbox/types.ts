@@ -5,10 +5,12 @@ import type { TestSlice } from './test-slices.js';
 export interface RunInput {
   code: string;
   stdin: string;
+  /** sys.argv[1:] of the single run. */
+  args?: string[];
   /** Profile for the in-sandbox policy layer; `off` only when the operator disabled the layer. */
   policy: 'strict' | 'standard' | 'off';
   /** Test cases: one fresh process each, in order, instead of the single run on `stdin`. */
-  tests?: { stdin: string; time_ms: number; memory_mb: number }[];
+  tests?: { stdin: string; args?: string[]; time_ms: number; memory_mb: number }[];
   /**
    * Asked after each test but the last, once it has finished (its end marker and report are in):
    * false stops the run there, before the next test starts. Given, the harness also stops by itself
