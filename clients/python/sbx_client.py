@@ -157,6 +157,10 @@ class Client:
         body = self._body(code, stdin, time_ms, memory_mb, policy, tests, args)
         return self._request("POST", "/jobs", body)["id"]
 
+    def info(self) -> Dict[str, Any]:
+        """The runtime, and the limits, policies and comparators this key may use."""
+        return self._request("GET", "/info")
+
     def get(self, job_id: str) -> Dict[str, Any]:
         """The job's view: {id, state: queued|running|completed, result?}."""
         return self._request("GET", "/jobs/" + urllib.parse.quote(job_id, safe=""))

@@ -132,6 +132,27 @@ describe('API: bad requests', () => {
     assert.deepEqual(view.json(), { id: res.json().id, state: 'queued' });
   });
 
+  test('GET /info states the runtime and the limits this server enforces', async () => {
+    const res = await stack.app.inject({ method: 'GET', url: '/info' });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), {
+      runtime: { language: 'python', version: '3.11' },
+      limits: {
+        time_ms: { default: 2000, max: 2000 },
+        memory_mb: { default: 128, min: 64, max: 128 },
+        code_bytes: 1000,
+        input_bytes: 2000,
+        output_bytes: 1048576,
+        tests: 50,
+        args: 64,
+        arg_chars: 4096,
+      },
+      policies: ['strict', 'standard'],
+      default_policy: 'strict',
+      comparators: ['exact', 'trailing_whitespace', 'float'],
+    });
+  });
+
   test('/healthz is 200; /readyz is 503 with no worker', async () => {
     assert.equal((await stack.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     const ready = await stack.app.inject({ method: 'GET', url: '/readyz' });
@@ -143,7 +164,8 @@ describe('API: bad requests', () => {
     const res = await stack.app.inject({ method: 'GET', url: '/docs/json' });
     assert.equal(res.statusCode, 200);
     const doc = res.json();
-    for (const path of ['/jobs', '/jobs/{id}', '/run', '/healthz', '/readyz']) assert.ok(doc.paths[path], path);
+    for (const path of ['/jobs', '/jobs/{id}', '/run', '/info', '/healthz', '/readyz'])
+      assert.ok(doc.paths[path], path);
     assert.ok(doc.paths['/run'].post.responses['413']);
     const codes = JSON.stringify(doc.paths['/jobs'].post.responses['400']);
     for (const code of Object.keys(API_ERRORS)) assert.ok(codes.includes(`"${code}"`), `error code ${code} documented`);
@@ -216,5 +238,23 @@ describe('API: policy profiles', () => {
     const allowed = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print(1)' } });
     assert.equal(allowed.statusCode, 202);
     assert.equal((await stack.app.queue.getJob(allowed.json().id))?.data.policy, 'strict');
+  });
+});
+
+describe('API: a server that allows only the standard profile', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ worker: false, env: { SBX_ALLOWED_POLICIES: 'standard' } });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('a job that names no profile gets the allowed one, and /info says so', async () => {
+    const res = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print(1)' } });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal((await stack.app.queue.getJob(res.json().id))?.data.policy, 'standard');
+    const info = (await stack.app.inject({ method: 'GET', url: '/info' })).json();
+    assert.deepEqual([info.policies, info.default_policy], [['standard'], 'standard']);
   });
 });

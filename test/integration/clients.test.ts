@@ -58,6 +58,7 @@ describe('client libraries and README examples, against a live API', () => {
     assert.equal(r.stdout, '4\n');
     const id = await sbx.submit({ code: 'print("later")' });
     assert.equal((await sbx.wait(id)).stdout, 'later\n');
+    assert.equal((await sbx.info()).runtime.language, 'python');
     await assert.rejects(
       sbx.run({ code: '' }),
       (e: unknown) => e instanceof SbxApiError && e.code === 'validation_failed',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { RUNTIME } from '@sbx/shared';
 import { run, type Stack, startStack } from '../support/stack.js';
 
 describe('submit → queue → worker → fresh gVisor container → result', () => {
@@ -137,6 +138,11 @@ describe('submit → queue → worker → fresh gVisor container → result', ()
     });
     assert.equal(r.status, 'ok');
     assert.equal(r.stdout, '3 42\n');
+  });
+
+  test('the sandbox runs the Python version the API states', async () => {
+    const r = await run(stack.app, { code: 'import sys\nprint("%d.%d" % sys.version_info[:2])' });
+    assert.equal(r.stdout, `${RUNTIME.version}\n`);
   });
 
   test('args become sys.argv[1:], exactly (spaces, quotes, non-ASCII, an empty one)', async () => {

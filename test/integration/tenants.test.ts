@@ -50,6 +50,15 @@ describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits
     assert.equal((await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).statusCode, 401);
   });
 
+  test("GET /info gives the caller's own maxima", async () => {
+    const info = await stack.app.inject({ method: 'GET', url: '/info', headers: as('acme') });
+    assert.equal(info.statusCode, 200);
+    assert.deepEqual(info.json().limits.time_ms, { default: 1000, max: 1000 });
+    const beta = (await stack.app.inject({ method: 'GET', url: '/info', headers: as('beta') })).json();
+    assert.deepEqual(beta.limits.time_ms, { default: 2000, max: 2000 });
+    assert.equal((await stack.app.inject({ method: 'GET', url: '/info' })).statusCode, 401, 'keys are required');
+  });
+
   test("a tenant's own maxima apply on top of the server's", async () => {
     const res = await submit('acme', { code: 'print(1)', limits: { time_ms: 1500 } });
     assert.equal(res.statusCode, 400);

@@ -11,6 +11,7 @@ import redis from './plugins/redis.js';
 import swagger from './plugins/swagger.js';
 import webhooks from './plugins/webhooks.js';
 import { healthRoutes } from './routes/health.js';
+import { infoRoutes } from './routes/info.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
 import { JobService } from './services/jobs.js';
@@ -56,6 +57,7 @@ export async function buildApp(
   const jobs = new JobService(app.queue, app.redis, config, app.webhooks);
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
   await app.register(jobsRoutes, { jobs });
+  await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs });
   return app;
 }

@@ -38,6 +38,11 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(failing["status"], "runtime_error")
         self.assertEqual(failing["exit_code"], 3)
 
+    def test_info_names_the_runtime_and_limits(self):
+        info = Client(URL).info()
+        self.assertEqual(info["runtime"]["language"], "python")
+        self.assertGreater(info["limits"]["time_ms"]["max"], 0)
+
     def test_args_become_argv(self):
         result = run_code_safely("import sys\nprint(sys.argv[1:])", args=["a", "b c"], base_url=URL)
         self.assertEqual(result["stdout"], "['a', 'b c']\n")

@@ -1,4 +1,4 @@
-import type { ErrorBody, JobRequest, JobView, RunResult } from '@sbx/shared';
+import type { ErrorBody, JobRequest, JobView, RunResult, ServiceInfo } from '@sbx/shared';
 
 /** The API refused a request; `code` is the stable error code from the server. */
 export class SbxApiError extends Error {
@@ -75,6 +75,11 @@ export class SbxClient {
       if (Date.now() > deadline) throw new Error(`job ${id} still ${view.state} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, pollIntervalMs));
     }
+  }
+
+  /** The runtime, and the limits, policies and comparators this key may use. */
+  async info(): Promise<ServiceInfo> {
+    return (await this.request<ServiceInfo>('GET', '/info')).data;
   }
 
   /** Cancels a job; resolves with the view (completed/cancelled, or still running while it stops). */

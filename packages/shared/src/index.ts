@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './job.js';
 export * from './limits.js';
 export * from './metrics-server.js';
+export * from './runtime.js';
 export * from './schemas.js';
 export * from './status.js';
 export * from './tenants.js';

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { COMPARATORS, type Comparator } from './compare.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
+import { RUNTIME } from './runtime.js';
 import {
   JOB_STATES,
   type JobState,
@@ -32,9 +33,13 @@ export const PolicySchema = stringEnum<Policy>(
   'Policy-layer profile (default strict). The server may restrict which ones a caller can use.',
 );
 
+/** Most command-line arguments a program may get, and the longest one, in characters. */
+export const MAX_ARGS = 64;
+export const MAX_ARG_CHARS = 4096;
+
 /** sys.argv[1:] of the program, as Piston's `args` and Judge0's `command_line_arguments` give it. */
-export const ArgsSchema = Type.Array(Type.String({ maxLength: 4096 }), {
-  maxItems: 64,
+export const ArgsSchema = Type.Array(Type.String({ maxLength: MAX_ARG_CHARS }), {
+  maxItems: MAX_ARGS,
   description: "Command-line arguments: the program's sys.argv[1:] (sys.argv[0] is main.py).",
 });
 
@@ -53,7 +58,7 @@ export const JobRequestSchema = Type.Object(
   {
     code: Type.String({
       minLength: 1,
-      description: 'Python 3.11 source. At most SBX_MAX_CODE_BYTES bytes as UTF-8 (413 above).',
+      description: `Python ${RUNTIME.version} source. At most SBX_MAX_CODE_BYTES bytes as UTF-8 (413 above).`,
     }),
     stdin: Type.Optional(
       Type.String({ description: 'Standard input for the program. At most SBX_MAX_STDIN_BYTES bytes (413 above).' }),
@@ -197,3 +202,28 @@ export const ErrorBodySchema = Type.Object({
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 
 export const JobIdParamsSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+const Bound = (description: string) => Type.Integer({ description });
+
+/** GET /info: what this server runs and the limits the calling tenant may ask for. */
+export const ServiceInfoSchema = Type.Object({
+  runtime: Type.Object({ language: Type.Literal(RUNTIME.language), version: Type.String() }),
+  limits: Type.Object({
+    time_ms: Type.Object({ default: Bound('Used when a job asks for none.'), max: Bound('Largest accepted.') }),
+    memory_mb: Type.Object({
+      default: Bound('Used when a job asks for none.'),
+      min: Bound('Smallest accepted.'),
+      max: Bound('Largest accepted.'),
+    }),
+    code_bytes: Bound('Largest source, UTF-8 bytes (413 above).'),
+    input_bytes: Bound('stdin, args and test data together, UTF-8 bytes (413 above).'),
+    output_bytes: Bound('stdout and stderr kept before a run is stopped (output_limit).'),
+    tests: Bound('Most test cases in one job.'),
+    args: Bound('Most command-line arguments.'),
+    arg_chars: Bound('Longest command-line argument.'),
+  }),
+  policies: Type.Array(PolicySchema, { description: 'Profiles this caller may ask for.' }),
+  default_policy: PolicySchema,
+  comparators: Type.Array(stringEnum<Comparator>(COMPARATORS)),
+});
+export type ServiceInfo = Static<typeof ServiceInfoSchema>;

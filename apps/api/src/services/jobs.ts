@@ -1,15 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ApiError,
+  COMPARATORS,
   type Config,
   cancelledResult,
   internalErrorResult,
   type JobData,
   type JobRequest,
   type JobView,
+  MAX_ARG_CHARS,
+  MAX_ARGS,
+  type Policy,
+  RUNTIME,
   type RunResult,
   redisKeys,
   resolveLimits,
+  type ServiceInfo,
   type Tenant,
 } from '@sbx/shared';
 import type { Job, Queue, QueueEvents } from 'bullmq';
@@ -27,6 +33,7 @@ type JobsConfig = Pick<
   | 'minMemoryMb'
   | 'allowedPolicies'
   | 'maxTests'
+  | 'maxOutputBytes'
   | 'resultTtlSeconds'
 >;
 
@@ -63,16 +70,47 @@ export class JobService {
     this.keys = redisKeys(config.prefix);
   }
 
-  /** Checks sizes, limits and policy and builds the queue entry. Throws ApiError for anything the caller must fix. */
-  prepare(request: JobRequest, requestId: string, tenant: Tenant): { id: string; data: JobData } {
-    // The tenant's maxima apply on top of the server's (loadTenants already took the minimum).
-    const bounds = {
+  /** The tenant's maxima apply on top of the server's (loadTenants already took the minimum). */
+  private boundsFor(tenant: Tenant) {
+    return {
       ...this.config,
       maxTimeMs: tenant.maxTimeMs,
       maxMemoryMb: tenant.maxMemoryMb,
       defaultTimeMs: Math.min(this.config.defaultTimeMs, tenant.maxTimeMs),
       defaultMemoryMb: Math.min(this.config.defaultMemoryMb, tenant.maxMemoryMb),
     };
+  }
+
+  /** strict unless the operator allows only laxer profiles: a job that names none must still run. */
+  private get defaultPolicy(): Policy {
+    const allowed = this.config.allowedPolicies;
+    return allowed.includes('strict') ? 'strict' : (allowed[0] ?? 'strict');
+  }
+
+  /** What GET /info tells a tenant: the same bounds prepare() enforces on its jobs. */
+  info(tenant: Tenant): ServiceInfo {
+    const b = this.boundsFor(tenant);
+    return {
+      runtime: { ...RUNTIME },
+      limits: {
+        time_ms: { default: b.defaultTimeMs, max: b.maxTimeMs },
+        memory_mb: { default: b.defaultMemoryMb, min: b.minMemoryMb, max: b.maxMemoryMb },
+        code_bytes: b.maxCodeBytes,
+        input_bytes: b.maxStdinBytes,
+        output_bytes: b.maxOutputBytes,
+        tests: b.maxTests,
+        args: MAX_ARGS,
+        arg_chars: MAX_ARG_CHARS,
+      },
+      policies: [...this.config.allowedPolicies],
+      default_policy: this.defaultPolicy,
+      comparators: [...COMPARATORS],
+    };
+  }
+
+  /** Checks sizes, limits and policy and builds the queue entry. Throws ApiError for anything the caller must fix. */
+  prepare(request: JobRequest, requestId: string, tenant: Tenant): { id: string; data: JobData } {
+    const bounds = this.boundsFor(tenant);
     const codeBytes = Buffer.byteLength(request.code, 'utf8');
     if (codeBytes > this.config.maxCodeBytes)
       throw new ApiError('code_too_large', `code is ${codeBytes} bytes; the maximum is ${this.config.maxCodeBytes}`, {
@@ -120,7 +158,7 @@ export class JobService {
       if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password)
         throw new ApiError('validation_failed', 'body.callback_url must be an http(s) URL without credentials');
     }
-    const policy = request.policy ?? 'strict';
+    const policy = request.policy ?? this.defaultPolicy;
     if (!this.config.allowedPolicies.includes(policy))
       throw new ApiError(
         'policy_not_allowed',
