@@ -30,7 +30,7 @@ export type Limits = Static<typeof LimitsSchema>;
 
 export const PolicySchema = stringEnum<Policy>(
   POLICIES,
-  'Policy-layer profile (default strict). The server may restrict which ones a caller can use.',
+  'Policy-layer profile (default strict, unless the server allows only laxer ones: see GET /info). The server may restrict which ones a caller can use.',
 );
 
 /** Most command-line arguments a program may get, and the longest one, in characters. */
