@@ -82,6 +82,24 @@ describe('cancelling a running job', () => {
     await stack.stop();
   });
 
+  test('POST /run with an Idempotency-Key: a retry gets the same run, never a second one', async () => {
+    const body = { code: 'import random\nprint(random.getrandbits(64))' };
+    const post = (payload: object) =>
+      stack.app.inject({ method: 'POST', url: '/run', headers: { 'idempotency-key': 'run-retry' }, payload });
+    // Two at once (a client retrying before the first answer), then one after the job finished.
+    const [first, racing] = await Promise.all([post(body), post(body)]);
+    const late = await post(body);
+    for (const res of [first, racing, late]) assert.equal(res?.statusCode, 200, res?.body);
+    const ids = new Set([first, racing, late].map((r) => r.json().id));
+    const outputs = new Set([first, racing, late].map((r) => r.json().stdout));
+    assert.equal(ids.size, 1, 'one job');
+    assert.equal(outputs.size, 1, 'one run: the random number is the same');
+    assert.equal(late.headers['idempotent-replayed'], 'true');
+    const other = await post({ code: 'print(1)' });
+    assert.equal(other.statusCode, 409);
+    assert.equal(other.json().code, 'idempotency_conflict');
+  });
+
   test('its container is killed and the result says cancelled', async () => {
     const { id } = (
       await stack.app.inject({

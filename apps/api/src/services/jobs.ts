@@ -56,6 +56,8 @@ interface Webhooks {
 }
 
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
+/** How long a replayed key waits for the job its first request is still queueing. */
+const JOB_APPEAR_MS = 2000;
 
 /** Submitting and looking up jobs; the routes only translate HTTP. */
 export class JobService {
@@ -336,6 +338,24 @@ export class JobService {
       return null;
     }
     return this.result(id);
+  }
+
+  /**
+   * The same wait for a job known by id: a replayed Idempotency-Key names a job that may have
+   * finished (its result stored, BullMQ's entry trimmed) or may still be running.
+   */
+  async waitForResultById(id: string, events: QueueEvents, waitMs: number, tenant: Tenant): Promise<RunResult | null> {
+    const deadline = Date.now() + waitMs;
+    // A concurrent request holding the same key may have claimed it and not yet queued the job.
+    const appearBy = Date.now() + Math.min(waitMs, JOB_APPEAR_MS);
+    for (;;) {
+      const done = await this.result(id);
+      if (done) return done;
+      const job = await this.queue.getJob(id);
+      if (job) return this.waitForResult(job, events, Math.max(1, deadline - Date.now()), tenant);
+      if (Date.now() >= appearBy) return null;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   async result(id: string): Promise<RunResult | null> {
