@@ -357,7 +357,7 @@ def serve(job_fd, status_fd):
         stdin_from(stdin)
     except Exception:
         os._exit(70)  # the supervisor sent a bad job, or died: nothing of the user's ran
-    args = [str(a) for a in job.get("args", [])]
+    args = job.get("args", [])  # the supervisor checked: a list of str
     run_program(source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args)
 
 

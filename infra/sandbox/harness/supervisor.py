@@ -51,7 +51,9 @@ def read_frame():
     if frame.get("v") != PROTOCOL_VERSION:
         raise ValueError("unsupported protocol version %r" % frame.get("v"))
     for spec in [frame, *(frame.get("tests") or [])]:
-        arguments(spec)
+        args = spec.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ValueError("args must be a list of strings")
     return frame
 
 
@@ -256,13 +258,6 @@ def done(nonce, exit_code):
     os._exit(exit_code)
 
 
-def arguments(spec):
-    args = spec.get("args", [])
-    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ValueError("args must be a list of strings")
-    return args
-
-
 READY = b"\x1esbx-ready\n"
 
 
@@ -282,7 +277,7 @@ def main():
     policy = frame.get("policy", "strict")
     tests = frame.get("tests")
     if tests is None:
-        args = arguments(frame)
+        args = frame.get("args", [])
         result = run(waiting, code, frame.get("stdin", ""), args, frame["time_ms"], frame["memory_mb"], policy)
         report(nonce, result)
         done(nonce, result["exit_code"])
@@ -295,7 +290,7 @@ def main():
     for index, test in enumerate(tests):
         if waiting is None:
             waiting = WaitingChild()
-        args = arguments(test)
+        args = test.get("args", [])
         result = run(waiting, code, test.get("stdin", ""), args, test["time_ms"], test["memory_mb"], policy)
         waiting = None
         result["test"] = index
