@@ -97,11 +97,14 @@ class Client:
         self.api_key = api_key if api_key is not None else os.environ.get("SBX_API_KEY")
         self.timeout = timeout
 
-    def _request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def _request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None,
+                 headers: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         if data is not None:
             req.add_header("content-type", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         if self.api_key:
             req.add_header("authorization", f"Bearer {self.api_key}")
         try:
@@ -140,22 +143,43 @@ class Client:
             body["tests"] = tests
         return body
 
+    def _post_once(self, path: str, body: Dict[str, Any], idempotency_key: Optional[str],
+                   retries: int) -> Dict[str, Any]:
+        """POSTs with an Idempotency-Key and retries when the connection fails or the queue is briefly
+        down: the server hands a retry the same job, so the code runs once however often we ask."""
+        headers = {"idempotency-key": idempotency_key or os.urandom(16).hex()}
+        for attempt in range(retries + 1):
+            try:
+                return self._request("POST", path, body, headers)
+            except ServerUnreachableError:
+                if attempt == retries:
+                    raise
+            except ApiError as err:
+                if err.code != "queue_unavailable" or attempt == retries:
+                    raise
+            time.sleep(min(0.2 * 2 ** attempt, 2.0))
+        raise AssertionError("unreachable")
+
     def run(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
             memory_mb: Optional[int] = None, policy: Optional[str] = None,
-            tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None) -> Dict[str, Any]:
+            tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
+            idempotency_key: Optional[str] = None, retries: int = 2) -> Dict[str, Any]:
         """Runs the code and returns the result (waits by polling if the server answers 202).
-        args become the program's sys.argv[1:]."""
-        answer = self._request("POST", "/run", self._body(code, stdin, time_ms, memory_mb, policy, tests, args))
+        args become the program's sys.argv[1:]. A dropped connection is retried `retries` times
+        under one Idempotency-Key (random unless given), so the program never runs twice."""
+        body = self._body(code, stdin, time_ms, memory_mb, policy, tests, args)
+        answer = self._post_once("/run", body, idempotency_key, retries)
         if "status" in answer:
             return answer
         return self.wait(answer["id"])
 
     def submit(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
                memory_mb: Optional[int] = None, policy: Optional[str] = None,
-               tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None) -> str:
-        """Queues the code; returns the job id at once."""
+               tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
+               idempotency_key: Optional[str] = None, retries: int = 2) -> str:
+        """Queues the code; returns the job id at once. Retried like `run`."""
         body = self._body(code, stdin, time_ms, memory_mb, policy, tests, args)
-        return self._request("POST", "/jobs", body)["id"]
+        return self._post_once("/jobs", body, idempotency_key, retries)["id"]
 
     def info(self) -> Dict[str, Any]:
         """The runtime, and the limits, policies and comparators this key may use."""

@@ -59,6 +59,22 @@ describe('client libraries and README examples, against a live API', () => {
     const id = await sbx.submit({ code: 'print("later")' });
     assert.equal((await sbx.wait(id)).stdout, 'later\n');
     assert.equal((await sbx.info()).runtime.language, 'python');
+
+    // The first answer is lost on its way back (the job ran): the retry gets the same run.
+    const seen: { id: string; stdout: string }[] = [];
+    const losing = new SbxClient({
+      baseUrl: url,
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        if (init?.method !== 'POST') return res;
+        seen.push((await res.clone().json()) as { id: string; stdout: string });
+        if (seen.length === 1) throw new TypeError('fetch failed');
+        return res;
+      },
+    });
+    const once = await losing.run({ code: 'import random\nprint(random.getrandbits(64))' });
+    assert.equal(seen.length, 2);
+    assert.deepEqual([once.id, once.stdout], [seen[0]?.id, seen[0]?.stdout]);
     await assert.rejects(
       sbx.run({ code: '' }),
       (e: unknown) => e instanceof SbxApiError && e.code === 'validation_failed',

@@ -1,9 +1,14 @@
 """Runs against a live sbx API: SBX_TEST_URL must point at it (test/integration/clients.test.ts sets it)."""
 
 import asyncio
+import http.server
+import json
 import os
+import socket
 import sys
+import threading
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -37,6 +42,45 @@ class ClientTest(unittest.TestCase):
         failing = run_code_safely("raise SystemExit(3)", base_url=URL)
         self.assertEqual(failing["status"], "runtime_error")
         self.assertEqual(failing["exit_code"], 3)
+
+    def test_a_lost_answer_is_retried_and_the_code_runs_once(self):
+        answers = []
+
+        class LoseFirstAnswer(http.server.BaseHTTPRequestHandler):
+            """Forwards to the API, but hangs up instead of passing on the first answer: the job ran,
+            the client never heard of it."""
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "idempotency-key")}
+                upstream = urllib.request.Request(URL + self.path, data=body, method="POST", headers=forwarded)
+                with urllib.request.urlopen(upstream) as res:
+                    payload = res.read()
+                answers.append(json.loads(payload))
+                if len(answers) == 1:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LoseFirstAnswer)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            client = Client(f"http://127.0.0.1:{proxy.server_address[1]}")
+            result = client.run("import random\nprint(random.getrandbits(64))")
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+        self.assertEqual(len(answers), 2, "one lost answer, one retry")
+        self.assertEqual(result["id"], answers[0]["id"], "the retry got the same job")
+        self.assertEqual(result["stdout"], answers[0]["stdout"], "and the same run")
 
     def test_info_names_the_runtime_and_limits(self):
         info = Client(URL).info()

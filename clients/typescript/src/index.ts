@@ -13,6 +13,14 @@ export class SbxApiError extends Error {
   }
 }
 
+/** How a submission survives a lost connection. */
+export interface SubmitOptions {
+  /** Sent as Idempotency-Key; a random one per call by default. */
+  idempotencyKey?: string;
+  /** Retries after a failed connection or queue_unavailable (default 2). */
+  retries?: number;
+}
+
 export interface SbxClientOptions {
   baseUrl: string;
   apiKey?: string;
@@ -33,8 +41,13 @@ export class SbxClient {
     this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T }> {
-    const headers: Record<string, string> = {};
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<{ status: number; data: T }> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
     const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, '')}${path}`, {
@@ -50,16 +63,34 @@ export class SbxClient {
     return { status: res.status, data: data as T };
   }
 
+  /**
+   * POSTs under one Idempotency-Key, retrying when the connection fails (fetch rejects) or the queue
+   * is briefly down: the server hands every retry the same job, so the program runs once.
+   */
+  private async postOnce<T>(path: string, body: unknown, opts: SubmitOptions): Promise<{ status: number; data: T }> {
+    const headers = { 'idempotency-key': opts.idempotencyKey ?? crypto.randomUUID() };
+    const retries = opts.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request<T>('POST', path, body, headers);
+      } catch (err) {
+        const retriable = err instanceof SbxApiError ? err.code === 'queue_unavailable' : err instanceof TypeError;
+        if (!retriable || attempt >= retries) throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 2000)));
+    }
+  }
+
   /** Runs a program and resolves with its result (polling if the server answered 202). */
-  async run(req: JobRequest, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
-    const { status, data } = await this.request<RunResult | { id: string }>('POST', '/run', req);
+  async run(req: JobRequest, opts: SubmitOptions & { timeoutMs?: number } = {}): Promise<RunResult> {
+    const { status, data } = await this.postOnce<RunResult | { id: string }>('/run', req, opts);
     if (status === 200) return data as RunResult;
     return this.wait(data.id, opts);
   }
 
   /** Queues a program and resolves with its job id. */
-  async submit(req: JobRequest): Promise<string> {
-    return (await this.request<{ id: string }>('POST', '/jobs', req)).data.id;
+  async submit(req: JobRequest, opts: SubmitOptions = {}): Promise<string> {
+    return (await this.postOnce<{ id: string }>('/jobs', req, opts)).data.id;
   }
 
   async get(id: string): Promise<JobView> {
