@@ -185,15 +185,20 @@ class Client:
         """The runtime, and the limits, policies and comparators this key may use."""
         return self._request("GET", "/info")
 
-    def get(self, job_id: str) -> Dict[str, Any]:
-        """The job's view: {id, state: queued|running|completed, result?}."""
-        return self._request("GET", "/jobs/" + urllib.parse.quote(job_id, safe=""))
+    def get(self, job_id: str, wait: float = 0) -> Dict[str, Any]:
+        """The job's view: {id, state: queued|running|completed, result?}. With `wait` (seconds), an
+        unfinished job is answered when it completes or after that long (the server caps it)."""
+        path = "/jobs/" + urllib.parse.quote(job_id, safe="")
+        if wait > 0:
+            path += "?wait_ms=%d" % int(wait * 1000)
+        return self._request("GET", path)
 
     def wait(self, job_id: str, timeout: float = 60.0, poll_interval: float = 0.1) -> Dict[str, Any]:
-        """Polls until the job completes and returns its result; raises TimeoutError after `timeout` s."""
+        """Waits until the job completes and returns its result; raises TimeoutError after `timeout` s.
+        Long polls (one request per 20 s at most); `poll_interval` spaces requests a server answers early."""
         deadline = time.monotonic() + timeout
         while True:
-            view = self.get(job_id)
+            view = self.get(job_id, wait=max(0.0, min(deadline - time.monotonic(), 20.0)))
             if view.get("state") == "completed":
                 return view["result"]
             if time.monotonic() > deadline:

@@ -82,6 +82,32 @@ describe('cancelling a running job', () => {
     await stack.stop();
   });
 
+  test('GET /jobs/:id?wait_ms= answers when the job completes, or when the wait is over', async () => {
+    const submit = async (code: string) =>
+      (await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code } })).json().id as string;
+    const get = (id: string, query: string) => stack.app.inject({ method: 'GET', url: `/jobs/${id}?${query}` });
+
+    const quick = await submit('import time\ntime.sleep(0.3)\nprint("done")');
+    const view = (await get(quick, 'wait_ms=20000')).json();
+    assert.equal(view.state, 'completed', 'one request, no polling');
+    assert.equal(view.result.stdout, 'done\n');
+
+    const slow = await submit('import time\ntime.sleep(1.5)\nprint("late")');
+    const started = performance.now();
+    const early = (await get(slow, 'wait_ms=300')).json();
+    const waited = performance.now() - started;
+    assert.notEqual(early.state, 'completed');
+    assert.ok(waited >= 250, `waited ${waited.toFixed(0)} ms`);
+
+    const malformed = await get(slow, 'wait_ms=soon');
+    assert.equal(malformed.statusCode, 400);
+    assert.equal(malformed.json().code, 'validation_failed');
+    const capped = (await get(slow, 'wait_ms=999999999')).json();
+    assert.equal(capped.state, 'completed', 'a wait beyond the cap is capped, not refused');
+    assert.equal(capped.result.stdout, 'late\n');
+    assert.equal((await get('no-such-job', 'wait_ms=1000')).statusCode, 404, 'an unknown id does not wait');
+  });
+
   test('POST /run with an Idempotency-Key: a retry gets the same run, never a second one', async () => {
     const body = { code: 'import random\nprint(random.getrandbits(64))' };
     const post = (payload: object) =>

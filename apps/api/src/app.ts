@@ -56,7 +56,7 @@ export async function buildApp(
 
   const jobs = new JobService(app.queue, app.redis, config, app.webhooks);
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
-  await app.register(jobsRoutes, { jobs });
+  await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs });
   return app;

@@ -93,15 +93,17 @@ export class SbxClient {
     return (await this.postOnce<{ id: string }>('/jobs', req, opts)).data.id;
   }
 
-  async get(id: string): Promise<JobView> {
-    return (await this.request<JobView>('GET', `/jobs/${encodeURIComponent(id)}`)).data;
+  /** The job's view. With `waitMs`, an unfinished job is answered when it completes or after that long (capped by the server). */
+  async get(id: string, { waitMs = 0 } = {}): Promise<JobView> {
+    const query = waitMs > 0 ? `?wait_ms=${Math.floor(waitMs)}` : '';
+    return (await this.request<JobView>('GET', `/jobs/${encodeURIComponent(id)}${query}`)).data;
   }
 
-  /** Polls until the job completes. */
+  /** Waits until the job completes: long polls of up to 20 s; `pollIntervalMs` spaces requests answered early. */
   async wait(id: string, { timeoutMs = 60_000, pollIntervalMs = 100 } = {}): Promise<RunResult> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const view = await this.get(id);
+      const view = await this.get(id, { waitMs: Math.max(0, Math.min(deadline - Date.now(), 20_000)) });
       if (view.state === 'completed' && view.result) return view.result;
       if (Date.now() > deadline) throw new Error(`job ${id} still ${view.state} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, pollIntervalMs));

@@ -12,7 +12,10 @@ import type { JobService } from '../services/jobs.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 413: ErrorBodySchema, 503: ErrorBodySchema };
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: number }> = async (
+  app,
+  { jobs, waitMs },
+) => {
   app.post(
     '/jobs',
     {
@@ -47,13 +50,34 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async
     {
       schema: {
         summary: 'A job: queued, running, or completed with its result',
+        description:
+          'With `?wait_ms=N`, an unfinished job is answered when it completes or after N ms (capped at SBX_RUN_WAIT_MS), whichever comes first: one request instead of a polling loop.',
         params: JobIdParamsSchema,
-        response: { 200: JobViewSchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+        querystring: Type.Object(
+          {
+            // A string: query values are not coerced (bodies must not be), so the number is checked here.
+            wait_ms: Type.Optional(
+              Type.String({
+                pattern: '^[0-9]{1,9}$',
+                description: `Milliseconds, capped at SBX_RUN_WAIT_MS (${waitMs}).`,
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: JobViewSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
       },
     },
     async (req) => {
-      const view = await jobs.view(req.params.id, req.tenant);
-      if (!view) throw new ApiError('not_found', `no job ${req.params.id} (unknown, or its result has expired)`);
+      const { id } = req.params;
+      // Capped, not refused: a long poll may always answer early, and the client simply asks again.
+      const wait = Math.min(Number(req.query.wait_ms ?? 0), waitMs);
+      let view = await jobs.view(id, req.tenant);
+      if (!view) throw new ApiError('not_found', `no job ${id} (unknown, or its result has expired)`);
+      if (wait > 0 && view.state !== 'completed') {
+        await jobs.waitForResultById(id, app.queueEvents, wait, req.tenant);
+        view = (await jobs.view(id, req.tenant)) ?? view;
+      }
       return view;
     },
   );
