@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import auth from './plugins/auth.js';
+import cors from './plugins/cors.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
 import queue from './plugins/queue.js';
@@ -46,6 +47,7 @@ export async function buildApp(
   });
   await app.register(metrics);
   await app.register(errors);
+  await app.register(cors, { origins: config.corsOrigins });
   await app.register(swagger);
   await app.register(redis, { url: config.redisUrl });
   await app.register(auth, { config });

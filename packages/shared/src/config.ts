@@ -165,6 +165,10 @@ export const ENV_VARS = {
   apiPort: int('SBX_API_PORT', 3000, 'Listen port of the API.'),
   apiMetricsPort: int('SBX_API_METRICS_PORT', 9465, 'Port of the API /metrics endpoint (0 = off); never the API port.'),
   apiMetricsHost: str('SBX_API_METRICS_HOST', '127.0.0.1', 'Listen address of the API /metrics endpoint.'),
+  corsOrigins: list(
+    'SBX_CORS_ORIGINS',
+    'Browser origins allowed to call the API (comma list, or * for any); empty: no CORS headers.',
+  ),
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
   workerStaleMs: int('SBX_WORKER_STALE_MS', 15_000, 'A worker unseen for longer is gone, for /readyz.', 1),
 

@@ -1,0 +1,29 @@
+import cors from '@fastify/cors';
+import fp from 'fastify-plugin';
+
+/**
+ * Browsers may call the API from the configured origins only; with none configured no CORS header
+ * is sent and browsers keep to the same origin. Keys travel as a Bearer header, never as cookies, so
+ * credentials mode stays off.
+ */
+export default fp<{ origins: string[] }>(
+  async (app, { origins }) => {
+    if (origins.length === 0) return;
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id'],
+      exposedHeaders: [
+        'x-request-id',
+        'location',
+        'idempotent-replayed',
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
+      maxAge: 600,
+    });
+  },
+  { name: 'cors' },
+);
