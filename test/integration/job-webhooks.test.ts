@@ -73,6 +73,9 @@ describe('job webhooks, end to end', () => {
       const view = await pollJob(stack.app, result.id, (v) => v.webhook?.state === 'delivered', 5000);
       assert.equal(view.webhook?.state, 'delivered');
       assert.equal(view.webhook?.attempts, 3);
+      const attempts = (await stack.worker?.metrics.webhookAttempts.get())?.values ?? [];
+      const counted = (result: string) => attempts.find((v) => v.labels.result === result)?.value ?? 0;
+      assert.deepEqual([counted('http_status'), counted('delivered')], [2, 1], 'attempts counted by result');
 
       const again = await stack.app.inject({ method: 'POST', url: `/jobs/${result.id}/webhook/redeliver` });
       assert.equal(again.statusCode, 202);

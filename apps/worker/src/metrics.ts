@@ -59,6 +59,12 @@ export function createWorkerMetrics() {
       help: 'Sandboxes the warm pool aims to keep: its floor plus recent demand, up to its ceiling.',
       registers: [registry],
     }),
+    webhookAttempts: new Counter({
+      name: 'sbx_webhook_attempts_total',
+      help: 'Webhook delivery attempts by result: delivered, or the failure kind (http_status, timeout, connection, redirect).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     infraFailures: new Counter({
       name: 'sbx_sandbox_failures_total',
       help: 'Sandboxes that failed to start or run (retried by the queue).',

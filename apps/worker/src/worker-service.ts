@@ -6,7 +6,7 @@ import {
   type RunResult,
   redisKeys,
 } from '@sbx/shared';
-import { webhookServiceFromConfig } from '@sbx/webhooks';
+import { deliverOnce, webhookServiceFromConfig } from '@sbx/webhooks';
 import { type Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
@@ -138,7 +138,14 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   }
   let worker: Worker<JobData, { status: string }> | undefined;
 
-  const webhooks = webhookServiceFromConfig(config, log);
+  const webhooks = webhookServiceFromConfig(config, log, {
+    deliver: async (req) => {
+      const outcome = await deliverOnce(req);
+      // Errors read `<kind>: <detail>`: the kind alone keeps the label set small.
+      metrics.webhookAttempts.inc({ result: outcome.ok ? 'delivered' : (outcome.error?.split(':')[0] ?? 'unknown') });
+      return outcome;
+    },
+  });
   /** Records the result (first writer wins) and, when the job asked for one, queues its signed webhook. */
   const storeResult = async (result: RunResult, data: JobData) => {
     await redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');

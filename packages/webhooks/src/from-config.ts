@@ -1,11 +1,20 @@
 import { type Config, loadTenants, tenantWebhookSecrets } from '@sbx/shared';
-import { createWebhookService, type WebhookLogger, type WebhookService } from './webhook-service.js';
+import {
+  createWebhookService,
+  type WebhookLogger,
+  type WebhookService,
+  type WebhookServiceOptions,
+} from './webhook-service.js';
 
 /** The deliveries queue sits beside the runs queue, under the same prefix. */
 export const webhookQueueName = (config: Pick<Config, 'queueName'>) => `${config.queueName}-webhooks`;
 
 /** The service as both apps configure it; null when no signing secret is set (webhooks off). */
-export function webhookServiceFromConfig(config: Config, log: WebhookLogger): WebhookService | null {
+export function webhookServiceFromConfig(
+  config: Config,
+  log: WebhookLogger,
+  extra: Pick<WebhookServiceOptions, 'deliver'> = {},
+): WebhookService | null {
   if (!config.webhookSecret) return null;
   const secrets = tenantWebhookSecrets(loadTenants(config));
   return createWebhookService({
@@ -21,5 +30,6 @@ export function webhookServiceFromConfig(config: Config, log: WebhookLogger): We
     maxDelayMs: config.webhookMaxDelayMs,
     timeoutMs: config.webhookTimeoutMs,
     log,
+    ...extra,
   });
 }
