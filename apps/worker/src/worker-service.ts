@@ -50,6 +50,28 @@ export interface WorkerService {
   stop(): Promise<void>;
 }
 
+/** How long cutting the queue worker's connections may take before shutdown goes on without it. */
+const FORCE_CLOSE_MS = 5000;
+
+/** True when `work` settles within `ms` (its failure counts as settled: shutdown goes on either way). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createWorkerService(config: Config, log: Logger, runner?: SandboxRunner): WorkerService {
   const keys = redisKeys(config.prefix);
   const docker = new Docker({ socketPath: config.dockerSocket });
@@ -58,6 +80,12 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const workerConnection = redis.duplicate();
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
   const cancelSubscriber = redis.duplicate();
+  // ioredis reconnects by itself; without a listener each failed attempt is an "Unhandled error event".
+  for (const [name, client] of [
+    ['results', redis],
+    ['cancel channel', cancelSubscriber],
+  ] as const)
+    client.on('error', (err) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
   const running = new Map<string, AbortController>();
   // What can wait while jobs run (removing used sandboxes, refilling the pool) waits for quiet.
   const quiet = new QuietPeriod({
@@ -265,17 +293,15 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     async stop() {
       clearInterval(janitorTimer);
       if (worker) {
-        const closing = worker.close();
-        const finished = await Promise.race([
-          closing.then(() => true),
-          new Promise<false>((r) => setTimeout(() => r(false), config.shutdownTimeoutMs).unref()),
-        ]);
+        const finished = await within(worker.close(), config.shutdownTimeoutMs);
         if (!finished) {
           // Jobs still running now are left to the queue: their locks lapse and another worker retakes them.
           abandoning = true;
           log.warn('in-flight jobs did not finish in time; they go back to the queue');
           await removeOwnContainers();
-          await worker.close(true).catch(() => {});
+          // close() is memoised: a second close(true) would only wait on the first. And after a Redis
+          // outage BullMQ can keep a job it failed to finish in flight for good, so cut the connections.
+          if (!(await within(worker.disconnect(), FORCE_CLOSE_MS))) log.warn('the queue worker did not disconnect');
         }
       }
       quiet.close();

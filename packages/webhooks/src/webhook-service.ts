@@ -168,6 +168,7 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
 
   const stateKey = (jobId: string) => `${opts.prefix}:webhook:${jobId}`;
   const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', (err) => log.warn({ err: err.message }, 'webhook state connection error'));
   const queue = new Queue<DeliveryJobData>(opts.queueName, {
     connection: { url: opts.redisUrl },
     prefix: opts.prefix,
