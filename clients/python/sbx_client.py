@@ -127,20 +127,15 @@ class Client:
 
     @staticmethod
     def _body(code: str, stdin: Optional[str], time_ms: Optional[int], memory_mb: Optional[int],
-              policy: Optional[str], tests: Optional[List[Dict[str, Any]]],
-              args: Optional[List[str]] = None) -> Dict[str, Any]:
+              **fields: Any) -> Dict[str, Any]:
+        """The request body: fields left None are left out, so the server's defaults apply."""
         body: Dict[str, Any] = {"code": code}
         if stdin is not None:
             body["stdin"] = stdin
-        if args is not None:
-            body["args"] = list(args)
         limits = {k: v for k, v in (("time_ms", time_ms), ("memory_mb", memory_mb)) if v is not None}
         if limits:
             body["limits"] = limits
-        if policy is not None:
-            body["policy"] = policy
-        if tests is not None:
-            body["tests"] = tests
+        body.update({name: value for name, value in fields.items() if value is not None})
         return body
 
     def _post_once(self, path: str, body: Dict[str, Any], idempotency_key: Optional[str],
@@ -163,11 +158,14 @@ class Client:
     def run(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
             memory_mb: Optional[int] = None, policy: Optional[str] = None,
             tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
-            idempotency_key: Optional[str] = None, retries: int = 2) -> Dict[str, Any]:
+            output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
+            retries: int = 2) -> Dict[str, Any]:
         """Runs the code and returns the result (waits by polling if the server answers 202).
-        args become the program's sys.argv[1:]. A dropped connection is retried `retries` times
-        under one Idempotency-Key (random unless given), so the program never runs twice."""
-        body = self._body(code, stdin, time_ms, memory_mb, policy, tests, args)
+        args become the program's sys.argv[1:]; output_encoding="base64" returns stdout and stderr
+        as base64 of the exact bytes. A dropped connection is retried `retries` times under one
+        Idempotency-Key (random unless given), so the program never runs twice."""
+        body = self._body(code, stdin, time_ms, memory_mb, policy=policy, tests=tests, args=args,
+                          output_encoding=output_encoding)
         answer = self._post_once("/run", body, idempotency_key, retries)
         if "status" in answer:
             return answer
@@ -176,9 +174,11 @@ class Client:
     def submit(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
                memory_mb: Optional[int] = None, policy: Optional[str] = None,
                tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
-               idempotency_key: Optional[str] = None, retries: int = 2) -> str:
+               output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
+               retries: int = 2) -> str:
         """Queues the code; returns the job id at once. Retried like `run`."""
-        body = self._body(code, stdin, time_ms, memory_mb, policy, tests, args)
+        body = self._body(code, stdin, time_ms, memory_mb, policy=policy, tests=tests, args=args,
+                          output_encoding=output_encoding)
         return self._post_once("/jobs", body, idempotency_key, retries)["id"]
 
     def info(self) -> Dict[str, Any]:

@@ -145,6 +145,18 @@ describe('submit → queue → worker → fresh gVisor container → result', ()
     assert.equal(r.stdout, `${RUNTIME.version}\n`);
   });
 
+  test('output_encoding base64 returns the exact bytes; utf8 (the default) replaces what is not UTF-8', async () => {
+    const code = 'import sys\nsys.stdout.buffer.write(bytes(range(256)))\nsys.stderr.buffer.write(b"\\xff")';
+    const b64 = await run(stack.app, { code, output_encoding: 'base64' });
+    assert.equal(b64.status, 'ok', b64.stderr);
+    assert.equal(b64.output_encoding, 'base64');
+    assert.deepEqual(Buffer.from(b64.stdout, 'base64'), Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
+    assert.deepEqual(Buffer.from(b64.stderr, 'base64'), Buffer.from([0xff]));
+    const text = await run(stack.app, { code });
+    assert.equal(text.output_encoding, undefined);
+    assert.ok(text.stdout.startsWith('\u0000\u0001') && text.stdout.includes('\ufffd'), 'lossy as text');
+  });
+
   test('args become sys.argv[1:], exactly (spaces, quotes, non-ASCII, an empty one)', async () => {
     const args = ['a', 'b c', '"quoted"', 'ünï', '', '--flag=1'];
     const r = await run(stack.app, { code: 'import json, sys\nprint(json.dumps(sys.argv))', args });

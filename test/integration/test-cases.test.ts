@@ -151,6 +151,24 @@ describe('test cases and verdicts', () => {
     );
   });
 
+  test('with output_encoding base64, answers are still judged on the text', async () => {
+    const r = await run(stack.app, {
+      code: 'print(int(input()) * 2)',
+      output_encoding: 'base64',
+      tests: [
+        { stdin: '2', expected_output: '4' },
+        { stdin: '3', expected_output: '7' },
+      ],
+    });
+    assert.deepEqual(
+      r.tests.map((t: { verdict: string; stdout: string }) => [t.verdict, t.stdout]),
+      [
+        ['accepted', Buffer.from('4\n').toString('base64')],
+        ['wrong_answer', Buffer.from('6\n').toString('base64')],
+      ],
+    );
+  });
+
   test("each test gets its own args, or the job's", async () => {
     const r = await run(stack.app, {
       code: 'import sys\nprint(" ".join(sys.argv[1:]))',

@@ -1,4 +1,4 @@
-import type { JobData, RunResult, Stages } from '@sbx/shared';
+import type { JobData, OutputEncoding, RunResult, Stages } from '@sbx/shared';
 import { classify } from './classify.js';
 import { extractReport } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/test-slices.js';
@@ -79,6 +79,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         ...(judged.status !== 'ok' ? { message: 'see tests for what failed' } : {}),
         limits: data.limits,
         policy: data.policy,
+        ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
         tests: judged.tests,
         summary: { passed: judged.passed, total: tests.length },
         wall_time: round(raw.wallTime),
@@ -96,7 +97,12 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       outputCap: opts.outputCap,
       limits: data.limits,
     });
-    const { stdout, stderr, stdoutTruncated, stderrTruncated } = fitOutput(raw.stdout, userStderr, opts.outputCap);
+    const { stdout, stderr, stdoutTruncated, stderrTruncated } = fitOutput(
+      raw.stdout,
+      userStderr,
+      opts.outputCap,
+      data.output_encoding,
+    );
     const time = report ? Math.min(report.time, raw.wallTime) : raw.wallTime;
     return {
       id: jobId,
@@ -113,6 +119,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       ...(verdict.message ? { message: verdict.message } : {}),
       limits: data.limits,
       policy: data.policy,
+      ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
       wall_time: round(raw.wallTime),
       stages: stages(),
       submitted_at: data.submitted_at,
@@ -124,13 +131,13 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
   }
 }
 
-/** Keeps at most `cap` bytes of output, stdout first. */
-export function fitOutput(stdout: Buffer, stderr: Buffer, cap: number) {
+/** Keeps at most `cap` bytes of output, stdout first, as text or as base64 of the exact bytes. */
+export function fitOutput(stdout: Buffer, stderr: Buffer, cap: number, encoding: OutputEncoding = 'utf8') {
   const out = stdout.subarray(0, cap);
   const err = stderr.subarray(0, Math.max(0, cap - out.length));
   return {
-    stdout: out.toString('utf8'),
-    stderr: err.toString('utf8'),
+    stdout: out.toString(encoding),
+    stderr: err.toString(encoding),
     stdoutTruncated: out.length < stdout.length,
     stderrTruncated: err.length < stderr.length,
   };

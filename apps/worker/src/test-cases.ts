@@ -1,6 +1,7 @@
 import {
   type JobData,
   NOTHING_RAN,
+  type OutputEncoding,
   outputMatches,
   type RunStatus,
   type TestResult,
@@ -10,7 +11,11 @@ import { classify } from './classify.js';
 import { splitTestOutputs, type TestSlice } from './sandbox/test-slices.js';
 import type { RawRun } from './sandbox/types.js';
 
-const decode = (b: Buffer, cap: number) => ({ text: b.subarray(0, cap).toString('utf8'), truncated: b.length > cap });
+/** The kept bytes as text (what answers are judged on) and as the job asked to see them. */
+const decode = (b: Buffer, cap: number, encoding: OutputEncoding = 'utf8') => {
+  const kept = b.subarray(0, cap);
+  return { text: kept.toString('utf8'), shown: kept.toString(encoding), truncated: b.length > cap };
+};
 
 type TestsJob = JobData & { tests: NonNullable<JobData['tests']> };
 
@@ -70,8 +75,8 @@ function judgeTest(
     outputCap,
     limits,
   });
-  const out = decode(slice.stdout, outputCap);
-  const err = decode(slice.stderr, outputCap);
+  const out = decode(slice.stdout, outputCap, data.output_encoding);
+  const err = decode(slice.stderr, outputCap, data.output_encoding);
   let testVerdict: TestVerdict = verdict.status === 'ok' ? 'accepted' : verdict.status;
   if (verdict.status === 'ok' && !outputMatches(out.text, test.expected_output, compareOptions(data)))
     testVerdict = 'wrong_answer';
@@ -79,8 +84,8 @@ function judgeTest(
     index,
     status: verdict.status,
     verdict: testVerdict,
-    stdout: out.text,
-    stderr: err.text,
+    stdout: out.shown,
+    stderr: err.shown,
     exit_code: slice.report?.exit_code ?? inProgress?.exitCode ?? null,
     signal: verdict.signal,
     time: slice.report?.time ?? 0,

@@ -87,6 +87,12 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(info["runtime"]["language"], "python")
         self.assertGreater(info["limits"]["time_ms"]["max"], 0)
 
+    def test_base64_output_is_the_exact_bytes(self):
+        import base64
+
+        result = Client(URL).run("import sys\nsys.stdout.buffer.write(b'\\x89PNG\\xff')", output_encoding="base64")
+        self.assertEqual(base64.b64decode(result["stdout"]), b"\x89PNG\xff")
+
     def test_args_become_argv(self):
         result = run_code_safely("import sys\nprint(sys.argv[1:])", args=["a", "b c"], base_url=URL)
         self.assertEqual(result["stdout"], "['a', 'b c']\n")

@@ -8,6 +8,8 @@ export interface JobData {
   stdin: string;
   /** sys.argv[1:]; absent when none were given. */
   args?: string[];
+  /** Set only when output comes back as base64. */
+  output_encoding?: 'base64';
   limits: { time_ms: number; memory_mb: number };
   policy: Policy;
   /** Test cases with limits resolved, and args (the test's own, else the job's); absent for a plain run. */

@@ -33,6 +33,13 @@ export const PolicySchema = stringEnum<Policy>(
   'Policy-layer profile (default strict, unless the server allows only laxer ones: see GET /info). The server may restrict which ones a caller can use.',
 );
 
+export const OUTPUT_ENCODINGS = ['utf8', 'base64'] as const;
+export type OutputEncoding = (typeof OUTPUT_ENCODINGS)[number];
+const OutputEncodingSchema = stringEnum<OutputEncoding>(
+  OUTPUT_ENCODINGS,
+  'How stdout and stderr come back: utf8 text (default; bytes that are not UTF-8 become U+FFFD), or base64 of the exact bytes (images, binary formats). Answers are judged on the text either way.',
+);
+
 /** Most command-line arguments a program may get, and the longest one, in characters. */
 export const MAX_ARGS = 64;
 export const MAX_ARG_CHARS = 4096;
@@ -66,6 +73,7 @@ export const JobRequestSchema = Type.Object(
     args: Type.Optional(ArgsSchema),
     limits: Type.Optional(LimitsSchema),
     policy: Type.Optional(PolicySchema),
+    output_encoding: Type.Optional(OutputEncodingSchema),
     tests: Type.Optional(
       Type.Array(TestCaseSchema, {
         minItems: 1,
@@ -154,6 +162,10 @@ export const RunResultSchema = Type.Object({
   message: Type.Optional(Type.String({ description: 'Why the run ended this way, for non-ok statuses.' })),
   limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
   policy: PolicySchema,
+  output_encoding: Type.Optional({
+    ...OutputEncodingSchema,
+    description: 'Present when stdout and stderr are base64.',
+  }),
   tests: Type.Optional(Type.Array(TestResultSchema, { description: 'Per-test results, when the job had tests.' })),
   summary: Type.Optional(Type.Object({ passed: Type.Integer(), total: Type.Integer() })),
   wall_time: Type.Number({

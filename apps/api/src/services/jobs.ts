@@ -172,6 +172,7 @@ export class JobService {
       code: request.code,
       stdin,
       ...(request.args ? { args: request.args } : {}),
+      ...(request.output_encoding === 'base64' ? { output_encoding: 'base64' as const } : {}),
       limits,
       policy,
       ...(tests
