@@ -2,22 +2,14 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { eventually, pollJob, sleep } from '../support/poll.js';
+import { freePort } from '../support/ports.js';
 import { type Stack, startStack } from '../support/stack.js';
 import { spawnWorker, stopWorker } from '../support/worker-process.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** A Redis of this test's own, on its own port, that the test can kill and bring back. */
 async function startRedis(port: number, dataDir?: string): Promise<ChildProcess> {
