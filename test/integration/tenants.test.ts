@@ -4,8 +4,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey, type JobView } from '@sbx/shared';
-import { pollUntil } from '../support/poll.js';
+import { hashApiKey } from '@sbx/shared';
+import { pollJob } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const key = () => `sk_${randomBytes(16).toString('hex')}`;
@@ -131,10 +131,8 @@ describe('the queued-jobs cap with a worker', () => {
     const submit = () => stack.app.inject({ method: 'POST', url: '/jobs', headers, payload: { code: 'print(1)' } });
     const first = await submit();
     assert.equal(first.statusCode, 202);
-    const read = async () =>
-      (await stack.app.inject({ method: 'GET', url: `/jobs/${first.json().id}`, headers })).json() as JobView;
-    const done = await pollUntil(read, (v) => v.state === 'completed', 30_000);
-    assert.equal(done.value.result?.status, 'ok');
+    const done = await pollJob(stack.app, first.json().id, (v) => v.state === 'completed', 30_000, 50, headers);
+    assert.equal(done.result?.status, 'ok');
     // Without the release this would be 429 queue_full: the first job would hold the only slot for a day.
     assert.equal((await submit()).statusCode, 202, 'the slot was released');
   });

@@ -32,14 +32,15 @@ export async function eventually(
   return (await pollUntil(check, (ok) => ok, timeoutMs, intervalMs)).settled;
 }
 
-/** GET /jobs/:id (through inject) until `done` accepts the view; the last view either way. */
+/** GET /jobs/:id (through inject, with `headers` for a tenant's key) until `done` accepts the view; the last view either way. */
 export async function pollJob(
   app: FastifyInstance,
   id: string,
   done: (view: JobView) => boolean,
   timeoutMs: number,
   intervalMs = 25,
+  headers: Record<string, string> = {},
 ): Promise<JobView> {
-  const read = async () => (await app.inject({ method: 'GET', url: `/jobs/${id}` })).json() as JobView;
+  const read = async () => (await app.inject({ method: 'GET', url: `/jobs/${id}`, headers })).json() as JobView;
   return (await pollUntil(read, done, timeoutMs, intervalMs)).value;
 }
