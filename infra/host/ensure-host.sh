@@ -1,47 +1,66 @@
 #!/usr/bin/env bash
 # Installs and starts what the service needs on a Debian 12 host, idempotently:
-# Debian packages, the runsc runtime registered with Docker, dockerd and Redis.
+# Debian packages, gVisor's runsc from bookworm-backports registered with Docker, dockerd and Redis.
 # Fast when everything is already in place (no apt calls, no restarts).
+#
+# SBX_RUNSC_PATH: an operator who must stay on another runsc points this at its binary; nothing is
+# installed for runsc then, and it is registered as it is. The worker's self-check still refuses a
+# release older than SBX_RUNSC_MIN_RELEASE unless that is lowered too.
 set -euo pipefail
 
 log() { printf '[ensure-host] %s\n' "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "must run as root (it installs packages and starts dockerd)"; exit 1; }
 
+here=$(cd "$(dirname "$0")" && pwd)
 REDIS_PORT="${SBX_REDIS_PORT:-6379}"
-RUNSC_PATH=/usr/bin/runsc
-packages=(docker.io runsc redis-server debootstrap)
+RUNSC_PATH="${SBX_RUNSC_PATH:-/usr/bin/runsc}"
+# Debian's own build of release-20240729 (systrap, 19 months of fixes over bookworm's 20221219).
+RUNSC_SUITE=bookworm-backports
+RUNSC_MIN_VERSION=0.0~20240729
 
+installed_version() { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'; }
+
+packages=(docker.io redis-server debootstrap)
 missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
+for p in "${packages[@]}"; do [ -n "$(installed_version "$p")" ] || missing+=("$p"); done
+
+runsc_upgrade=no
+if [ -z "${SBX_RUNSC_PATH:-}" ]; then
+  have=$(installed_version runsc)
+  if [ -z "$have" ] || ! dpkg --compare-versions "$have" ge "$RUNSC_MIN_VERSION"; then
+    runsc_upgrade=yes
+    [ -n "$have" ] && log "runsc $have is older than release 20240729; upgrading from $RUNSC_SUITE"
+  fi
+fi
+
+if [ "${#missing[@]}" -gt 0 ] || [ "$runsc_upgrade" = yes ]; then
+  if [ "$runsc_upgrade" = yes ]; then
+    # Only runsc comes from backports: the pin lifts it alone above bookworm, so an apt upgrade keeps it
+    # current and nothing else on the host moves to backports.
+    cat >/etc/apt/sources.list.d/sbx-bookworm-backports.sources <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $RUNSC_SUITE
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    cat >/etc/apt/preferences.d/sbx-runsc <<EOF
+Package: runsc
+Pin: release n=$RUNSC_SUITE
+Pin-Priority: 990
+EOF
+    missing+=(runsc)
+  fi
   log "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ -x "$RUNSC_PATH" ] || { log "no runsc binary at $RUNSC_PATH"; exit 1; }
 
-# Register gVisor. --network=none in runtimeArgs is required on these VMs for
-# NetworkMode=none containers to start at all; the default ptrace platform is
-# kept because --platform=kvm hangs here.
+# Register gVisor with every flag the sandbox relies on (packages/shared/src/gvisor.json says why each).
 mkdir -p /etc/docker
-daemon_json_changed=$(node - "$RUNSC_PATH" <<'JS'
-const fs = require('node:fs');
-const file = '/etc/docker/daemon.json';
-const runscPath = process.argv[2];
-let cfg = {};
-try { cfg = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { cfg = {}; }
-const want = { path: runscPath, runtimeArgs: ['--network=none'] };
-cfg.runtimes = cfg.runtimes ?? {};
-const before = JSON.stringify(cfg.runtimes.runsc ?? null);
-cfg.runtimes.runsc = want;
-if (before !== JSON.stringify(want)) {
-  fs.writeFileSync(file, JSON.stringify(cfg, null, 2) + '\n');
-  process.stdout.write('yes');
-} else process.stdout.write('no');
-JS
-)
+daemon_json_changed=$(node "$here/register-runsc.mjs" /etc/docker/daemon.json "$RUNSC_PATH")
 
 docker_up() { timeout 5 /usr/bin/docker info >/dev/null 2>&1; }
 if ! docker_up; then
@@ -55,9 +74,13 @@ if ! docker_up; then
   for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
   docker_up || { log "dockerd did not come up; see /var/log/dockerd.log"; tail -20 /var/log/dockerd.log >&2; exit 1; }
 elif [ "$daemon_json_changed" = yes ]; then
+  # SIGHUP reloads runtimes without stopping running containers.
   log "runtime config changed; reloading dockerd"
   pkill -HUP -x dockerd
-  sleep 1
+  for _ in $(seq 1 20); do
+    /usr/bin/docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -qF "\"path\":\"$RUNSC_PATH\"" && break
+    sleep 0.25
+  done
 fi
 /usr/bin/docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || {
   log "runsc is not registered with dockerd"; exit 1; }
@@ -73,4 +96,4 @@ if ! redis_up; then
   for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
   redis_up || { log "redis did not come up; see /var/log/sbx-redis.log"; exit 1; }
 fi
-log "host ready: dockerd with runsc, redis on 127.0.0.1:$REDIS_PORT"
+log "host ready: dockerd with $("$RUNSC_PATH" --version | head -1), redis on 127.0.0.1:$REDIS_PORT"

@@ -137,6 +137,7 @@ describe('API: bad requests', () => {
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), {
       runtime: { language: 'python', version: '3.11' },
+      sandbox: [],
       limits: {
         time_ms: { default: 2000, max: 2000 },
         memory_mb: { default: 128, min: 64, max: 128 },

@@ -1,16 +1,58 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { GVISOR } from '@sbx/shared';
 import { startStack } from '../support/stack.js';
 
-describe('worker start-up self-check (canaries in real sandboxes)', () => {
-  test('a sound sandbox passes every canary and the API is ready', async () => {
+describe('worker start-up self-check (the runtime, then canaries in real sandboxes)', () => {
+  test('a sound sandbox passes every check; the runtime it found is logged, exported and in GET /info', async () => {
     const stack = await startStack();
     try {
       assert.deepEqual(stack.worker?.health?.failures, []);
       assert.equal(stack.worker?.health?.ok, true);
+      const runtime = stack.worker?.health?.runtime;
+      assert.ok(runtime?.release && runtime.release >= GVISOR.minRelease, `runsc ${runtime?.release} is current`);
+      assert.deepEqual(
+        { ...runtime, release: 'checked above' },
+        { runtime: 'runsc', release: 'checked above', platform: 'systrap', directfs: false },
+      );
       const ready = await stack.app.inject({ method: 'GET', url: '/readyz' });
       assert.equal(ready.statusCode, 200);
       assert.deepEqual(ready.json(), { ready: true, redis: true, workers: 1 });
+
+      const info = await stack.app.inject({ method: 'GET', url: '/info' });
+      assert.deepEqual(info.json().sandbox, [{ ...runtime, workers: 1 }]);
+
+      const metrics = (await stack.worker?.metrics.registry.metrics()) ?? '';
+      assert.ok(
+        metrics.includes(
+          `sbx_sandbox_runtime_info{runtime="runsc",release="${runtime.release}",platform="systrap",directfs="false"} 1`,
+        ),
+        metrics.split('\n').find((l) => l.startsWith('sbx_sandbox_runtime_info')) ?? 'no runtime info metric',
+      );
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('a runsc older than the minimum fails the self-check with how to upgrade, and no job is taken', async () => {
+    // The same binary, judged against a minimum it cannot meet: what a host still on 20221219 sees.
+    const stack = await startStack({ env: { SBX_RUNSC_MIN_RELEASE: '20991231' } });
+    try {
+      assert.equal(stack.worker?.health?.ok, false);
+      assert.deepEqual(
+        stack.worker?.health?.failures.map((f) => f.check),
+        ['runtime_release'],
+      );
+      const ready = await stack.app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.match(
+        ready.json().reason,
+        /^worker self-check failed: runtime_release \(runsc release \d{8} at \S+ is older than the minimum 20991231: run `npm run up`/,
+      );
+      const res = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print(1)' } });
+      await new Promise((r) => setTimeout(r, 1500));
+      const view = await stack.app.inject({ method: 'GET', url: `/jobs/${res.json().id}` });
+      assert.equal(view.json().state, 'queued', 'nobody took the job');
     } finally {
       await stack.stop();
     }

@@ -12,6 +12,7 @@ const report = {
   cpu_time: 0.01,
   max_rss_kb: 1000,
   memory_error: false,
+  ended_itself: true,
   violation: null,
 };
 const run = { killedBy: null, oomKilled: false, exitCode: 0 } as const;
@@ -48,6 +49,18 @@ test('a SIGKILL while holding more than the memory limit is memory_limit; under 
   assert.equal(underLimit.status, 'runtime_error');
   assert.match(underLimit.message ?? '', /SIGKILL/);
   assert.equal(judge({ report: { ...report, exit_code: 1, max_rss_kb: 200 * 1024 } }).status, 'runtime_error');
+});
+
+test('ended from outside with exit 1 over the memory limit is memory_limit (systrap kills only the address space)', () => {
+  // What gVisor 20240729 reports when the host OOM killer takes the program's stub process.
+  const ended = { ...report, exit_code: 1, ended_itself: false };
+  assert.equal(judge({ report: { ...ended, max_rss_kb: 144_100 } }).status, 'memory_limit');
+  const under = judge({ report: { ...ended, max_rss_kb: 100 * 1024 } });
+  assert.deepEqual([under.status, under.message], ['runtime_error', 'exited with code 1']);
+  // Its own exit (an uncaught exception) while holding that much is the program's failure, as before.
+  assert.equal(judge({ report: { ...ended, ended_itself: true, max_rss_kb: 144_100 } }).status, 'runtime_error');
+  // os._exit(0) skips the exit path too: still ok.
+  assert.equal(judge({ report: { ...ended, exit_code: 0, max_rss_kb: 144_100 } }).status, 'ok');
 });
 
 test('OOMKilled is memory_limit; exit 137 alone is not', () => {

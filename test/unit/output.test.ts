@@ -52,6 +52,7 @@ const good = {
   cpu_time: 0.4,
   max_rss_kb: 9000,
   memory_error: false,
+  ended_itself: true,
   violation: null,
 };
 

@@ -35,7 +35,7 @@ test('float accepts numbers within relative tolerance and compares other tokens 
 test('outputs split per test at the nonce markers; a test cut short keeps its partial output', () => {
   const n = 'abc';
   const report = (i: number, exit = 0) =>
-    `\n\x1esbx-report:${n}:${JSON.stringify({ v: 1, timed_out: false, exit_code: exit, signal: null, time: 0.1, cpu_time: 0.1, max_rss_kb: 1, memory_error: false, violation: null, test: i })}\n`;
+    `\n\x1esbx-report:${n}:${JSON.stringify({ v: 1, timed_out: false, exit_code: exit, signal: null, time: 0.1, cpu_time: 0.1, max_rss_kb: 1, memory_error: false, ended_itself: true, violation: null, test: i })}\n`;
   const stdout = Buffer.from(`one\n\n\x1esbx-end:${n}:0\ntwo\n\x1esbx-end:${n}:1\npartial`);
   const stderr = Buffer.from(`${report(0)}warn${report(1, 3)}dying`);
   const slices = splitTestOutputs(stdout, stderr, n, 4);

@@ -56,8 +56,12 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
     return { status: 'timeout', signal: null, message };
   }
   // gVisor may SIGKILL a program that outgrows the sandbox's memory itself, before the host's OOM
-  // killer would (no Docker OOM event then): killed while holding more than its limit is that limit.
-  const killedOverLimit = report !== null && report.signal === 9 && report.max_rss_kb >= limits.memory_mb * 1024;
+  // killer would (no Docker OOM event then). Under systrap the host's OOM killer may kill only the
+  // program's address space (its stub process): gVisor then ends the program with exit status 1,
+  // not through the program's own exit path, and the sandbox lives on. Either way, ended from
+  // outside while holding more than its limit is that limit.
+  const endedFromOutside = report !== null && (report.signal === 9 || (report.signal === null && !report.ended_itself));
+  const killedOverLimit = endedFromOutside && report.exit_code !== 0 && report.max_rss_kb >= limits.memory_mb * 1024;
   if (run.oomKilled || report?.memory_error || killedOverLimit)
     return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
   if (run.killedBy === 'output_cap' || outputBytes > outputCap)

@@ -17,9 +17,18 @@ export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbo
 export { OomEvents } from './sandbox/oom-events.js';
 export { OutputCollector } from './sandbox/output-collector.js';
 export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
+export {
+  checkRuntime,
+  describeRuntime,
+  effectiveFlags,
+  inspectRuntime,
+  parseFlagListing,
+  type RuntimeFacts,
+  supportsFlag,
+} from './sandbox/runtime-probe.js';
 export { splitTestOutputs, type TestSlice } from './sandbox/test-slices.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { type PoolOutcome, type WarmPoolOptions, WarmPoolRunner } from './sandbox/warm-pool.js';
-export { canaries, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';
+export { canaries, checkSandboxRuntime, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';
 export { finishedTestPassed, judgeTests } from './test-cases.js';
 export { createWorkerService, JOB_ATTEMPTS, type WorkerService } from './worker-service.js';

@@ -65,6 +65,12 @@ export function createWorkerMetrics() {
       labelNames: ['result'],
       registers: [registry],
     }),
+    runtimeInfo: new Gauge({
+      name: 'sbx_sandbox_runtime_info',
+      help: 'Always 1: the runtime this worker found at its self-check (runsc release, gVisor platform, directfs).',
+      labelNames: ['runtime', 'release', 'platform', 'directfs'],
+      registers: [registry],
+    }),
     infraFailures: new Counter({
       name: 'sbx_sandbox_failures_total',
       help: 'Sandboxes that failed to start or run (retried by the queue).',

@@ -1,5 +1,6 @@
-import type { RunResult } from '@sbx/shared';
+import type { RunResult, SandboxRuntime, WorkerHealth } from '@sbx/shared';
 import { executeJob } from './execute-job.js';
+import { checkRuntime, describeRuntime, type RuntimeFacts } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
 
 /** Above this, RLIMIT_NPROC no longer counts as a fork-bomb cap. */
@@ -70,19 +71,39 @@ export function canaries(memoryMb: number): Canary[] {
   ];
 }
 
-export interface SelfCheckResult {
-  ok: boolean;
-  failures: { check: string; detail: string }[];
-  checked_at: string;
+export type SelfCheckResult = WorkerHealth;
+
+/** The runtime the sandboxes will run on, and what is wrong with it; `runtime` is null when it could not be inspected. */
+export interface RuntimeCheck {
+  runtime: SandboxRuntime | null;
+  /** Where the binary is, for the log line. */
+  path: string | null;
+  failures: WorkerHealth['failures'];
 }
 
-/** Runs every canary in its own sandbox, two at a time. */
+/** Inspects the runtime (Docker's registration, the binary's release and flags) and checks it. Never throws. */
+export async function checkSandboxRuntime(
+  inspect: () => Promise<RuntimeFacts>,
+  minRelease: string,
+): Promise<RuntimeCheck> {
+  try {
+    const facts = await inspect();
+    return { runtime: describeRuntime(facts), path: facts.path, failures: checkRuntime(facts, { minRelease }) };
+  } catch (err) {
+    return { runtime: null, path: null, failures: [{ check: 'runtime_registered', detail: (err as Error).message }] };
+  }
+}
+
+/**
+ * The runtime check, then every canary in its own sandbox, two at a time. Canaries are skipped when
+ * the runtime could not even be inspected: each would fail the same way.
+ */
 export async function runSelfCheck(
   runner: SandboxRunner,
-  opts: { memoryMb: number; outputCap: number },
+  opts: { memoryMb: number; outputCap: number; runtime: RuntimeCheck },
 ): Promise<SelfCheckResult> {
-  const list = canaries(opts.memoryMb);
-  const failures: SelfCheckResult['failures'] = [];
+  const list = opts.runtime.runtime ? canaries(opts.memoryMb) : [];
+  const failures: SelfCheckResult['failures'] = [...opts.runtime.failures];
   const limits = { time_ms: 2000, memory_mb: opts.memoryMb };
   const runOne = async (canary: Canary) => {
     try {
@@ -105,5 +126,5 @@ export async function runSelfCheck(
     }
   };
   for (let i = 0; i < list.length; i += 2) await Promise.all(list.slice(i, i + 2).map(runOne));
-  return { ok: failures.length === 0, failures, checked_at: new Date().toISOString() };
+  return { ok: failures.length === 0, failures, checked_at: new Date().toISOString(), runtime: opts.runtime.runtime };
 }

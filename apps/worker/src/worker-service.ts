@@ -20,9 +20,10 @@ import { QuietPeriod } from './quiet-period.js';
 import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { OomEvents } from './sandbox/oom-events.js';
+import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
 import { WarmPoolRunner } from './sandbox/warm-pool.js';
-import { runSelfCheck, type SelfCheckResult } from './self-check.js';
+import { checkSandboxRuntime, runSelfCheck, type SelfCheckResult } from './self-check.js';
 
 /** Room for the harness report on top of the user's output cap. */
 const REPORT_SLACK_BYTES = 4096;
@@ -257,8 +258,21 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         // As often as a worker can go stale: a dead worker's sandboxes go within two staleness windows.
       }, config.workerStaleMs);
       janitorTimer.unref();
+      const runtime = await checkSandboxRuntime(() => inspectRuntime(docker, config.runtime), config.runscMinRelease);
+      if (runtime.runtime) {
+        const { runtime: name, release, platform, directfs } = runtime.runtime;
+        log.info({ runtime: name, path: runtime.path, release, platform, directfs }, 'sandbox runtime');
+        metrics.runtimeInfo.set(
+          { runtime: name, release: release ?? '', platform: platform ?? '', directfs: String(directfs ?? '') },
+          1,
+        );
+      }
       if (config.selfCheck) {
-        health = await runSelfCheck(cold, { memoryMb: config.defaultMemoryMb, outputCap: config.maxOutputBytes });
+        health = await runSelfCheck(cold, {
+          memoryMb: config.defaultMemoryMb,
+          outputCap: config.maxOutputBytes,
+          runtime,
+        });
         await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(health));
         if (!health.ok) {
           // Stay visible (heartbeat, /readyz says why) but take no job on a sandbox that failed its canaries.
@@ -267,8 +281,19 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
         log.info('sandbox self-check passed');
       } else {
-        health = { ok: true, failures: [], checked_at: new Date().toISOString() };
-        await redis.hset(keys.workerHealth, config.workerId, JSON.stringify({ ...health, skipped: true }));
+        if (runtime.failures.length)
+          log.warn(
+            { failures: runtime.failures },
+            'sandbox runtime check failed; SBX_SELF_CHECK=off takes jobs anyway',
+          );
+        health = {
+          ok: true,
+          failures: [],
+          checked_at: new Date().toISOString(),
+          skipped: true,
+          runtime: runtime.runtime,
+        };
+        await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(health));
       }
       pool?.start();
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {

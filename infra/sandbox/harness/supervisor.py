@@ -71,13 +71,14 @@ def write_all(fd, data):
 
 class StatusEvents:
     """Lines the child writes on its status pipe: "start <monotonic>", "memory_error",
-    "violation <json>". User code shares the pipe, so each is parsed defensively."""
+    "violation <json>", "exit". User code shares the pipe, so each is parsed defensively."""
 
     def __init__(self, fd):
         self.fd = fd
         self.buffer = b""
         self.start = None
         self.memory_error = False
+        self.exited = False
         self.violation = None
         self.closed = False
 
@@ -101,6 +102,8 @@ class StatusEvents:
                     pass
             elif fields == [b"memory_error"]:
                 self.memory_error = True
+            elif fields == [b"exit"]:
+                self.exited = True
 
     def wait_for_start(self, deadline):
         while self.start is None and not self.closed:
@@ -222,6 +225,8 @@ def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy):
         "cpu_time": round(cpu, 6),
         "max_rss_kb": usage.ru_maxrss,
         "memory_error": events.memory_error,
+        # False when the program ended without its own exit path: killed, os._exit, or ended by gVisor.
+        "ended_itself": events.exited,
         "violation": events.violation,
     }
     return result

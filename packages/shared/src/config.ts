@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { GVISOR } from './gvisor.js';
 import { POLICIES, type Policy } from './status.js';
 
 export class ConfigError extends Error {
@@ -194,6 +195,17 @@ export const ENV_VARS = {
     'runsc',
     'OCI runtime. Anything but runsc is logged as a warning on every start.',
   ),
+  runscMinRelease: {
+    name: 'SBX_RUNSC_MIN_RELEASE',
+    doc: 'Worker: oldest runsc release (YYYYMMDD) the self-check accepts; lower it only to stay on an older gVisor knowingly.',
+    default: GVISOR.minRelease,
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === '') return GVISOR.minRelease;
+      if (!/^20\d{6}$/.test(raw.trim()))
+        throw new ConfigError(`SBX_RUNSC_MIN_RELEASE must be a release date like ${GVISOR.minRelease}, got "${raw}"`);
+      return raw.trim();
+    },
+  } satisfies VarSpec<string>,
   dockerSocket: str('SBX_DOCKER_SOCKET', '/var/run/docker.sock', 'Docker engine socket.'),
   sandboxCpus: int(
     'SBX_SANDBOX_CPUS',

@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { COMPARATORS, type Comparator } from './compare.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
 import { RUNTIME } from './runtime.js';
@@ -218,8 +218,26 @@ export const JobIdParamsSchema = Type.Object({ id: Type.String({ maxLength: 64 }
 const Bound = (description: string) => Type.Integer({ description });
 
 /** GET /info: what this server runs and the limits the calling tenant may ask for. */
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** The runtime a worker found at its self-check: what user code actually runs on. */
+export const SandboxRuntimeSchema = Type.Object({
+  runtime: Type.String({ description: 'Docker runtime name: runsc is gVisor.' }),
+  release: Nullable(Type.String({ description: 'runsc release, as its date (20240729); null for another runtime.' })),
+  platform: Nullable(Type.String({ description: 'gVisor platform (systrap); null for another runtime.' })),
+  directfs: Nullable(Type.Boolean({ description: 'Whether the gVisor kernel opens host files itself.' })),
+});
+export type SandboxRuntime = Static<typeof SandboxRuntimeSchema>;
+
 export const ServiceInfoSchema = Type.Object({
   runtime: Type.Object({ language: Type.Literal(RUNTIME.language), version: Type.String() }),
+  sandbox: Type.Array(
+    Type.Object({
+      ...SandboxRuntimeSchema.properties,
+      workers: Type.Integer({ description: 'Live workers running on it.' }),
+    }),
+    { description: 'What the live workers run user code on, one entry per distinct runtime; empty when none is live.' },
+  ),
   limits: Type.Object({
     time_ms: Type.Object({ default: Bound('Used when a job asks for none.'), max: Bound('Largest accepted.') }),
     memory_mb: Type.Object({

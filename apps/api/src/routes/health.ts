@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { redisKeys } from '@sbx/shared';
+import type { WorkerHealth } from '@sbx/shared';
 import { Type } from '@sinclair/typebox';
+import { liveWorkers } from '../services/workers.js';
 
 const Readiness = Type.Object({
   ready: Type.Boolean(),
@@ -13,8 +14,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
   app,
   { keyPrefix, workerStaleMs },
 ) => {
-  const keys = redisKeys(keyPrefix);
-
   app.get(
     '/healthz',
     { schema: { summary: 'The API process is alive', response: { 200: Type.Object({ ok: Type.Boolean() }) } } },
@@ -31,16 +30,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
     },
     async (_req, reply) => {
       let redis = false;
-      let live: string[] = [];
-      let health: (string | null)[] = [];
+      let live: Awaited<ReturnType<typeof liveWorkers>> = [];
       try {
-        live = await app.redis.zrangebyscore(keys.workers, Date.now() - workerStaleMs, '+inf');
-        health = live.length ? await app.redis.hmget(keys.workerHealth, ...live) : [];
+        live = await liveWorkers(app.redis, keyPrefix, workerStaleMs);
         redis = true;
       } catch {
         // reported below
       }
-      const checks = health.map((h) => (h ? (JSON.parse(h) as WorkerHealth) : null));
+      const checks = live.map((w) => w.health);
       const healthy = checks.filter((c) => c?.ok).length;
       const failed = checks.filter((c): c is WorkerHealth => c !== null && !c.ok);
       let reason: string | undefined;
@@ -58,8 +55,3 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
     },
   );
 };
-
-interface WorkerHealth {
-  ok: boolean;
-  failures: { check: string; detail: string }[];
-}

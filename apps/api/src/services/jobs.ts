@@ -20,6 +20,7 @@ import {
 } from '@sbx/shared';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { liveWorkers, runtimesOf } from './workers.js';
 
 type JobsConfig = Pick<
   Config,
@@ -35,6 +36,7 @@ type JobsConfig = Pick<
   | 'maxTests'
   | 'maxOutputBytes'
   | 'resultTtlSeconds'
+  | 'workerStaleMs'
 >;
 
 // Drops entries older than a day (a crash between reserve and queue), then reserves all ids or none.
@@ -89,11 +91,14 @@ export class JobService {
     return allowed.includes('strict') ? 'strict' : (allowed[0] ?? 'strict');
   }
 
-  /** What GET /info tells a tenant: the same bounds prepare() enforces on its jobs. */
-  info(tenant: Tenant): ServiceInfo {
+  /** What GET /info tells a tenant: the same bounds prepare() enforces on its jobs, and what the workers run on. */
+  async info(tenant: Tenant): Promise<ServiceInfo> {
     const b = this.boundsFor(tenant);
+    // The rest comes from config: a Redis outage leaves the runtimes unknown, not the answer failed.
+    const workers = await liveWorkers(this.redis, this.config.prefix, this.config.workerStaleMs).catch(() => []);
     return {
       runtime: { ...RUNTIME },
+      sandbox: runtimesOf(workers),
       limits: {
         time_ms: { default: b.defaultTimeMs, max: b.maxTimeMs },
         memory_mb: { default: b.defaultMemoryMb, min: b.minMemoryMb, max: b.maxMemoryMb },

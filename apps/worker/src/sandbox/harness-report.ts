@@ -9,6 +9,8 @@ export interface HarnessReport {
   cpu_time: number;
   max_rss_kb: number;
   memory_error: boolean;
+  /** The program ended by its own exit path (end of code, sys.exit, an exception); false when it was ended from outside. */
+  ended_itself: boolean;
   violation: { message: string; line: number | null } | null;
 }
 
@@ -58,6 +60,7 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
     r.v !== HARNESS_PROTOCOL_VERSION ||
     typeof r.timed_out !== 'boolean' ||
     typeof r.memory_error !== 'boolean' ||
+    typeof r.ended_itself !== 'boolean' ||
     !(r.cpu_limit === undefined || typeof r.cpu_limit === 'boolean') ||
     !isNum(r.exit_code) ||
     !isNum(r.time) ||
@@ -78,6 +81,7 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
       cpu_time: r.cpu_time,
       max_rss_kb: r.max_rss_kb,
       memory_error: r.memory_error,
+      ended_itself: r.ended_itself,
       violation: r.violation,
     },
   };

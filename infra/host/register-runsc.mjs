@@ -1,0 +1,48 @@
+// Registers runsc with Docker: `node register-runsc.mjs <daemon.json> <runsc path>`. Prints `yes` when
+// the file changed (dockerd must reload), `no` otherwise. Other keys and runtimes are left as they are.
+//
+// The flags come from packages/shared/src/gvisor.json, the list the worker's self-check checks against.
+// A flag the binary does not know (an operator's older runsc, SBX_RUNSC_PATH) is left out with a line on
+// stderr: registering it would make every container fail to start.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const [file, runscPath] = process.argv.slice(2);
+if (!file || !runscPath) throw new Error('usage: register-runsc.mjs <daemon.json> <runsc path>');
+
+const { flags } = JSON.parse(readFileSync(new URL('../../packages/shared/src/gvisor.json', import.meta.url), 'utf8'));
+// `runsc flags` prints its list on stderr.
+const listed = spawnSync(runscPath, ['flags'], { encoding: 'utf8' });
+const known = `${listed.stdout ?? ''}${listed.stderr ?? ''}`;
+// Every runsc ever released knows --network: without it the list was not read, and nothing is dropped.
+if (!/^\s+-network\b/m.test(known)) {
+  process.stderr.write(
+    `[ensure-host] could not read the flags of ${runscPath}: ${listed.error?.message ?? known.slice(0, 200)}\n`,
+  );
+  process.exit(1);
+}
+const runtimeArgs = [];
+// The worker's supportsFlag (apps/worker/src/sandbox/runtime-probe.ts) is the same rule: the flag is
+// listed and, unless boolean, its help names the value (--platform=systrap on a runsc without systrap
+// would fail as surely as an unknown flag).
+for (const { name, value } of flags) {
+  const help = new RegExp(`^\\s+-${name}\\b.*\\n(.*)`, 'm').exec(known);
+  const valueKnown = value === 'true' || value === 'false' || new RegExp(`\\b${value}\\b`).test(help?.[1] ?? '');
+  if (help && valueKnown) runtimeArgs.push(`--${name}=${value}`);
+  else process.stderr.write(`[ensure-host] ${runscPath} does not support --${name}=${value}; not registered\n`);
+}
+
+let cfg = {};
+try {
+  cfg = JSON.parse(readFileSync(file, 'utf8'));
+} catch {
+  cfg = {};
+}
+const want = { path: runscPath, runtimeArgs };
+cfg.runtimes = cfg.runtimes ?? {};
+const before = JSON.stringify(cfg.runtimes.runsc ?? null);
+cfg.runtimes.runsc = want;
+if (before !== JSON.stringify(want)) {
+  writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`);
+  process.stdout.write('yes');
+} else process.stdout.write('no');
