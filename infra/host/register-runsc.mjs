@@ -1,5 +1,7 @@
-// Registers runsc with Docker: `node register-runsc.mjs <daemon.json> <runsc path>`. Prints `yes` when
-// the file changed (dockerd must reload), `no` otherwise. Other keys and runtimes are left as they are.
+// Registers runsc with Docker: `node register-runsc.mjs <daemon.json> <runsc path> [name] [flag=value ...]`.
+// Prints `yes` when the file changed (dockerd must reload), `no` otherwise. Other keys and runtimes are
+// left as they are. `name` defaults to runsc; the bench registers variants under other names with some
+// flags changed (`directfs=true`), and `--remove <name>` takes one out again.
 //
 // The flags come from packages/shared/src/gvisor.json, the list the worker's self-check checks against.
 // A flag the binary does not know (an operator's older runsc, SBX_RUNSC_PATH) is left out with a line on
@@ -7,10 +9,35 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const [file, runscPath] = process.argv.slice(2);
-if (!file || !runscPath) throw new Error('usage: register-runsc.mjs <daemon.json> <runsc path>');
+const [file, runscPath, name = 'runsc', ...overrides] = process.argv.slice(2);
+if (!file || !runscPath)
+  throw new Error('usage: register-runsc.mjs <daemon.json> <runsc path> [name] [flag=value ...]');
 
-const { flags } = JSON.parse(readFileSync(new URL('../../packages/shared/src/gvisor.json', import.meta.url), 'utf8'));
+const readConfig = () => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return {};
+  }
+};
+const save = (cfg, changed) => {
+  if (changed) writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`);
+  process.stdout.write(changed ? 'yes' : 'no');
+};
+
+if (runscPath === '--remove') {
+  const cfg = readConfig();
+  const had = cfg.runtimes?.[name] !== undefined;
+  if (had) delete cfg.runtimes[name];
+  save(cfg, had);
+  process.exit(0);
+}
+
+const set = new Map(overrides.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)]));
+const { flags: chosen } = JSON.parse(
+  readFileSync(new URL('../../packages/shared/src/gvisor.json', import.meta.url), 'utf8'),
+);
+const flags = chosen.map((f) => ({ ...f, value: set.get(f.name) ?? f.value }));
 // `runsc flags` prints its list on stderr.
 const listed = spawnSync(runscPath, ['flags'], { encoding: 'utf8' });
 const known = `${listed.stdout ?? ''}${listed.stderr ?? ''}`;
@@ -32,17 +59,9 @@ for (const { name, value } of flags) {
   else process.stderr.write(`[ensure-host] ${runscPath} does not support --${name}=${value}; not registered\n`);
 }
 
-let cfg = {};
-try {
-  cfg = JSON.parse(readFileSync(file, 'utf8'));
-} catch {
-  cfg = {};
-}
+const cfg = readConfig();
 const want = { path: runscPath, runtimeArgs };
 cfg.runtimes = cfg.runtimes ?? {};
-const before = JSON.stringify(cfg.runtimes.runsc ?? null);
-cfg.runtimes.runsc = want;
-if (before !== JSON.stringify(want)) {
-  writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`);
-  process.stdout.write('yes');
-} else process.stdout.write('no');
+const before = JSON.stringify(cfg.runtimes[name] ?? null);
+cfg.runtimes[name] = want;
+save(cfg, before !== JSON.stringify(want));

@@ -188,7 +188,7 @@ try {
   const registry = stack.worker?.metrics.registry;
   const pool = poolEnv();
   const floor = Number(pool.SBX_POOL_MIN ?? 0);
-  const machine = await describeMachine(stack.config.image, SETTINGS.python);
+  const machine = await describeMachine(stack.config.image, SETTINGS.python, stack.config.runtime);
   // Without a pool gauge only the idle measurement needs the fixed wait: the other waits are for the pool's churn.
   const rest = (until: 'full' | 'floor', restMs: number) =>
     waitForPoolAtRest(registry, floor, {
@@ -222,7 +222,7 @@ try {
   log('waiting for the pool to settle at its floor before the baselines');
   const baselineRest = await rest('floor', 5000);
   log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
-  const cold = coldDockerCommand(stack.config.image);
+  const cold = coldDockerCommand(stack.config.image, stack.config.runtime);
   const coldCpuBefore = machineCpuSeconds();
   const coldLatency = await sequentially(SETTINGS.baseline, () => timeCommand(cold));
   const coldCpuPerRun = (machineCpuSeconds() - coldCpuBefore) / SETTINGS.baseline;
@@ -259,7 +259,13 @@ try {
     ],
     burst,
     cases,
-    cold: { latency: spread(coldLatency), rate: coldRate, parallel: SETTINGS.concurrency, cpuPerRun: coldCpuPerRun },
+    cold: {
+      runtime: stack.config.runtime,
+      latency: spread(coldLatency),
+      rate: coldRate,
+      parallel: SETTINGS.concurrency,
+      cpuPerRun: coldCpuPerRun,
+    },
     bare: spread(bare),
     baselineRest,
     idleRest,

@@ -9,9 +9,9 @@ export const CODE = 'print(2 + 2)';
 export const EXPECTED = '4\n';
 
 /** `docker run` of the same image and runtime the worker uses, started cold for each run. */
-export const coldDockerCommand = (image: string): [string, string[]] => [
+export const coldDockerCommand = (image: string, runtime: string, code = CODE): [string, string[]] => [
   'docker',
-  ['run', '--rm', '-i', '--runtime=runsc', '--network=none', image, 'python3', '-I', '-S', '-c', CODE],
+  ['run', '--rm', '-i', `--runtime=${runtime}`, '--network=none', image, 'python3', '-I', '-S', '-c', code],
 ];
 
 export const bareHostCommand = (python: string): [string, string[]] => [python, ['-I', '-S', '-c', CODE]];

@@ -1,6 +1,8 @@
 /** What the figures were measured on: they mean little without it. */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
+import { describeRuntime, inspectRuntime } from '@sbx/worker';
+import Docker from 'dockerode';
 import { commandOutput } from './commands.js';
 
 export interface Machine {
@@ -10,7 +12,8 @@ export interface Machine {
   ramGiB: number;
   kernel: string;
   docker: string;
-  runsc: string;
+  /** The runtime the sandboxes ran on, as the worker's self-check finds it: release, platform, directfs. */
+  runtime: string;
   node: string;
   image: string;
   python: string;
@@ -56,10 +59,23 @@ async function imageTags(image: string): Promise<string> {
   return `${image}${others.length ? ` = ${others.join(', ')}` : ''} (id ${match[2]})`;
 }
 
-export async function describeMachine(image: string, python: string): Promise<Machine> {
-  const [docker, runsc, imageLine, pythonVersion] = await Promise.all([
+/** `runsc 20240729 (runsc version 0.0~20240729.0), platform systrap, directfs off`, or why it is unknown. */
+export async function describeSandboxRuntime(name: string): Promise<string> {
+  try {
+    const facts = await inspectRuntime(new Docker(), name);
+    const r = describeRuntime(facts);
+    if (!facts.gvisor) return `${name} (not gVisor)`;
+    const directfs = r.directfs === null ? 'no directfs' : `directfs ${r.directfs ? 'on' : 'off'}`;
+    return `${name}: release ${r.release ?? '?'} (${facts.version}), platform ${r.platform ?? '?'}, ${directfs}`;
+  } catch (err) {
+    return `${name}: unknown (${(err as Error).message})`;
+  }
+}
+
+export async function describeMachine(image: string, python: string, runtimeName: string): Promise<Machine> {
+  const [docker, runtime, imageLine, pythonVersion] = await Promise.all([
     commandOutput('docker', ['version', '--format', '{{.Server.Version}}']),
-    commandOutput('runsc', ['--version']),
+    describeSandboxRuntime(runtimeName),
     imageTags(image),
     commandOutput(python, ['-c', 'import sys; print(sys.version.split()[0])']),
   ]);
@@ -70,7 +86,7 @@ export async function describeMachine(image: string, python: string): Promise<Ma
     ramGiB: ramGiB(),
     kernel: release(),
     docker,
-    runsc: runsc.split('\n')[0] ?? runsc,
+    runtime,
     node: process.version,
     image: imageLine,
     python: `${python} ${pythonVersion}`,

@@ -34,7 +34,7 @@ export interface Results {
   burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null; cpuPerJob: number };
   cases: { jobs: number; perJob: number; rate: Rate; start: RestOutcome };
   /** cpuPerRun: the whole machine's CPU seconds per sequential cold run (docker, containerd, runsc, python). */
-  cold: { latency: Spread; rate: Rate; parallel: number; cpuPerRun: number };
+  cold: { runtime: string; latency: Spread; rate: Rate; parallel: number; cpuPerRun: number };
   bare: Spread;
   baselineRest: RestOutcome;
   idleRest: RestOutcome;
@@ -60,7 +60,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const percent = (x: number) => `${(x * 100).toFixed(2)} %`;
 const mark = (ok: boolean) => (ok ? '✓ pass' : '✗ miss');
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
   const width = header.map((_, i) => Math.max(3, ...all.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i] ?? 0)).join(' | ')} |`;
@@ -115,7 +115,7 @@ function machineSection(r: Results): string {
       ['RAM', `${m.ramGiB.toFixed(1)} GiB`],
       ['kernel', m.kernel],
       ['Docker server', m.docker],
-      ['runsc', m.runsc],
+      ['sandbox runtime', m.runtime],
       ['node', m.node],
       ['sandbox image', m.image],
       ['host python (bare baseline)', m.python],
@@ -139,7 +139,7 @@ function latencySection(r: Results): string {
     ['`print(2 + 2)`, one at a time', 'runs', 'p50', 'p95', 'p99'],
     [
       ...r.sequential.map((seq) => row(`sbx \`POST /run\`, ${seq.label}`, seq.latency)),
-      row('cold `docker run --rm --runtime=runsc`', r.cold.latency),
+      row(`cold \`docker run --rm --runtime=${r.cold.runtime}\``, r.cold.latency),
       row('bare host `python3 -I -S`', r.bare),
       ...r.sequential.flatMap((seq) => [
         ratios(`ratio sbx (${seq.label}) / cold docker`, seq.latency, r.cold.latency),

@@ -136,6 +136,32 @@ test('register-runsc.mjs registers every flag on 20240729, keeps the rest of dae
   assert.deepEqual(written, { 'live-restore': true, runtimes: { runsc: { path: bin, runtimeArgs: registered } } });
 });
 
+test('register-runsc.mjs registers a variant under its own name with one flag changed, and removes it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'register-runsc-'));
+  try {
+    const bin = join(dir, 'runsc');
+    const listing = fileURLToPath(new URL('../fixtures/runsc/20240729.flags', import.meta.url));
+    await writeFile(bin, `#!/bin/sh\n[ "$1" = flags ] && cat '${listing}' >&2\n`);
+    await chmod(bin, 0o755);
+    const file = join(dir, 'daemon.json');
+    const script = fileURLToPath(new URL('../../infra/host/register-runsc.mjs', import.meta.url));
+    const node = (...args: string[]) => spawnSync('node', [script, file, ...args], { encoding: 'utf8' }).stdout;
+    assert.equal(node(bin), 'yes');
+    assert.equal(node(bin, 'variant', 'directfs=true'), 'yes');
+    const both = JSON.parse(await readFile(file, 'utf8')).runtimes;
+    assert.deepEqual(both.runsc.runtimeArgs, registered);
+    assert.deepEqual(
+      both.variant.runtimeArgs,
+      registered.map((a) => (a === '--directfs=false' ? '--directfs=true' : a)),
+    );
+    assert.equal(node('--remove', 'variant'), 'yes');
+    assert.equal(node('--remove', 'variant'), 'no');
+    assert.deepEqual(Object.keys(JSON.parse(await readFile(file, 'utf8')).runtimes), ['runsc']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('register-runsc.mjs leaves out, and names, what an older runsc does not support', async () => {
   const { first, written } = await register('20221219', null);
   assert.equal(first.status, 0, first.stderr);
