@@ -25,6 +25,7 @@ import Docker from 'dockerode';
 import { startStack } from '../support/stack.js';
 import { CODE, coldDockerCommand, timeCommand } from './commands.js';
 import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
+import { cpuNanoseconds } from './pool.js';
 import { table } from './report.js';
 import { SbxHttp } from './sbx-http.js';
 import { percentile } from './stats.js';
@@ -105,7 +106,26 @@ function micro(runtime: string): { syscallUs: number; forkMs: number } {
   return { syscallUs: sys ?? Number.NaN, forkMs: fork ?? Number.NaN };
 }
 
+/**
+ * CPU of one started sandbox with nothing to do (`sleep`), uncapped and at the default weight: what the
+ * platform itself costs an idle sandbox. Percent of one core, from the container's cpuacct over 5 s.
+ */
+async function idleCpuPercent(runtime: string): Promise<number> {
+  const id = execFileSync('docker', ['run', '-d', `--runtime=${runtime}`, '--network=none', IMAGE, 'sleep', '60'], {
+    encoding: 'utf8',
+  }).trim();
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = cpuNanoseconds(id);
+    await new Promise((r) => setTimeout(r, 5000));
+    return ((cpuNanoseconds(id) - before) / 5e9) * 100;
+  } finally {
+    execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+  }
+}
+
 interface Samples {
+  idleCpu: number[];
   cold: number[];
   coldCpu: number[];
   syscallUs: number[];
@@ -169,6 +189,7 @@ function render(machine: Awaited<ReturnType<typeof describeMachine>>, all: Map<S
     p50(s.coldCpu).toFixed(2),
     `${p50(s.syscallUs).toFixed(1)} µs`,
     `${p50(s.forkMs).toFixed(1)} ms`,
+    `${p50(s.idleCpu).toFixed(2)} %`,
     ms(p50(s.runStage)),
     ms(p50(s.request)),
     p50(s.casesPerSecond).toFixed(0),
@@ -199,6 +220,7 @@ function render(machine: Awaited<ReturnType<typeof describeMachine>>, all: Map<S
         'CPU-s per cold run',
         'syscall',
         'fork+exit',
+        'idle sandbox CPU, % of a core',
         `warm run stage p50 (n=${SETTINGS.runs * 2})`,
         'POST /run p50, pool of 2',
         'test cases/s',
@@ -209,6 +231,7 @@ function render(machine: Awaited<ReturnType<typeof describeMachine>>, all: Map<S
     '- cold `docker run`: `python3 -I -S -c "print(2 + 2)"` in a fresh container, interleaved between settings; ' +
       "CPU-s is the whole machine's busy time over each run.",
     '- syscall and fork+exit: measured inside one cold sandbox per round (getppid 20,000 times, 40 forks of a small Python), median of the rounds.',
+    '- idle sandbox CPU: a started `sleep` container at the default weight and no idle cap, its cgroup CPU over 5 s (median of 2): what the platform itself costs while nothing runs. The warm pool caps its idle sandboxes to 1 % (IDLE_CPU_QUOTA_US).',
     '- warm run stage: the job handed to a started sandbox until its done marker (`stages.run`): supervisor, fork, the program, reporting.',
     `- test cases/s: ${SETTINGS.caseJobs} jobs × ${SETTINGS.testsPerJob} tests, concurrency 2, each test a fresh forked process; median of two passes.`,
     '',
@@ -223,6 +246,7 @@ try {
   for (const setting of SETTINGS_COMPARED) {
     const r = describeRuntime(await inspectRuntime(docker, setting.runtime));
     all.set(setting, {
+      idleCpu: [],
       cold: [],
       coldCpu: [],
       syscallUs: [],
@@ -246,6 +270,8 @@ try {
         s.forkMs.push(m.forkMs);
       }
     }
+  log('idle sandboxes: 5 s each, twice per setting');
+  for (let i = 0; i < 2; i++) for (const [setting, s] of all) s.idleCpu.push(await idleCpuPercent(setting.runtime));
   const order = [...SETTINGS_COMPARED, ...[...SETTINGS_COMPARED].reverse()];
   for (const setting of order) {
     log(`service pass: ${setting.label}`);

@@ -105,7 +105,7 @@ function readCounter(path: string): number {
 }
 const known = (xs: number[]) => xs.filter((x) => !Number.isNaN(x));
 const memoryUsage = (id: string) => readCounter(`${CGROUP_V1}/memory/docker/${id}/memory.usage_in_bytes`);
-const cpuNanoseconds = (id: string) => readCounter(`${CGROUP_V1}/cpuacct/docker/${id}/cpuacct.usage`);
+export const cpuNanoseconds = (id: string) => readCounter(`${CGROUP_V1}/cpuacct/docker/${id}/cpuacct.usage`);
 
 /**
  * Memory and CPU of the prefix's containers over `seconds`, from cgroup v1 (Docker's cgroupfs driver

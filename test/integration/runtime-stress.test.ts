@@ -16,7 +16,11 @@ import { type Stack, startStack } from '../support/stack.js';
 async function submitAll(stack: Stack, jobs: Record<string, unknown>[]): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < jobs.length; i += 20) {
-    const res = await stack.app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: jobs.slice(i, i + 20) } });
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/jobs/batch',
+      payload: { jobs: jobs.slice(i, i + 20) },
+    });
     assert.equal(res.statusCode, 202, res.body);
     ids.push(...(res.json().jobs as { id: string }[]).map((j) => j.id));
   }

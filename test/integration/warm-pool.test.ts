@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { LABELS, raiseCpuPriority } from '@sbx/worker';
+import { IDLE_CPU_QUOTA_US, LABELS, raiseCpuPriority } from '@sbx/worker';
 import Docker from 'dockerode';
 import { eventually, pollUntil, sleep } from '../support/poll.js';
 import { run, type Stack, startStack } from '../support/stack.js';
@@ -73,6 +73,20 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     assert.equal((await readFile(shares, 'utf8')).trim(), '2');
     assert.equal(await raiseCpuPriority(idle.Id), true);
     assert.equal((await readFile(shares, 'utf8')).trim(), '1024');
+  });
+
+  test('idle sandboxes are held to 1 ms of CPU per 100 ms; the job that takes one gets its full quota', async () => {
+    assert.ok(await poolFull(2));
+    for (const c of await mine())
+      assert.equal(
+        (await readFile(`/sys/fs/cgroup/cpu/docker/${c.Id}/cpu.cfs_quota_us`, 'utf8')).trim(),
+        String(IDLE_CPU_QUOTA_US),
+      );
+    // 0.3 s of CPU would take 30 s on the idle cap: ok within the 2 s limit means the cap was lifted.
+    const busy = await run(stack.app, {
+      code: 'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\nprint("done")',
+    });
+    assert.deepEqual([busy.status, busy.stdout, busy.stages.warm], ['ok', 'done\n', true]);
   });
 
   test('a job with other memory limits runs cold and correctly', async () => {

@@ -35,8 +35,15 @@ class FakeRunner implements SandboxRunner {
 class FakeSandbox implements Sandbox {
   warm = false;
   prioritized = false;
+  idled = false;
+  /** Set to make lifting the idle cap fail, as a cgroup write can. */
+  liftFails = false;
   async prioritize() {
+    if (this.liftFails) throw new Error('cannot write cpu.cfs_quota_us');
     this.prioritized = true;
+  }
+  async idle() {
+    this.idled = true;
   }
   private die: () => void = () => {};
   private readonly exited = new Promise<void>((r) => {
@@ -105,6 +112,27 @@ test('the pool fills to its floor one start at a time, and a job takes a ready s
   assert.ok(runner.pending[0]?.labels.background, 'refills start in the background');
   assert.deepEqual(outcomes, ['hit']);
   assert.equal(runner.pending.length, 1, 'a replacement starts at once');
+  await shutdown(runner, p);
+});
+
+test('an idle sandbox is capped; one whose cap cannot be lifted is disposed and the job starts cold', async () => {
+  const runner = new FakeRunner();
+  const { p, outcomes } = pool(runner, { min: 1, max: 1 });
+  p.start();
+  const stuck = runner.startOne();
+  await tick();
+  assert.equal(stuck.idled, true, 'capped while it waits in the pool');
+  stuck.liftFails = true;
+  const acquired = p.acquire(LIMITS, { jobId: 'j1' });
+  await tick();
+  assert.equal(runner.pending.length, 2, 'a refill and the cold start for the job');
+  assert.equal(runner.pending[1]?.labels.jobId, 'j1');
+  runner.pending.splice(1, 1)[0]?.resolve(new FakeSandbox('cold', runner.disposed));
+  const got = await acquired;
+  assert.equal(got.id, 'cold');
+  assert.equal(got.warm, false);
+  assert.deepEqual(runner.disposed, [stuck.id], 'the capped one is thrown away, never handed to a job');
+  assert.deepEqual(outcomes, ['miss']);
   await shutdown(runner, p);
 });
 

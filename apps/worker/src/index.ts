@@ -11,7 +11,14 @@ export {
   SANDBOX_MEMORY_OVERHEAD_MB,
   sandboxSettingsFromConfig,
 } from './sandbox/container-spec.js';
-export { BACKGROUND_CPU_SHARES, raiseCpuPriority, StartTicket } from './sandbox/cpu-priority.js';
+export {
+  BACKGROUND_CPU_SHARES,
+  capIdleCpu,
+  IDLE_CPU_QUOTA_US,
+  liftCpuCap,
+  raiseCpuPriority,
+  StartTicket,
+} from './sandbox/cpu-priority.js';
 export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
 export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
 export { OomEvents } from './sandbox/oom-events.js';

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
-import { raiseCpuPriority, type StartTicket } from './cpu-priority.js';
+import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
 import type { OomEvents } from './oom-events.js';
 import { OutputCollector } from './output-collector.js';
@@ -87,6 +87,8 @@ export class DockerSandboxRunner implements SandboxRunner {
 
 class DockerSandbox implements Sandbox {
   private used = false;
+  /** The idle cap being written or in place; set synchronously so prioritize always waits for it. */
+  private capping: Promise<CpuCap | null> | null = null;
   warm = false;
 
   constructor(
@@ -103,7 +105,16 @@ class DockerSandbox implements Sandbox {
   }
 
   async prioritize(): Promise<void> {
+    const capping = this.capping;
+    this.capping = null;
+    const cap = capping ? await capping : null;
+    if (cap) await liftCpuCap(cap);
     await raiseCpuPriority(this.container.id);
+  }
+
+  async idle(): Promise<void> {
+    if (!this.used && !this.capping) this.capping = capIdleCpu(this.container.id).catch(() => null);
+    await this.capping;
   }
 
   whenExited(): Promise<void> {
@@ -115,6 +126,8 @@ class DockerSandbox implements Sandbox {
 
   async run(input: RunInput, signal?: AbortSignal): Promise<RawRun> {
     if (this.used) throw new Error('a sandbox runs exactly one program');
+    // Never run a program on the idle cap's sliver of a core (prioritize lifts it; this is the backstop).
+    if (this.capping) await this.prioritize();
     this.used = true;
 
     let killedBy: RawRun['killedBy'] = null;

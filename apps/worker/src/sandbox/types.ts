@@ -44,8 +44,10 @@ export interface Sandbox {
   readonly id: string;
   /** Set by a warm pool on the sandboxes it hands out. */
   warm: boolean;
-  /** Gives a sandbox started in the background the CPU weight of a running job. */
+  /** Gives a sandbox started in the background the CPU weight and quota of a running job; throws if it cannot. */
   prioritize(): Promise<void>;
+  /** Caps the CPU of a sandbox that waits in a pool (see IDLE_CPU_QUOTA_US); prioritize lifts it. */
+  idle(): Promise<void>;
   run(input: RunInput, signal?: AbortSignal): Promise<RawRun>;
   /** Settles when the sandbox has stopped, for whatever reason (a pool watches its idle ones). */
   whenExited(): Promise<void>;

@@ -95,11 +95,19 @@ export class WarmPoolRunner implements SandboxRunner {
     }
     const ready = this.idle.shift();
     if (ready) {
-      this.opts.onAcquire?.('hit');
       this.fill();
-      ready.warm = true;
-      await ready.prioritize();
-      return ready;
+      try {
+        await ready.prioritize();
+        this.opts.onAcquire?.('hit');
+        ready.warm = true;
+        return ready;
+      } catch (err) {
+        // It would run on the idle cap: not this one. The job starts cold instead.
+        this.opts.onError?.(err);
+        ready.dispose().catch(this.opts.onError);
+        this.opts.onAcquire?.('miss');
+        return this.cold.acquire(limits, labels);
+      }
     }
     this.shortfalls.push(performance.now());
     // A start already under way finishes sooner than a new one would: join it.
@@ -174,6 +182,7 @@ export class WarmPoolRunner implements SandboxRunner {
     }
     if (this.closed) return sandbox.dispose();
     this.idle.push(sandbox);
+    sandbox.idle().catch(this.opts.onError);
     // An idle sandbox that dies (OOM, a daemon restart) is dropped and replaced.
     void sandbox.whenExited().then(() => {
       if (!this.remove(sandbox)) return;
