@@ -1,4 +1,6 @@
 /** The bench's figures as one Markdown document: printed, and written to docs/benchmarks.md. */
+
+import { IDLE_CPU_PERIOD_US, IDLE_CPU_QUOTA_US } from '@sbx/worker';
 import type { Rate } from './commands.js';
 import type { Machine } from './machine.js';
 import type { IdleCost, RestOutcome } from './pool.js';
@@ -237,7 +239,7 @@ function idleSection(r: Results): string {
       ],
     ),
     '',
-    `${waited} Memory is the sum of the containers' cgroup \`memory.usage_in_bytes\` (page cache included), sampled each second; CPU is the \`cpuacct.usage\` delta over the window.${
+    `${waited} Memory is the sum of the containers' cgroup \`memory.usage_in_bytes\` (page cache included), sampled each second; CPU is the \`cpuacct.usage\` delta over the window. Idle pooled sandboxes are held to ${IDLE_CPU_QUOTA_US / 1000} ms of CPU per ${IDLE_CPU_PERIOD_US / 1000} ms: gVisor's systrap platform wakes every 400 µs even with nothing to run (uncapped, an idle sandbox costs a few percent of a core: \`npm run bench:gvisor\`).${
       idle.changed ? ' **The set of pool containers changed during the window.**' : ''
     }`,
   ].join('\n');

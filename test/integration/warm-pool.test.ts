@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { IDLE_CPU_QUOTA_US, LABELS, raiseCpuPriority } from '@sbx/worker';
+import { IDLE_CPU_PERIOD_US, IDLE_CPU_QUOTA_US, LABELS, raiseCpuPriority } from '@sbx/worker';
 import Docker from 'dockerode';
 import { eventually, pollUntil, sleep } from '../support/poll.js';
 import { run, type Stack, startStack } from '../support/stack.js';
@@ -75,13 +75,16 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     assert.equal((await readFile(shares, 'utf8')).trim(), '1024');
   });
 
-  test('idle sandboxes are held to 1 ms of CPU per 100 ms; the job that takes one gets its full quota', async () => {
+  test('idle sandboxes are held to 1 ms of CPU per 200 ms; the job that takes one gets its full quota', async () => {
     assert.ok(await poolFull(2));
-    for (const c of await mine())
-      assert.equal(
-        (await readFile(`/sys/fs/cgroup/cpu/docker/${c.Id}/cpu.cfs_quota_us`, 'utf8')).trim(),
-        String(IDLE_CPU_QUOTA_US),
+    const bandwidth = async (id: string) =>
+      Promise.all(
+        ['cpu.cfs_quota_us', 'cpu.cfs_period_us'].map(async (f) =>
+          (await readFile(`/sys/fs/cgroup/cpu/docker/${id}/${f}`, 'utf8')).trim(),
+        ),
       );
+    for (const c of await mine())
+      assert.deepEqual(await bandwidth(c.Id), [String(IDLE_CPU_QUOTA_US), String(IDLE_CPU_PERIOD_US)]);
     // 0.3 s of CPU would take 30 s on the idle cap: ok within the 2 s limit means the cap was lifted.
     const busy = await run(stack.app, {
       code: 'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\nprint("done")',

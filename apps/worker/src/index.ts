@@ -14,6 +14,7 @@ export {
 export {
   BACKGROUND_CPU_SHARES,
   capIdleCpu,
+  IDLE_CPU_PERIOD_US,
   IDLE_CPU_QUOTA_US,
   liftCpuCap,
   raiseCpuPriority,

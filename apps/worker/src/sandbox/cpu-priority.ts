@@ -53,56 +53,60 @@ export class StartTicket {
 }
 
 /**
- * CPU quota of a sandbox idle in the pool: 1 ms per 100 ms period, the least the kernel allows there.
- * gVisor's systrap platform wakes every 400 µs for a sandbox's whole life, even with nothing to run
+ * CPU of a sandbox idle in the pool: 1 ms per 200 ms period (0.5 % of a core). gVisor's systrap platform
+ * wakes every 400 µs for a sandbox's whole life, even with nothing to run
  * (pkg/sentry/platform/systrap/metrics.go): 3-4 % of a core per idle sandbox, a core for a grown pool
- * of 32. Capped, an idle sandbox costs at most 1 %; nothing in it has work to do until a job arrives.
+ * of 32. Nothing in an idle sandbox has work to do until a job arrives, and lifting the cap (writing the
+ * quota back) unthrottles it at once.
  */
 export const IDLE_CPU_QUOTA_US = 1000;
+export const IDLE_CPU_PERIOD_US = 200_000;
 
-/** Where the container's CPU quota lives, and how the cap is written there (v1 quota alone, v2 `quota period`). */
-const quotaFiles = (id: string): [path: string, capped: (original: string) => string][] => [
-  [`/sys/fs/cgroup/cpu/docker/${id}/cpu.cfs_quota_us`, () => String(IDLE_CPU_QUOTA_US)],
-  [`/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpu.cfs_quota_us`, () => String(IDLE_CPU_QUOTA_US)],
-  [`/sys/fs/cgroup/docker/${id}/cpu.max`, (o) => `${IDLE_CPU_QUOTA_US} ${o.trim().split(/\s+/)[1] ?? '100000'}`],
-  [
-    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.max`,
-    (o) => `${IDLE_CPU_QUOTA_US} ${o.trim().split(/\s+/)[1] ?? '100000'}`,
-  ],
+/** Where the container's CPU bandwidth lives: cgroup v1 (quota and period files) or v2 (`cpu.max`). */
+const bandwidthFiles = (id: string): { dir: string; v2: boolean }[] => [
+  { dir: `/sys/fs/cgroup/cpu/docker/${id}`, v2: false },
+  { dir: `/sys/fs/cgroup/cpu,cpuacct/docker/${id}`, v2: false },
+  { dir: `/sys/fs/cgroup/docker/${id}`, v2: true },
+  { dir: `/sys/fs/cgroup/system.slice/docker-${id}.scope`, v2: true },
 ];
 
-/** A cap written by capIdleCpu: the file and what it held before, to be written back before any job runs. */
+/** A cap written by capIdleCpu: each file and what it held before, to be written back (in order) before any job runs. */
 export interface CpuCap {
-  path: string;
-  original: string;
+  restore: [path: string, value: string][];
 }
 
 /**
- * Caps an idle sandbox's CPU quota. Returns null where the worker cannot see the host's cgroups: the
+ * Caps an idle sandbox's CPU. Returns null where the worker cannot see the host's cgroups: the
  * sandbox then idles uncapped, costing CPU, never correctness.
  */
 export async function capIdleCpu(containerId: string): Promise<CpuCap | null> {
-  for (const [path, capped] of quotaFiles(containerId)) {
-    let original: string;
+  for (const { dir, v2 } of bandwidthFiles(containerId)) {
+    const files = v2 ? [`${dir}/cpu.max`] : [`${dir}/cpu.cfs_quota_us`, `${dir}/cpu.cfs_period_us`];
+    let originals: string[];
     try {
-      original = (await readFile(path, 'utf8')).trim();
+      originals = await Promise.all(files.map(async (f) => (await readFile(f, 'utf8')).trim()));
     } catch {
       continue; // not this layout
     }
     try {
-      await writeFile(path, capped(original));
-      return { path, original };
+      if (v2) await writeFile(`${dir}/cpu.max`, `${IDLE_CPU_QUOTA_US} ${IDLE_CPU_PERIOD_US}`);
+      else {
+        await writeFile(`${dir}/cpu.cfs_quota_us`, String(IDLE_CPU_QUOTA_US));
+        await writeFile(`${dir}/cpu.cfs_period_us`, String(IDLE_CPU_PERIOD_US));
+      }
     } catch {
       return null;
     }
+    // Period first, then the quota: the quota write is what unthrottles the group.
+    return { restore: files.map((f, i) => [f, originals[i] ?? '']).reverse() as CpuCap['restore'] };
   }
   return null;
 }
 
 /**
- * Gives the sandbox its quota back. Throws when that fails: a job run under the idle cap would be
+ * Gives the sandbox its CPU back. Throws when that fails: a job run under the idle cap would be
  * judged on a sliver of a core, and a wrong verdict is worse than a retried start.
  */
 export async function liftCpuCap(cap: CpuCap): Promise<void> {
-  await writeFile(cap.path, cap.original);
+  for (const [path, value] of cap.restore) await writeFile(path, value);
 }
