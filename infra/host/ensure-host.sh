@@ -54,7 +54,9 @@ EOF
   fi
   log "installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # debconf's "delaying package configuration" note (no apt-utils) is noise, not a problem.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    2> >(grep -v '^debconf: ' >&2) >/dev/null
 fi
 [ -x "$RUNSC_PATH" ] || { log "no runsc binary at $RUNSC_PATH"; exit 1; }
 
