@@ -19,7 +19,8 @@ RUNSC_PATH="${SBX_RUNSC_PATH:-/usr/bin/runsc}"
 RUNSC_SUITE=bookworm-backports
 RUNSC_MIN_VERSION=0.0~20240729
 
-installed_version() { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'; }
+# Empty when the package is not installed (dpkg-query fails then: never fatal here).
+installed_version() { { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null || true; } | sed -n 's/^install ok installed //p'; }
 
 packages=(docker.io redis-server debootstrap)
 missing=()
