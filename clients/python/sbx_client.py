@@ -182,7 +182,8 @@ class Client:
         return self._post_once("/jobs", body, idempotency_key, retries)["id"]
 
     def info(self) -> Dict[str, Any]:
-        """The runtime, and the limits, policies and comparators this key may use."""
+        """The runtime, what the live workers run sandboxes on (`sandbox`), and the limits, policies
+        and comparators this key may use."""
         return self._request("GET", "/info")
 
     def get(self, job_id: str, wait: float = 0) -> Dict[str, Any]:
