@@ -13,14 +13,16 @@
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ENV_VARS, type JobRequest, type RunResult } from '@sbx/shared';
+import { ENV_VARS, type RunResult } from '@sbx/shared';
 import type { WorkerService } from '@sbx/worker';
 import { startStack } from '../support/stack.js';
 import {
   bareHostCommand,
   CODE,
   coldDockerCommand,
+  doublingJob,
   EXPECTED,
+  envCount,
   type Rate,
   rateAt,
   sequentially,
@@ -33,13 +35,6 @@ import { SbxHttp } from './sbx-http.js';
 import { percentile, spread } from './stats.js';
 
 type Registry = WorkerService['metrics']['registry'];
-
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[1-9]\d*$/.test(raw)) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
-  return Number(raw);
-}
 
 const SETTINGS = {
   sequential: envCount('BENCH_SEQUENTIAL', 50),
@@ -151,14 +146,6 @@ async function measureBurst(sbx: SbxHttp, registry: Registry | undefined, count:
     cpuPerJob,
     warmHits: results.filter((r) => r.stages?.warm).length,
     acquisitions: counterDelta(acquiredBefore, await readAcquisitions(registry)),
-  };
-}
-
-/** Jobs of `perJob` test cases each: the program doubles its input and every answer must be accepted. */
-function doublingJob(perJob: number): JobRequest {
-  return {
-    code: 'print(int(input()) * 2)',
-    tests: Array.from({ length: perJob }, (_, i) => ({ stdin: `${i}\n`, expected_output: `${i * 2}\n` })),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Timing programs the bench compares the service with: a cold sandbox and a bare host interpreter. */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { JobRequest } from '@sbx/shared';
 
 const execFileAsync = promisify(execFile);
 
@@ -13,6 +14,22 @@ export const coldDockerCommand = (image: string, runtime: string, code = CODE): 
   'docker',
   ['run', '--rm', '-i', `--runtime=${runtime}`, '--network=none', image, 'python3', '-I', '-S', '-c', code],
 ];
+
+/** Jobs of `perJob` test cases each: the program doubles its input and every answer must be accepted. */
+export function doublingJob(perJob: number): JobRequest {
+  return {
+    code: 'print(int(input()) * 2)',
+    tests: Array.from({ length: perJob }, (_, i) => ({ stdin: `${i}\n`, expected_output: `${i * 2}\n` })),
+  };
+}
+
+/** A BENCH_* size: a positive whole number, or the default when unset. */
+export function envCount(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[1-9]\d*$/.test(raw)) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
+  return Number(raw);
+}
 
 export const bareHostCommand = (python: string): [string, string[]] => [python, ['-I', '-S', '-c', CODE]];
 

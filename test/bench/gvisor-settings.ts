@@ -19,23 +19,16 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { JobRequest, RunResult } from '@sbx/shared';
+import type { RunResult } from '@sbx/shared';
 import { describeRuntime, inspectRuntime } from '@sbx/worker';
 import Docker from 'dockerode';
 import { startStack } from '../support/stack.js';
-import { CODE, coldDockerCommand, timeCommand } from './commands.js';
+import { CODE, coldDockerCommand, doublingJob, envCount, timeCommand } from './commands.js';
 import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
 import { cpuNanoseconds } from './pool.js';
 import { table } from './report.js';
 import { SbxHttp } from './sbx-http.js';
 import { percentile } from './stats.js';
-
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[1-9]\d*$/.test(raw)) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
-  return Number(raw);
-}
 
 const SETTINGS = {
   cold: envCount('BENCH_GVISOR_COLD', 12),
@@ -134,13 +127,6 @@ interface Samples {
   request: number[];
   casesPerSecond: number[];
   described: string;
-}
-
-function doublingJob(perJob: number): JobRequest {
-  return {
-    code: 'print(int(input()) * 2)',
-    tests: Array.from({ length: perJob }, (_, i) => ({ stdin: `${i}\n`, expected_output: `${i * 2}\n` })),
-  };
 }
 
 /** A worker on this runtime: sequential POST /run (their run stage), then jobs of test cases. */
