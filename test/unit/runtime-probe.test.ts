@@ -35,6 +35,8 @@ test('flag defaults come from the real listings: systrap on 20240729, ptrace and
   assert.equal(current.get('platform')?.default, 'systrap');
   assert.equal(current.get('directfs')?.default, 'true');
   assert.equal(current.get('overlay2')?.default, 'root:self');
+  assert.equal(current.get('debug')?.default, 'false', 'a boolean listed without a default is false');
+  assert.equal(current.get('root')?.default, '', 'a string listed without a default is empty');
   const old = parseFlagListing(await fixture('20221219.flags'));
   assert.equal(old.get('platform')?.default, 'ptrace');
   assert.equal(old.has('directfs'), false);
@@ -175,4 +177,9 @@ test('register-runsc.mjs leaves out, and names, what an older runsc does not sup
   ]);
   assert.match(first.stderr, /does not support --platform=systrap/);
   assert.match(first.stderr, /does not support --directfs=false/);
+});
+
+test('docs/security.md explains every flag the runtime is registered with', async () => {
+  const security = await readFile(new URL('../../docs/security.md', import.meta.url), 'utf8');
+  for (const flag of GVISOR.flags) assert.ok(security.includes(`\`--${flag.name}=${flag.value}\``), `--${flag.name}`);
 });

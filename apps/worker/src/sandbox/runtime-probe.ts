@@ -36,7 +36,8 @@ const UPGRADE = 'run `npm run up` (infra/host/ensure-host.sh installs runsc from
 export function parseFlagListing(listing: string): Map<string, { default: string; help: string }> {
   const flags = new Map<string, { default: string; help: string }>();
   for (const entry of listing.split(/\n(?=\s{2}-)/)) {
-    const head = /^\s*-([\w-]+)(?:\s+(\S+))?/.exec(entry);
+    // The word after the name, on the same line, is the value's type: none for a boolean.
+    const head = /^\s*-([\w-]+)(?:[ \t]+(\S+))?/.exec(entry);
     if (!head?.[1]) continue;
     const fallback = /\(default "?([^")]*)"?\)\s*$/.exec(entry.trim())?.[1];
     flags.set(head[1], { default: fallback ?? (head[2] ? '' : 'false'), help: entry });
