@@ -3,6 +3,14 @@ import { buildApp } from './app.js';
 
 const config = loadConfig();
 const app = await buildApp(config);
+
+// Last resort, for a failure nothing else handled: log it and exit non-zero for the supervisor to
+// restart the API (it is stateless: every job lives in Redis).
+for (const event of ['unhandledRejection', 'uncaughtException'] as const)
+  process.on(event, (err: unknown) => {
+    app.log.fatal({ err, event }, 'unhandled failure: exiting for the supervisor to restart the API');
+    process.exit(70);
+  });
 await app.listen({ host: config.apiHost, port: config.apiPort });
 const metricsServer =
   config.apiMetricsPort > 0

@@ -39,6 +39,37 @@ const SIGNAL_NAMES: Record<number, string> = {
 export const HARNESS_FRAME_ERROR_EXIT = 70;
 
 /**
+ * Why a run says nothing about the user's code, or null when it does and `classify` judges it.
+ * Such a run is retried on a fresh sandbox, and ends `internal_error` naming the cause after the
+ * configured attempts. How each case is told apart (the README's verdicts section has this table):
+ *
+ * | what the worker saw                                              | who ended the run            | result                |
+ * | ---------------------------------------------------------------- | ---------------------------- | --------------------- |
+ * | its own deadline, output cap or cancel (`killedBy`)              | the worker                   | classify              |
+ * | the done marker on both streams (`completed`)                    | the harness, after reporting | classify              |
+ * | `OOMKilled`, or Docker's `oom` event for the container           | the kernel, for the memory   | classify (memory)     |
+ * | exit 70 without a marker                                         | the harness refused a frame  | classify (internal)   |
+ * | the attach stream ended while the container lived on             | the engine (restart)         | lost: retried         |
+ * | no exit status (the engine did not answer)                       | the engine                   | lost: retried         |
+ * | a signal exit (128 + n) without a marker, not ours, no OOM       | outside: the engine stopping | lost: retried         |
+ * |                                                                  | it, runsc killed on the host |                       |
+ * | any other exit without a marker                                  | the harness died             | lost: retried         |
+ *
+ * Nothing inside a sandbox can end it by a signal: the supervisor is gVisor's init, which signals
+ * from inside cannot kill, and it always ends with the marker; a program's own signals and exits
+ * reach the worker inside the supervisor's report.
+ */
+export function lostBecause(run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut'>) {
+  if (run.killedBy !== null || run.completed || run.oomKilled) return null;
+  if (run.exitCode === HARNESS_FRAME_ERROR_EXIT) return null;
+  if (run.streamCut) return "the sandbox's output stream was cut while it ran (the Docker engine restarted?)";
+  if (run.exitCode === null) return "the sandbox's exit status was lost (the Docker engine did not answer)";
+  if (run.exitCode > 128)
+    return `the sandbox was killed from outside by signal ${run.exitCode - 128} (${SIGNAL_NAMES[run.exitCode - 128] ?? 'unknown'}): the Docker engine stopped it, or its runsc processes were killed`;
+  return `the sandbox's harness ended without finishing the run (exit code ${run.exitCode})`;
+}
+
+/**
  * Judges a finished run. The order is fixed (../shared/reference/sandbox.md):
  * the worker's own observations come first, the harness report (which user
  * code could forge, to its own detriment only) after.

@@ -1,5 +1,6 @@
 import type { JobData, OutputEncoding, RunResult, Stages } from '@sbx/shared';
-import { classify } from './classify.js';
+import { classify, lostBecause } from './classify.js';
+import { SandboxLostError } from './sandbox/docker-runner.js';
 import { extractReport } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/test-slices.js';
 import type { SandboxRunner } from './sandbox/types.js';
@@ -62,6 +63,8 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       opts.signal,
     );
     ran = performance.now();
+    const lost = lostBecause(raw);
+    if (lost) throw new SandboxLostError(lost);
     if (tests) {
       const judged = judgeTests({ ...data, tests }, raw, opts.outputCap);
       return {

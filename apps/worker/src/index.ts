@@ -1,5 +1,6 @@
-export { classify } from './classify.js';
+export { classify, lostBecause } from './classify.js';
 export { DeferredDisposer } from './deferred-disposer.js';
+export { DockerWatch } from './docker-watch.js';
 export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
 export { createWorkerMetrics } from './metrics.js';
@@ -20,7 +21,7 @@ export {
   raiseCpuPriority,
   StartTicket,
 } from './sandbox/cpu-priority.js';
-export { DockerSandboxRunner, SandboxStartError } from './sandbox/docker-runner.js';
+export { DockerSandboxRunner, SandboxLostError, SandboxStartError } from './sandbox/docker-runner.js';
 export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
 export { OomEvents } from './sandbox/oom-events.js';
 export { OutputCollector } from './sandbox/output-collector.js';

@@ -6,6 +6,15 @@ const config = loadConfig();
 const log = pino({ level: config.logLevel, base: { svc: 'worker', worker: config.workerId } });
 const service = createWorkerService(config, log);
 
+// Last resort, for a failure nothing else handled: log it and exit non-zero so the supervisor
+// (npm run up's, compose's restart policy) starts a fresh worker. Its jobs' locks lapse and another
+// worker retakes them; staying up in an unknown state could hang them instead.
+for (const event of ['unhandledRejection', 'uncaughtException'] as const)
+  process.on(event, (err: unknown) => {
+    log.fatal({ err, event }, 'unhandled failure: exiting for the supervisor to restart the worker');
+    process.exit(70);
+  });
+
 await service.start();
 const metricsServer =
   config.metricsPort > 0 ? await serveMetrics(service.metrics.registry, config.metricsPort, config.metricsHost) : null;

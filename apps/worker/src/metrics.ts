@@ -71,6 +71,16 @@ export function createWorkerMetrics() {
       labelNames: ['runtime', 'release', 'platform', 'directfs'],
       registers: [registry],
     }),
+    dockerUp: new Gauge({
+      name: 'sbx_docker_up',
+      help: '1 while the Docker engine answers the worker, 0 while it does not (no jobs are taken then).',
+      registers: [registry],
+    }),
+    dockerOutages: new Counter({
+      name: 'sbx_docker_outages_total',
+      help: 'Times the Docker engine stopped answering the worker.',
+      registers: [registry],
+    }),
     infraFailures: new Counter({
       name: 'sbx_sandbox_failures_total',
       help: 'Sandboxes that failed to start or run (retried by the queue).',

@@ -12,6 +12,7 @@ import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DeferredDisposer } from './deferred-disposer.js';
+import { DockerWatch } from './docker-watch.js';
 import { executeJob } from './execute-job.js';
 import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
@@ -104,6 +105,21 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   });
   cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
+  metrics.dockerUp.set(1);
+  const watch = new DockerWatch(docker, {
+    onDown: () => {
+      metrics.dockerUp.set(0);
+      metrics.dockerOutages.inc();
+      log.error('the Docker engine does not answer: no new jobs until it does');
+      void worker?.pause(true).catch((err) => log.warn({ err }, 'could not pause the queue worker'));
+      void publishHealth();
+    },
+    onUp: () => {
+      metrics.dockerUp.set(1);
+      log.info('the Docker engine answers again: re-running the self-check before taking jobs');
+      void recheck();
+    },
+  });
   const oomEvents = new OomEvents(docker, `${LABELS.worker}=${config.workerId}`, (err) =>
     log.warn({ err }, 'docker event stream failed'),
   );
@@ -150,6 +166,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     });
   let janitorTimer: NodeJS.Timeout | undefined;
   let abandoning = false;
+  let stopping = false;
   let health: SelfCheckResult | null = null;
 
   async function removeOwnContainers() {
@@ -166,6 +183,54 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     );
   }
   let worker: Worker<JobData, { status: string }> | undefined;
+
+  /** Stores this worker's health (and whether its engine answers) for /readyz and GET /info. */
+  async function publishHealth(): Promise<void> {
+    if (!health) return;
+    const stored = { ...health, ...(watch.up ? {} : { docker_unreachable: true }) };
+    await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(stored)).catch(() => {});
+  }
+
+  /** The runtime check and the canaries (unless switched off); true when jobs may be taken. */
+  async function selfCheck(): Promise<boolean> {
+    const runtime = await checkSandboxRuntime(() => inspectRuntime(docker, config.runtime), config.runscMinRelease);
+    if (runtime.runtime) {
+      const { runtime: name, release, platform, directfs } = runtime.runtime;
+      log.info({ runtime: name, path: runtime.path, release, platform, directfs }, 'sandbox runtime');
+      metrics.runtimeInfo.reset();
+      metrics.runtimeInfo.set(
+        { runtime: name, release: release ?? '', platform: platform ?? '', directfs: String(directfs ?? '') },
+        1,
+      );
+    }
+    if (config.selfCheck) {
+      health = await runSelfCheck(cold, {
+        memoryMb: config.defaultMemoryMb,
+        outputCap: config.maxOutputBytes,
+        runtime,
+      });
+      await publishHealth();
+      if (!health.ok) {
+        // Stay visible (heartbeat, /readyz says why) but take no job on a sandbox that failed a check.
+        log.error({ failures: health.failures }, 'sandbox self-check FAILED: this worker takes no jobs');
+        return false;
+      }
+      log.info('sandbox self-check passed');
+      return true;
+    }
+    if (runtime.failures.length)
+      log.warn({ failures: runtime.failures }, 'sandbox runtime check failed; SBX_SELF_CHECK=off takes jobs anyway');
+    health = { ok: true, failures: [], checked_at: new Date().toISOString(), skipped: true, runtime: runtime.runtime };
+    await publishHealth();
+    return true;
+  }
+
+  /** After an outage: the engine may have come back different (another runsc, lost settings). */
+  async function recheck(): Promise<void> {
+    if (stopping || !(await selfCheck())) return;
+    if (watch.up) worker?.resume();
+    else await publishHealth();
+  }
 
   const webhooks = webhookServiceFromConfig(config, log, {
     deliver: async (req) => {
@@ -224,6 +289,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     } catch (err) {
       metrics.infraFailures.inc();
       jobLog.error({ err, attempt: job.attemptsMade + 1 }, 'sandbox failed');
+      // Lost to an engine that is away: the retry waits for it rather than finding it gone too.
+      if (!(await watch.check())) await watch.waitUntilUp(config.dockerWaitMs);
       throw err;
     }
     if (abandoning) throw new Error('worker shut down mid-run; the job will be retried');
@@ -251,6 +318,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await webhooks?.start();
       await cancelSubscriber.subscribe(keys.cancelChannel);
       await oomEvents.start();
+      watch.start();
       const reaped = await janitor();
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
       janitorTimer = setInterval(() => {
@@ -258,43 +326,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         // As often as a worker can go stale: a dead worker's sandboxes go within two staleness windows.
       }, config.workerStaleMs);
       janitorTimer.unref();
-      const runtime = await checkSandboxRuntime(() => inspectRuntime(docker, config.runtime), config.runscMinRelease);
-      if (runtime.runtime) {
-        const { runtime: name, release, platform, directfs } = runtime.runtime;
-        log.info({ runtime: name, path: runtime.path, release, platform, directfs }, 'sandbox runtime');
-        metrics.runtimeInfo.set(
-          { runtime: name, release: release ?? '', platform: platform ?? '', directfs: String(directfs ?? '') },
-          1,
-        );
-      }
-      if (config.selfCheck) {
-        health = await runSelfCheck(cold, {
-          memoryMb: config.defaultMemoryMb,
-          outputCap: config.maxOutputBytes,
-          runtime,
-        });
-        await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(health));
-        if (!health.ok) {
-          // Stay visible (heartbeat, /readyz says why) but take no job on a sandbox that failed its canaries.
-          log.error({ failures: health.failures }, 'sandbox self-check FAILED: this worker takes no jobs');
-          return;
-        }
-        log.info('sandbox self-check passed');
-      } else {
-        if (runtime.failures.length)
-          log.warn(
-            { failures: runtime.failures },
-            'sandbox runtime check failed; SBX_SELF_CHECK=off takes jobs anyway',
-          );
-        health = {
-          ok: true,
-          failures: [],
-          checked_at: new Date().toISOString(),
-          skipped: true,
-          runtime: runtime.runtime,
-        };
-        await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(health));
-      }
+      if (!(await selfCheck())) return;
       pool?.start();
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {
         connection: workerConnection,
@@ -316,7 +348,9 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       log.info({ concurrency: config.concurrency, runtime: config.runtime, image: config.image }, 'worker ready');
     },
     async stop() {
+      stopping = true;
       clearInterval(janitorTimer);
+      watch.stop();
       if (worker) {
         const finished = await within(worker.close(), config.shutdownTimeoutMs);
         if (!finished) {

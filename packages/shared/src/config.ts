@@ -207,6 +207,12 @@ export const ENV_VARS = {
     },
   } satisfies VarSpec<string>,
   dockerSocket: str('SBX_DOCKER_SOCKET', '/var/run/docker.sock', 'Docker engine socket.'),
+  dockerWaitMs: int(
+    'SBX_DOCKER_WAIT_MS',
+    60_000,
+    'Worker: how long a run lost to an unreachable Docker engine waits for it before its retry is spent.',
+    0,
+  ),
   sandboxCpus: int(
     'SBX_SANDBOX_CPUS',
     2,

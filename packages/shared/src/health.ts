@@ -9,4 +9,6 @@ export interface WorkerHealth {
   skipped?: boolean;
   /** The runtime the worker found; null when it could not be inspected. */
   runtime: SandboxRuntime | null;
+  /** Set while the worker's Docker engine does not answer: it takes no jobs then. */
+  docker_unreachable?: boolean;
 }

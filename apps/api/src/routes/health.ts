@@ -38,11 +38,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ keyPrefix: string; worker
         // reported below
       }
       const checks = live.map((w) => w.health);
-      const healthy = checks.filter((c) => c?.ok).length;
+      const healthy = checks.filter((c) => c?.ok && !c.docker_unreachable).length;
       const failed = checks.filter((c): c is WorkerHealth => c !== null && !c.ok);
+      const dockerless = checks.filter((c) => c?.docker_unreachable).length;
       let reason: string | undefined;
       if (!redis) reason = 'redis is unreachable';
       else if (live.length === 0) reason = 'no worker seen recently';
+      else if (healthy === 0 && dockerless > 0)
+        reason = `docker unreachable: ${dockerless} worker(s) wait for their Docker engine and take no jobs`;
       else if (healthy === 0 && failed.length > 0)
         reason = `worker self-check failed: ${failed
           .flatMap((f) => f.failures)

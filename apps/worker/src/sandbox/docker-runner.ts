@@ -44,6 +44,15 @@ export class SandboxStartError extends Error {
   }
 }
 
+/** A run ended by something outside the user's program (see lostBecause): retried, never a verdict. */
+export class SandboxLostError extends Error {
+  readonly code = 'sandbox_lost';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SandboxLostError';
+  }
+}
+
 /** Cold sandboxes: one new gVisor container per acquire, removed on dispose. */
 export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
@@ -69,8 +78,12 @@ export class DockerSandboxRunner implements SandboxRunner {
         hijack: true,
       })) as Duplex;
       const gate = new ReadyGate(stream);
-      // 'next-exit': the default condition returns at once for a created container.
+      // 'next-exit': the default condition returns at once for a created container. It rejects when
+      // the engine goes away; whoever needs the exit handles that, and an unawaited one must not crash us.
       const exited = container.wait({ condition: 'next-exit' });
+      exited.catch(() => {});
+      // Errors show up as the stream's end too; once('error') listeners come and go, this one stays.
+      stream.on('error', () => {});
       await container.start();
       // Started means the harness waits for its job: a job handed over earlier would wait inside.
       const ready = await Promise.race([gate.ready, delay(this.opts.readyTimeoutMs ?? 30_000).then(() => null)]);
@@ -201,15 +214,21 @@ class DockerSandbox implements Sandbox {
     // A cancel that landed while the container was still starting.
     if (signal?.aborted) onAbort();
     try {
+      // The attach stream can end with the container still running (the engine restarted under it):
+      // waiting for the deadline then would report a timeout the program never had.
       const end = await Promise.race([
         finished.then((exitCode) => ({ exitCode })),
         this.exited.then(
           () => null,
           () => null,
         ),
+        drained.then(() => 'stream' as const),
       ]);
       const wallTime = (performance.now() - started) / 1000;
-      const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>): RawRun => {
+      // A sandbox that exits closes its stream a moment before Docker reports the exit: only a
+      // stream that ended while the container lives on (or the engine cannot say) was cut.
+      const streamCut = end === 'stream' && killedBy === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
+      const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>, completed = false): RawRun => {
         const out = collector.result();
         return {
           killedBy,
@@ -219,9 +238,16 @@ class DockerSandbox implements Sandbox {
           outputOverflow: out.overflow,
           wallTime,
           nonce,
+          completed,
+          streamCut,
         };
       };
-      if (end && killedBy === null) return raw({ oomKilled: false, exitCode: end.exitCode });
+      if (end && end !== 'stream' && killedBy === null) return raw({ oomKilled: false, exitCode: end.exitCode }, true);
+      if (streamCut) {
+        // Nothing more can be read from it: stop it, and let the run be retried elsewhere.
+        this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
+        return raw({ oomKilled: false, exitCode: null });
+      }
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
       const state = await this.exitState(killedBy === null);
       const exit = await this.exited.catch(() => null);
@@ -230,6 +256,20 @@ class DockerSandbox implements Sandbox {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Whether the container exits within `ms` (false when the engine cannot tell). */
+  private async exitsSoon(ms: number): Promise<boolean> {
+    const exited = this.exited.then(
+      () => true,
+      () => false,
+    );
+    if (await Promise.race([exited, delay(ms).then(() => false)])) return true;
+    const state = await this.container
+      .inspect()
+      .then((i) => i.State)
+      .catch(() => null);
+    return state !== null && state.Running === false;
   }
 
   /**
@@ -267,6 +307,7 @@ class DockerSandbox implements Sandbox {
 }
 
 const OOM_EVENT_WAIT_MS = 3000;
+const STREAM_EXIT_GRACE_MS = 1000;
 const OOM_SETTLE_TRIES = 5;
 const OOM_SETTLE_STEP_MS = 100;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -34,6 +34,10 @@ export interface RawRun {
   nonce: string;
   /** Seconds from the job frame being written to the run being over (done marker or container exit). */
   wallTime: number;
+  /** The harness ended the run itself: its done marker arrived on both streams. */
+  completed: boolean;
+  /** The attach stream ended before the done marker and before the container was seen to exit. */
+  streamCut: boolean;
 }
 
 /**

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DockerWatch, lostBecause } from '@sbx/worker';
+import type Docker from 'dockerode';
+
+/** An engine whose ping the test switches on and off. */
+function engine() {
+  const state = { up: true, pings: 0 };
+  const docker = {
+    ping: async () => {
+      state.pings += 1;
+      if (!state.up) throw new Error('connect ENOENT /var/run/docker.sock');
+      return 'OK';
+    },
+  } as unknown as Docker;
+  return { state, docker };
+}
+
+test('the watch reports the engine going away and coming back, once each, and wakes who waits', async () => {
+  const { state, docker } = engine();
+  const events: string[] = [];
+  const watch = new DockerWatch(docker, { onDown: () => events.push('down'), onUp: () => events.push('up') });
+  assert.equal(await watch.check(), true);
+  state.up = false;
+  assert.equal(await watch.check(), false);
+  assert.equal(await watch.check(), false);
+  assert.equal(watch.up, false);
+  const waited = watch.waitUntilUp(5000);
+  const gaveUp = await watch.waitUntilUp(10);
+  assert.equal(gaveUp, false, 'a bounded wait ends without the engine');
+  state.up = true;
+  await watch.check();
+  assert.equal(await waited, true);
+  assert.deepEqual(events, ['down', 'up']);
+  assert.equal(await watch.waitUntilUp(0), true, 'answers at once while up');
+});
+
+test('a ping that hangs counts as unreachable', async () => {
+  const docker = { ping: () => new Promise(() => {}) } as unknown as Docker;
+  const watch = new DockerWatch(docker, { timeoutMs: 20 });
+  assert.equal(await watch.check(), false);
+});
+
+const base = { killedBy: null, oomKilled: false, exitCode: 0, completed: true, streamCut: false } as const;
+
+test('a run is judged when the worker, the harness or the kernel ended it', () => {
+  assert.equal(lostBecause(base), null);
+  assert.equal(lostBecause({ ...base, completed: false, killedBy: 'deadline', exitCode: 137 }), null);
+  assert.equal(lostBecause({ ...base, completed: false, killedBy: 'abort', exitCode: null }), null);
+  assert.equal(lostBecause({ ...base, completed: false, oomKilled: true, exitCode: 137 }), null);
+  assert.equal(lostBecause({ ...base, completed: false, exitCode: 70 }), null, 'a refused frame is classified');
+});
+
+test('a run ended from outside is lost, naming the cause', () => {
+  const lost = (over: Partial<Parameters<typeof lostBecause>[0]>) =>
+    lostBecause({ ...base, completed: false, ...over });
+  assert.match(lost({ exitCode: 143 }) ?? '', /killed from outside by signal 15 \(SIGTERM\)/);
+  assert.match(lost({ exitCode: 137 }) ?? '', /signal 9 \(SIGKILL\).*runsc processes were killed/);
+  assert.match(lost({ exitCode: null }) ?? '', /exit status was lost/);
+  assert.match(lost({ exitCode: null, streamCut: true }) ?? '', /output stream was cut/);
+  assert.match(lost({ exitCode: 1 }) ?? '', /harness ended without finishing the run \(exit code 1\)/);
+});
