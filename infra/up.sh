@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings the whole service up on this machine: installs and starts what is missing (Redis, Docker with
 # runsc, the sandbox image, Node deps), then runs the API on :3000 and one worker in the background,
-# and returns once /readyz says ready. Running it again restarts both. `npm run down` stops them.
+# each kept running by infra/supervise.sh (restarted with backoff if it exits), and returns once
+# /readyz says ready. Running it again restarts both. `npm run down` stops them for good.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,8 +15,10 @@ bash infra/down.sh >/dev/null 2>&1 || true
 
 start() {
   local name=$1 entry=$2
-  # setsid: the service outlives this shell; the pidfile lets down.sh stop it.
-  setsid nohup node --import tsx "$root/$entry" >>"$log_dir/$name.log" 2>&1 </dev/null &
+  # setsid: the service outlives this shell. supervise.sh starts it again if it exits; the pidfile
+  # (the supervisor's) lets down.sh stop both for good.
+  setsid nohup bash "$root/infra/supervise.sh" "$name" node --import tsx "$root/$entry" \
+    >>"$log_dir/$name.log" 2>&1 </dev/null &
   echo $! >"$run_dir/$name.pid"
 }
 start worker apps/worker/src/main.ts

@@ -7,11 +7,20 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { pollUntil } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
 import { deleteKeys } from '../support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const exec = promisify(execFile);
+
+/** The node process a supervisor (infra/supervise.sh) runs (not the sleep of its backoff). */
+async function childOf(supervisor: number): Promise<number> {
+  const { stdout } = await exec('pgrep', ['-P', String(supervisor), '-x', 'node']);
+  const pid = Number(stdout.trim().split('\n')[0]);
+  if (!pid) throw new Error(`no child of ${supervisor}`);
+  return pid;
+}
 
 /** The README's first command, as a user runs it: the whole service up, a job through it, and down again. */
 describe('Quick start: npm run up, then npm run down', () => {
@@ -54,9 +63,45 @@ describe('Quick start: npm run up, then npm run down', () => {
     const pids = await Promise.all(
       ['api', 'worker'].map(async (n) => Number(await readFile(join(dir, `${n}.pid`), 'utf8'))),
     );
+    const children = await Promise.all(pids.map(childOf));
     const down = await exec('npm', ['run', 'down'], { cwd: ROOT, env, timeout: 60_000 });
     assert.match(down.stdout, /stopped api/);
     assert.match(down.stdout, /stopped worker/);
-    for (const pid of pids) assert.throws(() => process.kill(pid, 0), `process ${pid} is gone`);
+    for (const pid of [...pids, ...children]) assert.throws(() => process.kill(pid, 0), `process ${pid} is gone`);
+  });
+
+  test('a worker that dies is started again, says why in its log, and the service is ready again', async () => {
+    await exec('npm', ['run', 'up'], { cwd: ROOT, env, timeout: 300_000 });
+    const supervisor = Number(await readFile(join(dir, 'worker.pid'), 'utf8'));
+    const first = await childOf(supervisor);
+    process.kill(first, 'SIGKILL');
+    const { value: second } = await pollUntil(
+      () => childOf(supervisor).catch(() => 0),
+      (pid) => pid > 0 && pid !== first,
+      15_000,
+      100,
+    );
+    assert.ok(second > 0 && second !== first, 'a new worker process');
+    const ready = await pollUntil(
+      () =>
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (status) => status === 200,
+      60_000,
+      250,
+    );
+    assert.equal(ready.value, 200, 'ready again without anyone stepping in');
+    const res = await fetch(`http://127.0.0.1:${port}/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'print("again")' }),
+    });
+    assert.equal(((await res.json()) as { stdout: string }).stdout, 'again\n');
+    const log = await readFile(join(dir, 'worker.log'), 'utf8');
+    assert.match(log, /\[supervise \S+\] worker was killed by signal 9 after \d+s; starting it again in 1s/);
+    await exec('npm', ['run', 'down'], { cwd: ROOT, env, timeout: 60_000 });
+    for (const pid of [supervisor, second]) assert.throws(() => process.kill(pid, 0), `process ${pid} is gone`);
   });
 });

@@ -10,6 +10,8 @@ const known = new Map<string, string | undefined>(Object.values(ENV_VARS).map((v
 interface Service {
   environment?: Record<string, string>;
   ports?: string[];
+  restart?: string;
+  healthcheck?: { test?: string[] };
 }
 
 test('docker-compose.yml names only variables the config knows, and matches its defaults', async () => {
@@ -33,4 +35,16 @@ test('Prometheus scrapes the API and the worker on their default metrics ports',
     `api:${known.get('SBX_API_METRICS_PORT')}`,
     `worker:${known.get('SBX_WORKER_METRICS_PORT')}`,
   ]);
+});
+
+test('docker-compose.yml restarts every service, and checks the API on /readyz and the worker on its metrics port', async () => {
+  const compose = (await read('docker-compose.yml')) as { services: Record<string, Service> };
+  for (const [name, service] of Object.entries(compose.services))
+    assert.equal(service.restart, 'unless-stopped', `${name} is restarted`);
+  const probe = (s: Service | undefined) => s?.healthcheck?.test?.join(' ') ?? '';
+  assert.match(probe(compose.services.api), new RegExp(`127\\.0\\.0\\.1:${known.get('SBX_API_PORT')}/readyz`));
+  assert.match(
+    probe(compose.services.worker),
+    new RegExp(`127\\.0\\.0\\.1:${known.get('SBX_WORKER_METRICS_PORT')}/metrics`),
+  );
 });
