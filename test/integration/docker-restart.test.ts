@@ -26,6 +26,12 @@ const JOBS: { code: string; status: string; stdout?: string }[] = [
   ...Array.from({ length: 4 }, (_, i) => ({ code: `print(${i} * 3)`, status: 'ok', stdout: `${i * 3}\n` })),
 ];
 
+/** Stops dockerd (SIGTERM: it stops every container) and waits until it is gone. */
+async function stopDockerd(): Promise<void> {
+  execFileSync('pkill', ['-TERM', '-x', 'dockerd']);
+  assert.ok(await eventually(() => !dockerdRunning(), 30_000, 100), 'dockerd stopped');
+}
+
 describe('a dockerd restart under a burst', () => {
   test('costs a delay, never a wrong verdict or a dead worker', async () => {
     // The outage makes every pool refill fail and say so each second: not worth the test's output.
@@ -41,8 +47,7 @@ describe('a dockerd restart under a burst', () => {
       }
       // Two jobs are mid-run when the engine goes.
       await sleep(1500);
-      execFileSync('pkill', ['-TERM', '-x', 'dockerd']);
-      assert.ok(await eventually(() => !dockerdRunning(), 30_000, 100), 'dockerd stopped');
+      await stopDockerd();
       const away = await pollUntil(
         async () => (await stack.app.inject({ method: 'GET', url: '/readyz' })).json(),
         (r) => /^docker unreachable/.test(r.reason ?? ''),
@@ -88,6 +93,25 @@ describe('a dockerd restart under a burst', () => {
       await stack.stop();
       // Whatever happened above, the rest of the suite needs its engine.
       execFileSync('bash', [ENSURE_HOST], { stdio: 'ignore' });
+    }
+  });
+
+  test('an engine away past SBX_DOCKER_WAIT_MS: a job queued meanwhile ends internal_error saying so', async () => {
+    const stack = await startStack({ env: { SBX_DOCKER_WAIT_MS: '3000', SBX_LOG_LEVEL: 'fatal' } });
+    try {
+      await stopDockerd();
+      const res = await stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print(1)' } });
+      const { value } = await pollUntil(
+        async () => (await stack.app.inject({ method: 'GET', url: `/jobs/${res.json().id}` })).json() as JobView,
+        (v) => v.state === 'completed',
+        20_000,
+        250,
+      );
+      assert.equal(value.result?.status, 'internal_error');
+      assert.match(value.result?.message ?? '', /no Docker engine answered within 3 s of the job being queued/);
+    } finally {
+      execFileSync('bash', [ENSURE_HOST], { stdio: 'ignore' });
+      await stack.stop();
     }
   });
 });

@@ -7,7 +7,7 @@ import {
   redisKeys,
 } from '@sbx/shared';
 import { deliverOnce, webhookServiceFromConfig } from '@sbx/webhooks';
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -51,6 +51,9 @@ export interface WorkerService {
   /** Stops taking jobs, lets in-flight ones finish within the shutdown bound, then releases everything. */
   stop(): Promise<void>;
 }
+
+/** While the engine is away, a job younger than SBX_DOCKER_WAIT_MS is looked at again this often. */
+const DOCKER_RETRY_MS = 1000;
 
 /** How long cutting the queue worker's connections may take before shutdown goes on without it. */
 const FORCE_CLOSE_MS = 5000;
@@ -106,6 +109,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   cancelSubscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.abort());
   const metrics = createWorkerMetrics();
   metrics.dockerUp.set(1);
+  let outageTimer: NodeJS.Timeout | undefined;
   const watch = new DockerWatch(docker, {
     onDown: () => {
       metrics.dockerUp.set(0);
@@ -113,8 +117,19 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       log.error('the Docker engine does not answer: no new jobs until it does');
       void worker?.pause(true).catch((err) => log.warn({ err }, 'could not pause the queue worker'));
       void publishHealth();
+      // A queue must not wait for good: past the bound, jobs are taken again and those that have
+      // waited that long end internal_error (see `process`); younger ones go back to wait.
+      outageTimer = setTimeout(() => {
+        log.error(
+          { waitMs: config.dockerWaitMs },
+          'the Docker engine is still away: failing jobs that waited past the bound',
+        );
+        worker?.resume();
+      }, config.dockerWaitMs);
+      outageTimer.unref();
     },
     onUp: () => {
+      clearTimeout(outageTimer);
       metrics.dockerUp.set(1);
       log.info('the Docker engine answers again: re-running the self-check before taking jobs');
       void recheck();
@@ -246,9 +261,22 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (data.callback_url) await webhooks?.enqueue(result.id, data.callback_url, result, data.tenant_id);
   };
 
-  async function process(job: Job<JobData>, _token: string | undefined, signal?: AbortSignal) {
+  async function process(job: Job<JobData>, token: string | undefined, signal?: AbortSignal) {
     const jobId = job.id as string;
     const started = performance.now();
+    if (!watch.up) {
+      const waitedMs = Date.now() - Date.parse(job.data.submitted_at);
+      if (waitedMs < config.dockerWaitMs) {
+        // Back to wait, no attempt spent: another worker's engine may answer, or ours again.
+        await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
+        throw new DelayedError();
+      }
+      const message = `no Docker engine answered within ${Math.round(config.dockerWaitMs / 1000)} s of the job being queued (worker ${config.workerId})`;
+      if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
+      await storeResult(internalErrorResult(jobId, job.data, message), job.data);
+      metrics.runs.inc({ status: 'internal_error' });
+      return { status: 'internal_error' };
+    }
     // A job retaken after its worker died may have finished already: never run it twice.
     // Taken off the queue: it no longer counts against its tenant's queued-jobs cap.
     if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
@@ -350,6 +378,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     async stop() {
       stopping = true;
       clearInterval(janitorTimer);
+      clearTimeout(outageTimer);
       watch.stop();
       if (worker) {
         const finished = await within(worker.close(), config.shutdownTimeoutMs);
