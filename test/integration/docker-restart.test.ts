@@ -76,6 +76,10 @@ describe('a dockerd restart under a burst', () => {
           ({ v, want }) => `${want?.code.split('\n').pop()}: ${v.state} ${v.result?.status} ${v.result?.message ?? ''}`,
         );
       assert.deepEqual(wrong, [], 'every job has the verdict its program earns');
+      assert.ok(
+        views.some((v) => (v.result?.attempts ?? 0) > 1),
+        'the jobs the restart touched say they ran again',
+      );
 
       const ready = await pollUntil(
         async () => (await stack.app.inject({ method: 'GET', url: '/readyz' })).statusCode,

@@ -322,6 +322,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       throw err;
     }
     if (abandoning) throw new Error('worker shut down mid-run; the job will be retried');
+    result = { ...result, attempts: job.attemptsMade + 1 };
     await storeResult(result, job.data);
     metrics.runs.inc({ status: result.status });
     metrics.runDuration.observe({ status: result.status }, result.time);
@@ -368,7 +369,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       });
       worker.on('failed', (job, err) => {
         if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-        storeResult(internalErrorResult(job.id as string, job.data, err.message), job.data).catch(() => {});
+        storeResult(
+          { ...internalErrorResult(job.id as string, job.data, err.message), attempts: job.attemptsMade },
+          job.data,
+        ).catch(() => {});
         metrics.runs.inc({ status: 'internal_error' });
       });
       worker.on('error', (err) => log.error({ err }, 'queue worker error'));

@@ -172,6 +172,13 @@ export const RunResultSchema = Type.Object({
     description: 'Seconds from the job reaching its sandbox to the sandbox reporting the run finished.',
   }),
   stages: Type.Optional(StagesSchema),
+  attempts: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        'Runs it took: more than 1 when a sandbox was lost to a fault of ours (the engine restarted, a start failed) and the job ran again.',
+    }),
+  ),
   submitted_at: Type.String({ format: 'date-time' }),
   finished_at: Type.String({ format: 'date-time' }),
 });
