@@ -41,7 +41,14 @@ test('a ping that hangs counts as unreachable', async () => {
   assert.equal(await watch.check(), false);
 });
 
-const base = { killedBy: null, oomKilled: false, exitCode: 0, completed: true, streamCut: false } as const;
+const base = {
+  killedBy: null,
+  oomKilled: false,
+  exitCode: 0,
+  completed: true,
+  streamCut: false,
+  engineKilled: false,
+} as const;
 
 test('a run is judged when the worker, the harness or the kernel ended it', () => {
   assert.equal(lostBecause(base), null);
@@ -54,9 +61,17 @@ test('a run is judged when the worker, the harness or the kernel ended it', () =
 test('a run ended from outside is lost, naming the cause', () => {
   const lost = (over: Partial<Parameters<typeof lostBecause>[0]>) =>
     lostBecause({ ...base, completed: false, ...over });
-  assert.match(lost({ exitCode: 143 }) ?? '', /killed from outside by signal 15 \(SIGTERM\)/);
-  assert.match(lost({ exitCode: 137 }) ?? '', /signal 9 \(SIGKILL\).*runsc processes were killed/);
+  assert.match(
+    lost({ exitCode: 143, engineKilled: true }) ?? '',
+    /Docker engine stopped the sandbox \(signal 15, SIGTERM\)/,
+  );
+  assert.match(lost({ exitCode: 137, engineKilled: true }) ?? '', /signal 9, SIGKILL/);
   assert.match(lost({ exitCode: null }) ?? '', /exit status was lost/);
   assert.match(lost({ exitCode: null, streamCut: true }) ?? '', /output stream was cut/);
   assert.match(lost({ exitCode: 1 }) ?? '', /harness ended without finishing the run \(exit code 1\)/);
+});
+
+test('a signal exit without word from the engine is judged: the program may have killed its supervisor', () => {
+  assert.equal(lostBecause({ ...base, completed: false, exitCode: 137 }), null);
+  assert.equal(lostBecause({ ...base, completed: false, exitCode: 143 }), null);
 });

@@ -43,29 +43,33 @@ export const HARNESS_FRAME_ERROR_EXIT = 70;
  * Such a run is retried on a fresh sandbox, and ends `internal_error` naming the cause after the
  * configured attempts. How each case is told apart (the README's verdicts section has this table):
  *
- * | what the worker saw                                              | who ended the run            | result                |
- * | ---------------------------------------------------------------- | ---------------------------- | --------------------- |
- * | its own deadline, output cap or cancel (`killedBy`)              | the worker                   | classify              |
- * | the done marker on both streams (`completed`)                    | the harness, after reporting | classify              |
- * | `OOMKilled`, or Docker's `oom` event for the container           | the kernel, for the memory   | classify (memory)     |
- * | exit 70 without a marker                                         | the harness refused a frame  | classify (internal)   |
- * | the attach stream ended while the container lived on             | the engine (restart)         | lost: retried         |
- * | no exit status (the engine did not answer)                       | the engine                   | lost: retried         |
- * | a signal exit (128 + n) without a marker, not ours, no OOM       | outside: the engine stopping | lost: retried         |
- * |                                                                  | it, runsc killed on the host |                       |
- * | any other exit without a marker                                  | the harness died             | lost: retried         |
- *
- * Nothing inside a sandbox can end it by a signal: the supervisor is gVisor's init, which signals
- * from inside cannot kill, and it always ends with the marker; a program's own signals and exits
- * reach the worker inside the supervisor's report.
+ * | what the worker saw                                               | who ended the run            | result              |
+ * | ----------------------------------------------------------------- | ---------------------------- | ------------------- |
+ * | its own deadline, output cap or cancel (`killedBy`)               | the worker                   | classify            |
+ * | the done marker on both streams (`completed`)                     | the harness, after reporting | classify            |
+ * | `OOMKilled`, or Docker's `oom` event for the container            | the kernel, for the memory   | classify (memory)   |
+ * | exit 70 without a marker                                          | the harness refused a frame  | classify (internal) |
+ * | the attach stream ended while the container lived on              | the engine (a restart)       | lost: retried       |
+ * | no exit status (the engine did not answer)                        | the engine                   | lost: retried       |
+ * | a signal exit without a marker, with the engine's `kill` event    | the engine: its shutdown, an | lost: retried       |
+ * | not ours, or the engine gone right after (`engineKilled`)         | operator's stop or kill      |                     |
+ * | a signal exit without a marker and no such evidence               | the program (it may kill the | classify            |
+ * |                                                                   | supervisor), or runsc killed |                     |
+ * |                                                                   | on the host: indistinguishable, judged as today |  |
+ * | any other exit without a marker                                   | the harness died             | lost: retried       |
  */
-export function lostBecause(run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut'>) {
+export function lostBecause(
+  run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut' | 'engineKilled'>,
+): string | null {
   if (run.killedBy !== null || run.completed || run.oomKilled) return null;
   if (run.exitCode === HARNESS_FRAME_ERROR_EXIT) return null;
   if (run.streamCut) return "the sandbox's output stream was cut while it ran (the Docker engine restarted?)";
   if (run.exitCode === null) return "the sandbox's exit status was lost (the Docker engine did not answer)";
-  if (run.exitCode > 128)
-    return `the sandbox was killed from outside by signal ${run.exitCode - 128} (${SIGNAL_NAMES[run.exitCode - 128] ?? 'unknown'}): the Docker engine stopped it, or its runsc processes were killed`;
+  if (run.exitCode > 128) {
+    if (!run.engineKilled) return null;
+    const signal = run.exitCode - 128;
+    return `the Docker engine stopped the sandbox (signal ${signal}, ${SIGNAL_NAMES[signal] ?? 'unknown'}): it shut down or restarted, or an operator stopped the container`;
+  }
   return `the sandbox's harness ended without finishing the run (exit code ${run.exitCode})`;
 }
 

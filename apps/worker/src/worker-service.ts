@@ -147,6 +147,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       keepOutputBytes: config.maxOutputBytes + REPORT_SLACK_BYTES,
       wallGraceMs: config.wallGraceMs,
       oomEvents,
+      engineAnswers: () => watch.check(),
       settings: sandboxSettingsFromConfig(config),
     });
   // Warm sandboxes for default-limit jobs; started only after the self-check passes.

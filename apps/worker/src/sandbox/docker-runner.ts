@@ -27,6 +27,8 @@ export interface DockerRunnerOptions {
   readyTimeoutMs?: number;
   /** Docker's OOM events for these sandboxes; without them an OOM kill is judged from inspect alone. */
   oomEvents?: OomEvents;
+  /** Whether the engine answers now (the worker's DockerWatch); without it, it is assumed to. */
+  engineAnswers?: () => Promise<boolean>;
 }
 
 /**
@@ -224,11 +226,14 @@ class DockerSandbox implements Sandbox {
         ),
         drained.then(() => 'stream' as const),
       ]);
+      // Over: what follows (waiting for an OOM event, the engine) is not the program's time, and a
+      // deadline firing during it must not turn a sandbox that died of something else into a timeout.
+      clearTimeout(deadline);
       const wallTime = (performance.now() - started) / 1000;
       // A sandbox that exits closes its stream a moment before Docker reports the exit: only a
       // stream that ended while the container lives on (or the engine cannot say) was cut.
       const streamCut = end === 'stream' && killedBy === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
-      const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>, completed = false): RawRun => {
+      const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>, completed = false, engineKilled = false): RawRun => {
         const out = collector.result();
         return {
           killedBy,
@@ -240,6 +245,7 @@ class DockerSandbox implements Sandbox {
           nonce,
           completed,
           streamCut,
+          engineKilled,
         };
       };
       if (end && end !== 'stream' && killedBy === null) return raw({ oomKilled: false, exitCode: end.exitCode }, true);
@@ -251,11 +257,24 @@ class DockerSandbox implements Sandbox {
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
       const state = await this.exitState(killedBy === null);
       const exit = await this.exited.catch(() => null);
-      return raw({ oomKilled: state?.OOMKilled === true, exitCode: state?.ExitCode ?? exit?.StatusCode ?? null });
+      const exitCode = state?.ExitCode ?? exit?.StatusCode ?? null;
+      const oomKilled = state?.OOMKilled === true;
+      const signalled = killedBy === null && !oomKilled && exitCode !== null && exitCode > 128;
+      return raw({ oomKilled, exitCode }, false, signalled && (await this.engineEnded()));
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * For a sandbox that ended on a signal without its harness finishing: did the engine do it? The
+   * program inside can kill the supervisor too (the standard profile allows os.kill), so only the
+   * engine's own evidence counts: its kill event, or the engine gone.
+   */
+  private async engineEnded(): Promise<boolean> {
+    if (await this.opts.oomEvents?.happened(this.id, KILL_EVENT_WAIT_MS, 'kill')) return true;
+    return !(await (this.opts.engineAnswers?.() ?? Promise.resolve(true)));
   }
 
   /** Whether the container exits within `ms` (false when the engine cannot tell). */
@@ -308,6 +327,7 @@ class DockerSandbox implements Sandbox {
 
 const OOM_EVENT_WAIT_MS = 3000;
 const STREAM_EXIT_GRACE_MS = 1000;
+const KILL_EVENT_WAIT_MS = 1000;
 const OOM_SETTLE_TRIES = 5;
 const OOM_SETTLE_STEP_MS = 100;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -7,7 +7,11 @@ import type Docker from 'dockerode';
  * for every one of them.
  */
 export class OomEvents {
-  /** Container id → when its OOM event came. */
+  /**
+   * `<action>:<container id>` → when its event came: `oom`, and `kill` (a kill through the engine:
+   * ours, or its own on shutdown, or an operator's `docker stop`/`kill`), which tells a sandbox the
+   * engine stopped from one the program inside brought down.
+   */
   private readonly seen = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private stream: NodeJS.ReadableStream | null = null;
@@ -27,8 +31,9 @@ export class OomEvents {
     await this.connect();
   }
 
-  /** Whether an OOM event came for the container, waiting up to `ms` for one still on its way. */
-  happened(id: string, ms: number): Promise<boolean> {
+  /** Whether an event (OOM unless said) came for the container, waiting up to `ms` for one still on its way. */
+  happened(container: string, ms: number, action: 'oom' | 'kill' = 'oom'): Promise<boolean> {
+    const id = `${action}:${container}`;
     if (this.seen.has(id)) return Promise.resolve(true);
     if (ms <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -48,8 +53,9 @@ export class OomEvents {
   }
 
   /** The container is gone: nothing will ask about it again. */
-  forget(id: string): void {
-    this.seen.delete(id);
+  forget(container: string): void {
+    this.seen.delete(`oom:${container}`);
+    this.seen.delete(`kill:${container}`);
   }
 
   close(): void {
@@ -63,7 +69,7 @@ export class OomEvents {
     if (this.closed) return;
     try {
       const stream = await this.docker.getEvents({
-        filters: { type: ['container'], event: ['oom'], label: [this.label] },
+        filters: { type: ['container'], event: ['oom', 'kill'], label: [this.label] },
         ...(this.droppedAt === null ? {} : { since: Math.floor(this.droppedAt / 1000) - 1 }),
       });
       if (this.closed) {
@@ -101,8 +107,10 @@ export class OomEvents {
   private record(line: string): void {
     let id: string | undefined;
     try {
-      const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string } };
-      id = event.Actor?.ID ?? event.id;
+      const event = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string } };
+      const container = event.Actor?.ID ?? event.id;
+      const action = event.Action ?? event.status;
+      if (container && (action === 'oom' || action === 'kill')) id = `${action}:${container}`;
     } catch {
       return;
     }

@@ -38,6 +38,11 @@ export interface RawRun {
   completed: boolean;
   /** The attach stream ended before the done marker and before the container was seen to exit. */
   streamCut: boolean;
+  /**
+   * The container ended on a signal the engine sent (a kill event not ours: its shutdown, an
+   * operator's stop or kill), or with the engine no longer answering.
+   */
+  engineKilled: boolean;
 }
 
 /**
