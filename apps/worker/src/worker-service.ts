@@ -158,7 +158,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           max: config.poolMax,
           maxStarting: config.poolStarts,
           limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
-          onError: (err) => log.warn({ err }, 'warm sandbox failed'),
+          // While the engine is away every refill fails: the outage is logged once, not each second.
+          onError: (err) => {
+            if (watch.up) log.warn({ err }, 'warm sandbox failed');
+          },
           onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome }),
           busy,
           onSize: ({ idle, starting, target }) => {
