@@ -74,6 +74,21 @@ class ExecutionError(SandboxError):
     """Any other status but `ok` (runtime_error, output_limit, internal_error, cancelled)."""
 
 
+def _utf8_len(text: Any) -> int:
+    """UTF-8 bytes of a string as the server counts them, in JavaScript: surrogates travel as JSON escapes,
+    a pair becomes one character (4 bytes) and a lone one U+FFFD (3 bytes)."""
+    if not isinstance(text, str):
+        return 0
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return len(text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8"))
+
+
+def _args_len(args: Any) -> int:
+    return sum(_utf8_len(a) for a in args) if isinstance(args, list) else 0
+
+
 _ERRORS = {"timeout": TimeoutExceededError, "memory_limit": MemoryLimitError, "security_violation": SecurityViolation}
 
 
@@ -92,10 +107,15 @@ class Client:
     '1\\n'
     """
 
-    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, timeout: float = 90.0):
+    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, timeout: float = 90.0, *,
+                 max_code_bytes: Optional[int] = None, max_input_bytes: Optional[int] = None):
         self.base_url = (base_url or os.environ.get("SBX_URL") or "http://127.0.0.1:3000").rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("SBX_API_KEY")
         self.timeout = timeout
+        # The server's SBX_MAX_CODE_BYTES / SBX_MAX_STDIN_BYTES, once known (given here, or read by info()):
+        # code or input over them is refused before a byte is sent, with the code the server would answer.
+        self.max_code_bytes = max_code_bytes
+        self.max_input_bytes = max_input_bytes
 
     def _request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None,
                  headers: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
@@ -138,10 +158,28 @@ class Client:
         body.update({name: value for name, value in fields.items() if value is not None})
         return body
 
+    def _check_sizes(self, body: Dict[str, Any]) -> None:
+        """Refuses, as the server would (same code, same figures), code or input over the known maxima.
+        Input is counted as the server counts it: stdin, args, and each test's stdin, args and expected output."""
+        code_bytes = _utf8_len(body.get("code"))
+        if self.max_code_bytes is not None and code_bytes > self.max_code_bytes:
+            raise ApiError(413, "code_too_large", f"code is {code_bytes} bytes; the maximum is {self.max_code_bytes}",
+                           {"maximum": self.max_code_bytes})
+        input_bytes = _utf8_len(body.get("stdin")) + _args_len(body.get("args"))
+        for test in body.get("tests") or []:
+            if isinstance(test, dict):
+                input_bytes += (_utf8_len(test.get("stdin")) + _args_len(test.get("args"))
+                                + _utf8_len(test.get("expected_output")))
+        if self.max_input_bytes is not None and input_bytes > self.max_input_bytes:
+            raise ApiError(413, "stdin_too_large", f"stdin, arguments and test data are {input_bytes} bytes together; "
+                           f"the maximum is {self.max_input_bytes}", {"maximum": self.max_input_bytes})
+
     def _post_once(self, path: str, body: Dict[str, Any], idempotency_key: Optional[str],
                    retries: int) -> Dict[str, Any]:
         """POSTs with an Idempotency-Key and retries when the connection fails or the queue is briefly
-        down: the server hands a retry the same job, so the code runs once however often we ask."""
+        down: the server hands a retry the same job, so the code runs once however often we ask. Any other
+        refusal, a 413 included, is final: sending the same body again would only be refused again."""
+        self._check_sizes(body)
         headers = {"idempotency-key": idempotency_key or os.urandom(16).hex()}
         for attempt in range(retries + 1):
             try:
@@ -183,8 +221,13 @@ class Client:
 
     def info(self) -> Dict[str, Any]:
         """The runtime, what the live workers run sandboxes on (`sandbox`), and the limits, policies
-        and comparators this key may use."""
-        return self._request("GET", "/info")
+        and comparators this key may use. The client keeps the code and input maxima, and from then on
+        refuses oversized code or input before sending it."""
+        info = self._request("GET", "/info")
+        limits = info.get("limits") or {}
+        self.max_code_bytes = limits.get("code_bytes", self.max_code_bytes)
+        self.max_input_bytes = limits.get("input_bytes", self.max_input_bytes)
+        return info
 
     def get(self, job_id: str, wait: float = 0) -> Dict[str, Any]:
         """The job's view: {id, state: queued|running|completed, result?}. With `wait` (seconds), an

@@ -81,6 +81,24 @@ describe('client libraries and README examples, against a live API', () => {
     );
   });
 
+  test('the TypeScript client: a body over the limit is one readable 413; known limits keep it from being sent', async () => {
+    let posts = 0;
+    const counting: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST') posts++;
+      return fetch(input, init);
+    };
+    const sbx = new SbxClient({ baseUrl: url, fetch: counting });
+    const big = { code: 'print(1)', stdin: 'x'.repeat(16_000_000) };
+    await assert.rejects(
+      sbx.submit(big),
+      (e: unknown) => e instanceof SbxApiError && e.statusCode === 413 && e.code === 'payload_too_large',
+    );
+    assert.equal(posts, 1, 'not retried');
+    await sbx.info();
+    await assert.rejects(sbx.submit(big), (e: unknown) => e instanceof SbxApiError && e.code === 'stdin_too_large');
+    assert.equal(posts, 1, 'refused before sending');
+  });
+
   test('the README curl, Python and TypeScript examples run and print what they promise', async () => {
     const curl = await sh('bash', ['-c', await readmeExample('curl')], { SBX_URL: url });
     assert.equal(curl.code, 0, curl.out);

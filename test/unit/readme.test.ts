@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { ENV_VARS, RUN_STATUSES } from '@sbx/shared';
+import { API_ERRORS, ENV_VARS, RUN_STATUSES } from '@sbx/shared';
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -26,4 +26,14 @@ test('the Quick start has exactly two commands, and .ci/run runs the test one', 
 
 test('the README names every status', () => {
   for (const status of RUN_STATUSES) assert.ok(readme.includes(`\`${status}\``), status);
+});
+
+test('the README error table lists every error code with its status, and no other', () => {
+  const table = /Errors are `\{ "statusCode", "code", "message" \}`[^\n]*\n\n((?:\|.*\n)+)/.exec(readme)?.[1] ?? '';
+  const documented: Record<string, number> = {};
+  for (const row of table.split('\n').slice(2)) {
+    const [codes, status] = row.split('|').slice(1, 3);
+    for (const [, code] of (codes ?? '').matchAll(/`(\w+)`/g)) if (code) documented[code] = Number(status);
+  }
+  assert.deepEqual(documented, { ...API_ERRORS });
 });

@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { clientErrorHandler } from './http/client-errors.js';
 import auth from './plugins/auth.js';
 import cors from './plugins/cors.js';
-import errors from './plugins/errors.js';
+import errors, { frameworkErrors, MAX_PARAM_CHARS } from './plugins/errors.js';
+import httpProtocol from './plugins/http-protocol.js';
+import jsonBody from './plugins/json-body.js';
 import metrics from './plugins/metrics.js';
 import queue from './plugins/queue.js';
 import rateLimit from './plugins/rate-limit.js';
@@ -38,6 +41,12 @@ export async function buildApp(
     },
     // Unknown fields are refused, not silently dropped; "100" is not a number.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // What Fastify and Node refuse before any route runs gets our error shape too (plugins/errors.ts).
+    frameworkErrors,
+    clientErrorHandler,
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    // Node's own Host check answers with an empty body; plugins/http-protocol.ts makes the same check.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: anything else is a clear 415 rather than a confusing validation error.
@@ -47,6 +56,8 @@ export async function buildApp(
   });
   await app.register(metrics);
   await app.register(errors);
+  await app.register(httpProtocol);
+  await app.register(jsonBody);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(swagger);
   await app.register(redis, { url: config.redisUrl });

@@ -134,6 +134,80 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(waited["stdout"], "async\n")
         self.assertEqual(ran["stdout"], "async run\n")
 
+    def test_a_body_over_the_limit_is_a_413_not_unreachable(self):
+        # Over the body limit of the default maxima (about 6.75 MB) and more than socket buffers hold:
+        # urllib sends all of it before it reads, so only a server that reads it all gets its 413 across.
+        with self.assertRaises(ApiError) as err:
+            Client(URL).submit("print(1)", stdin="x" * 16_000_000)
+        self.assertEqual((err.exception.status, err.exception.code), (413, "payload_too_large"))
+
+    def test_known_limits_refuse_oversized_code_and_input_before_sending(self):
+        posts = []
+        limits = {"code_bytes": 10, "input_bytes": 20}
+
+        class InfoOnly(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                payload = json.dumps({"limits": limits}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self):
+                posts.append(self.path)
+                self.send_response(500)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), InfoOnly)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            client = Client(f"http://127.0.0.1:{server.server_address[1]}", max_input_bytes=1000)
+            client.info()
+            with self.assertRaises(ApiError) as code:
+                client.run("print('é')")
+            with self.assertRaises(ApiError) as stdin:
+                client.submit("print(1)", stdin="x" * 15, args=["abc"], tests=[{"stdin": "", "expected_output": "xyz"}])
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual((code.exception.status, code.exception.code), (413, "code_too_large"))
+        self.assertEqual(code.exception.message, "code is 11 bytes; the maximum is 10")
+        self.assertEqual(stdin.exception.code, "stdin_too_large")
+        self.assertIn("21 bytes together; the maximum is 20", stdin.exception.message)
+        self.assertEqual(posts, [], "nothing was sent")
+
+    def test_a_413_is_never_retried(self):
+        posts = []
+
+        class TooLarge(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                posts.append(self.path)
+                payload = json.dumps({"statusCode": 413, "code": "payload_too_large", "message": "too big"}).encode()
+                self.send_response(413)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TooLarge)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with self.assertRaises(ApiError) as err:
+                Client(f"http://127.0.0.1:{server.server_address[1]}").run("print(1)", retries=3)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(err.exception.code, "payload_too_large")
+        self.assertEqual(posts, ["/run"], "asked once")
+
     def test_module_has_no_third_party_imports(self):
         source = open(sbx_client.__file__).read()
         for line in source.splitlines():

@@ -21,10 +21,46 @@ export interface SubmitOptions {
   retries?: number;
 }
 
+/** The server's size maxima: `GET /info` `limits.code_bytes` and `limits.input_bytes`. */
+export interface SizeLimits {
+  codeBytes?: number;
+  inputBytes?: number;
+}
+
 export interface SbxClientOptions {
   baseUrl: string;
   apiKey?: string;
   fetch?: typeof fetch;
+  /** Known maxima make oversized code or input fail before it is sent; `info()` fills them in. */
+  limits?: SizeLimits;
+}
+
+const utf8 = new TextEncoder();
+/** UTF-8 bytes as the server counts them (a lone surrogate as U+FFFD, 3 bytes, as TextEncoder does too). */
+const byteLength = (text: string | undefined) => (text ? utf8.encode(text).length : 0);
+const argsLength = (args: string[] | undefined) => (args ?? []).reduce((n, a) => n + byteLength(a), 0);
+
+/**
+ * Refuses, as the server would (same code, same figures), code or input over the known maxima. Input is
+ * what the server counts: stdin, args, and each test's stdin, args and expected output.
+ */
+export function checkSizes(req: JobRequest, limits: SizeLimits): void {
+  const code = byteLength(req.code);
+  if (limits.codeBytes !== undefined && code > limits.codeBytes)
+    throw new SbxApiError(413, 'code_too_large', `code is ${code} bytes; the maximum is ${limits.codeBytes}`, {
+      maximum: limits.codeBytes,
+    });
+  const input = (req.tests ?? []).reduce(
+    (n, t) => n + byteLength(t.stdin) + argsLength(t.args) + byteLength(t.expected_output),
+    byteLength(req.stdin) + argsLength(req.args),
+  );
+  if (limits.inputBytes !== undefined && input > limits.inputBytes)
+    throw new SbxApiError(
+      413,
+      'stdin_too_large',
+      `stdin, arguments and test data are ${input} bytes together; the maximum is ${limits.inputBytes}`,
+      { maximum: limits.inputBytes },
+    );
 }
 
 /**
@@ -35,10 +71,13 @@ export interface SbxClientOptions {
  */
 export class SbxClient {
   private readonly fetch: typeof fetch;
+  /** The size maxima this client checks before sending; empty until given or read by `info()`. */
+  readonly limits: SizeLimits;
 
   constructor(private readonly opts: SbxClientOptions) {
     // Browsers throw "Illegal invocation" when fetch is called with another `this`.
     this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.limits = { ...opts.limits };
   }
 
   private async request<T>(
@@ -65,9 +104,11 @@ export class SbxClient {
 
   /**
    * POSTs under one Idempotency-Key, retrying when the connection fails (fetch rejects) or the queue
-   * is briefly down: the server hands every retry the same job, so the program runs once.
+   * is briefly down: the server hands every retry the same job, so the program runs once. Any other
+   * refusal, a 413 included, is final: the same body would only be refused again.
    */
-  private async postOnce<T>(path: string, body: unknown, opts: SubmitOptions): Promise<{ status: number; data: T }> {
+  private async postOnce<T>(path: string, body: JobRequest, opts: SubmitOptions): Promise<{ status: number; data: T }> {
+    checkSizes(body, this.limits);
     const headers = { 'idempotency-key': opts.idempotencyKey ?? crypto.randomUUID() };
     const retries = opts.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
@@ -110,9 +151,15 @@ export class SbxClient {
     }
   }
 
-  /** The runtime, and the limits, policies and comparators this key may use. */
+  /**
+   * The runtime, and the limits, policies and comparators this key may use. The client keeps the code and
+   * input maxima, and from then on refuses oversized code or input before sending it.
+   */
   async info(): Promise<ServiceInfo> {
-    return (await this.request<ServiceInfo>('GET', '/info')).data;
+    const info = (await this.request<ServiceInfo>('GET', '/info')).data;
+    this.limits.codeBytes = info.limits.code_bytes;
+    this.limits.inputBytes = info.limits.input_bytes;
+    return info;
   }
 
   /** Cancels a job; resolves with the view (completed/cancelled, or still running while it stops). */
