@@ -21,7 +21,8 @@ start() {
     >>"$log_dir/$name.log" 2>&1 </dev/null &
   echo $! >"$run_dir/$name.pid"
 }
-start worker apps/worker/src/main.ts
+# One id across the supervisor's restarts: a restarted worker then removes its dead run's sandboxes.
+SBX_WORKER_ID="${SBX_WORKER_ID:-$(hostname)-worker}" start worker apps/worker/src/main.ts
 start api apps/api/src/server.ts
 
 port="${SBX_API_PORT:-3000}"

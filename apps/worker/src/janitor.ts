@@ -15,6 +15,9 @@ export interface JanitorOptions {
   log: Logger;
 }
 
+/** A job runs at most SBX_MAX_TESTS tests of SBX_MAX_TIME_MS each (50 × 2 s by default): far less. */
+const OWN_LEFTOVER_AGE_S = 15 * 60;
+
 /**
  * Removes sandbox containers whose worker is gone (a SIGKILLed worker cannot
  * clean up), then kills runsc processes that belong to no container Docker
@@ -32,9 +35,14 @@ export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers:
     filters: { label: [`${LABELS.managed}=1`, `${LABELS.prefix}=${prefix}`] },
   });
   let containers = 0;
+  const abandonedBefore = Date.now() / 1000 - OWN_LEFTOVER_AGE_S;
   for (const info of listed) {
     const owner = info.Labels[LABELS.worker] ?? '';
-    if (live.has(owner)) continue;
+    // A live worker's sandboxes are its own business, except those it could not remove (the engine
+    // was away): never started, or stopped, and older than any job can run.
+    const ownLeftover =
+      owner === workerId && (info.State === 'created' || info.State === 'exited') && info.Created < abandonedBefore;
+    if (live.has(owner) && !ownLeftover) continue;
     try {
       await docker.getContainer(info.Id).remove({ force: true });
       containers += 1;

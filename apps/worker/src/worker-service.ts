@@ -188,9 +188,13 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   let stopping = false;
   let health: SelfCheckResult | null = null;
 
-  async function removeOwnContainers() {
+  /** Every container this worker (this id, this deployment) has: at start they are a previous run's. */
+  async function removeOwnContainers(): Promise<number> {
     const mine = await docker
-      .listContainers({ all: true, filters: { label: [`${LABELS.worker}=${config.workerId}`] } })
+      .listContainers({
+        all: true,
+        filters: { label: [`${LABELS.worker}=${config.workerId}`, `${LABELS.prefix}=${config.prefix}`] },
+      })
       .catch(() => []);
     await Promise.all(
       mine.map((c) =>
@@ -200,6 +204,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           .catch(() => {}),
       ),
     );
+    return mine.length;
   }
   let worker: Worker<JobData, { status: string }> | undefined;
 
@@ -352,6 +357,9 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await cancelSubscriber.subscribe(keys.cancelChannel);
       await oomEvents.start();
       watch.start();
+      // Restarted under the same id (npm run up's supervisor): the dead run's sandboxes go first.
+      const previous = await removeOwnContainers();
+      if (previous) log.info({ containers: previous }, 'removed the sandboxes of this worker before its restart');
       const reaped = await janitor();
       if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
       janitorTimer = setInterval(() => {
@@ -403,6 +411,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       quiet.close();
       await pool?.drain();
       await disposer.settle();
+      // What a failed removal left (the engine was away when a sandbox was due to go) goes now.
+      await removeOwnContainers();
       oomEvents.close();
       await heartbeat.stop();
       await webhooks?.stop();

@@ -1,6 +1,7 @@
 """Runs against a live sbx API: SBX_TEST_URL must point at it (test/integration/clients.test.ts sets it)."""
 
 import asyncio
+import contextlib
 import http.server
 import json
 import os
@@ -26,6 +27,28 @@ from sbx_client import (  # noqa: E402
 URL = os.environ.get("SBX_TEST_URL")
 if not URL:
     raise SystemExit("SBX_TEST_URL is required: the URL of a running sbx API")
+
+
+def send_json(handler, status, payload):
+    """Answers a request of a stand-in server with a JSON body."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@contextlib.contextmanager
+def serving(handler_class):
+    """A stand-in server on a free loopback port, for as long as the block runs: yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class ClientTest(unittest.TestCase):
@@ -61,23 +84,13 @@ class ClientTest(unittest.TestCase):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, 200, payload)
 
             def log_message(self, *args):
                 pass
 
-        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LoseFirstAnswer)
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        try:
-            client = Client(f"http://127.0.0.1:{proxy.server_address[1]}")
-            result = client.run("import random\nprint(random.getrandbits(64))")
-        finally:
-            proxy.shutdown()
-            proxy.server_close()
+        with serving(LoseFirstAnswer) as proxy:
+            result = Client(proxy).run("import random\nprint(random.getrandbits(64))")
         self.assertEqual(len(answers), 2, "one lost answer, one retry")
         self.assertEqual(result["id"], answers[0]["id"], "the retry got the same job")
         self.assertEqual(result["stdout"], answers[0]["stdout"], "and the same run")
@@ -147,12 +160,7 @@ class ClientTest(unittest.TestCase):
 
         class InfoOnly(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                payload = json.dumps({"limits": limits}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, 200, {"limits": limits})
 
             def do_POST(self):
                 posts.append(self.path)
@@ -162,18 +170,13 @@ class ClientTest(unittest.TestCase):
             def log_message(self, *args):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), InfoOnly)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            client = Client(f"http://127.0.0.1:{server.server_address[1]}", max_input_bytes=1000)
+        with serving(InfoOnly) as url:
+            client = Client(url, max_input_bytes=1000)
             client.info()
             with self.assertRaises(ApiError) as code:
                 client.run("print('é')")
             with self.assertRaises(ApiError) as stdin:
                 client.submit("print(1)", stdin="x" * 15, args=["abc"], tests=[{"stdin": "", "expected_output": "xyz"}])
-        finally:
-            server.shutdown()
-            server.server_close()
         self.assertEqual((code.exception.status, code.exception.code), (413, "code_too_large"))
         self.assertEqual(code.exception.message, "code is 11 bytes; the maximum is 10")
         self.assertEqual(stdin.exception.code, "stdin_too_large")
@@ -187,24 +190,13 @@ class ClientTest(unittest.TestCase):
             def do_POST(self):
                 self.rfile.read(int(self.headers["content-length"]))
                 posts.append(self.path)
-                payload = json.dumps({"statusCode": 413, "code": "payload_too_large", "message": "too big"}).encode()
-                self.send_response(413)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, 413, {"statusCode": 413, "code": "payload_too_large", "message": "too big"})
 
             def log_message(self, *args):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TooLarge)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            with self.assertRaises(ApiError) as err:
-                Client(f"http://127.0.0.1:{server.server_address[1]}").run("print(1)", retries=3)
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(TooLarge) as url, self.assertRaises(ApiError) as err:
+            Client(url).run("print(1)", retries=3)
         self.assertEqual(err.exception.code, "payload_too_large")
         self.assertEqual(posts, ["/run"], "asked once")
 
