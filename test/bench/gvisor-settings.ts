@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunResult } from '@sbx/shared';
 import { describeRuntime, inspectRuntime } from '@sbx/worker';
 import Docker from 'dockerode';
+import { registerRuntime, removeRuntime } from '../support/docker-runtimes.js';
 import { startStack } from '../support/stack.js';
 import { CODE, coldDockerCommand, doublingJob, envCount, timeCommand } from './commands.js';
 import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
@@ -37,8 +38,6 @@ const SETTINGS = {
   testsPerJob: 20,
   output: process.env.BENCH_OUTPUT ?? fileURLToPath(new URL('../../docs/gvisor-settings.md', import.meta.url)),
 };
-const DAEMON_JSON = '/etc/docker/daemon.json';
-const REGISTER = fileURLToPath(new URL('../../infra/host/register-runsc.mjs', import.meta.url));
 const IMAGE = process.env.SBX_SANDBOX_IMAGE ?? 'sbx-python:latest';
 
 const started = performance.now();
@@ -61,22 +60,6 @@ const SETTINGS_COMPARED: Setting[] = [
 ];
 
 const docker = new Docker();
-
-async function runtimeListed(name: string, present: boolean): Promise<void> {
-  for (let i = 0; i < 40; i++) {
-    const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
-    if ((info.Runtimes?.[name] !== undefined) === present) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`dockerd did not ${present ? 'pick up' : 'drop'} runtime ${name}`);
-}
-
-/** Registers (or removes) a variant and reloads dockerd when the file changed. */
-async function register(args: string[], name: string, present: boolean): Promise<void> {
-  const changed = execFileSync('node', [REGISTER, DAEMON_JSON, ...args], { encoding: 'utf8' }).trim();
-  if (changed === 'yes') execFileSync('pkill', ['-HUP', '-x', 'dockerd']);
-  await runtimeListed(name, present);
-}
 
 /** In-sandbox costs: a cheap syscall (getppid) and a Python fork+exit, from inside one cold sandbox. */
 const MICRO = [
@@ -227,7 +210,7 @@ function render(machine: Awaited<ReturnType<typeof describeMachine>>, all: Map<S
 const variants = SETTINGS_COMPARED.filter((s) => s.changes.length);
 const registered = await inspectRuntime(docker, 'runsc');
 try {
-  for (const v of variants) await register([registered.path, v.runtime, ...v.changes], v.runtime, true);
+  for (const v of variants) await registerRuntime(registered.path, v.runtime, v.changes);
   const all = new Map<Setting, Samples>();
   for (const setting of SETTINGS_COMPARED) {
     const r = describeRuntime(await inspectRuntime(docker, setting.runtime));
@@ -271,5 +254,5 @@ try {
     log(`written to ${SETTINGS.output}`);
   }
 } finally {
-  for (const v of variants) await register(['--remove', v.runtime], v.runtime, false).catch(() => {});
+  for (const v of variants) await removeRuntime(v.runtime).catch(() => {});
 }

@@ -8,14 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { eventually } from '../support/poll.js';
+import { registerRuntime, removeRuntime } from '../support/docker-runtimes.js';
 import { run, startStack } from '../support/stack.js';
 
 const RUNTIME = 'sbx-test-old-runsc';
-const DAEMON_JSON = '/etc/docker/daemon.json';
-const REGISTER = fileURLToPath(new URL('../../infra/host/register-runsc.mjs', import.meta.url));
 const CACHE = process.env.SBX_ROOTFS_CACHE ?? '/var/cache/sbx';
 const docker = new Docker();
 
@@ -43,27 +40,12 @@ function bookwormRunsc(): string {
   return bin;
 }
 
-const listed = async (present: boolean) =>
-  eventually(
-    async () =>
-      (((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes?.[RUNTIME] !== undefined) === present,
-    10_000,
-    100,
-  );
-
-function register(args: string[]): void {
-  if (execFileSync('node', [REGISTER, DAEMON_JSON, ...args], { encoding: 'utf8' }).trim() === 'yes')
-    execFileSync('pkill', ['-HUP', '-x', 'dockerd']);
-}
-
 describe("an operator's older runsc (bookworm's 20221219) through the switch", () => {
   before(async () => {
-    register([bookwormRunsc(), RUNTIME]);
-    assert.ok(await listed(true), 'dockerd picked up the old runtime');
+    await registerRuntime(bookwormRunsc(), RUNTIME);
   });
   after(async () => {
-    register(['--remove', RUNTIME]);
-    await listed(false);
+    await removeRuntime(RUNTIME);
   });
 
   test('registered without the flags it lacks, it is refused by the self-check, which says how to upgrade', async () => {

@@ -6,12 +6,12 @@ import { readFile, writeFile } from 'node:fs/promises';
  */
 export const BACKGROUND_CPU_SHARES = 2;
 
-/** Where the container's CPU weight lives, for the cgroup layouts Docker uses (v1, v2 cgroupfs, v2 systemd). */
-const weightFiles = (id: string): [path: string, value: string][] => [
-  [`/sys/fs/cgroup/cpu/docker/${id}/cpu.shares`, '1024'],
-  [`/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpu.shares`, '1024'],
-  [`/sys/fs/cgroup/docker/${id}/cpu.weight`, '100'],
-  [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.weight`, '100'],
+/** The container's CPU cgroup, for the layouts Docker uses (v1, v2 cgroupfs, v2 systemd). */
+const cgroupDirs = (id: string): { dir: string; v2: boolean }[] => [
+  { dir: `/sys/fs/cgroup/cpu/docker/${id}`, v2: false },
+  { dir: `/sys/fs/cgroup/cpu,cpuacct/docker/${id}`, v2: false },
+  { dir: `/sys/fs/cgroup/docker/${id}`, v2: true },
+  { dir: `/sys/fs/cgroup/system.slice/docker-${id}.scope`, v2: true },
 ];
 
 /**
@@ -21,9 +21,10 @@ const weightFiles = (id: string): [path: string, value: string][] => [
  * weight: slower under load, never less safe. Returns whether a weight was written.
  */
 export async function raiseCpuPriority(containerId: string): Promise<boolean> {
-  for (const [path, value] of weightFiles(containerId)) {
+  for (const { dir, v2 } of cgroupDirs(containerId)) {
     try {
-      await writeFile(path, value);
+      // Docker's default weight, in each version's units.
+      await writeFile(v2 ? `${dir}/cpu.weight` : `${dir}/cpu.shares`, v2 ? '100' : '1024');
       return true;
     } catch {
       // Not this layout: try the next one.
@@ -62,14 +63,6 @@ export class StartTicket {
 export const IDLE_CPU_QUOTA_US = 1000;
 export const IDLE_CPU_PERIOD_US = 200_000;
 
-/** Where the container's CPU bandwidth lives: cgroup v1 (quota and period files) or v2 (`cpu.max`). */
-const bandwidthFiles = (id: string): { dir: string; v2: boolean }[] => [
-  { dir: `/sys/fs/cgroup/cpu/docker/${id}`, v2: false },
-  { dir: `/sys/fs/cgroup/cpu,cpuacct/docker/${id}`, v2: false },
-  { dir: `/sys/fs/cgroup/docker/${id}`, v2: true },
-  { dir: `/sys/fs/cgroup/system.slice/docker-${id}.scope`, v2: true },
-];
-
 /** A cap written by capIdleCpu: each file and what it held before, to be written back (in order) before any job runs. */
 export interface CpuCap {
   restore: [path: string, value: string][];
@@ -80,7 +73,8 @@ export interface CpuCap {
  * sandbox then idles uncapped, costing CPU, never correctness.
  */
 export async function capIdleCpu(containerId: string): Promise<CpuCap | null> {
-  for (const { dir, v2 } of bandwidthFiles(containerId)) {
+  for (const { dir, v2 } of cgroupDirs(containerId)) {
+    // The bandwidth: v1 quota and period files, v2 `cpu.max`.
     const files = v2 ? [`${dir}/cpu.max`] : [`${dir}/cpu.cfs_quota_us`, `${dir}/cpu.cfs_period_us`];
     let originals: string[];
     try {
