@@ -273,22 +273,20 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   async function process(job: Job<JobData>, token: string | undefined, signal?: AbortSignal) {
     const jobId = job.id as string;
     const started = performance.now();
+    if (!watch.up && Date.now() - Date.parse(job.data.submitted_at) < config.dockerWaitMs) {
+      // Back to wait, no attempt spent: another worker's engine may answer, or ours again.
+      await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    // Taken off the queue: it no longer counts against its tenant's queued-jobs cap.
+    if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
     if (!watch.up) {
-      const waitedMs = Date.now() - Date.parse(job.data.submitted_at);
-      if (waitedMs < config.dockerWaitMs) {
-        // Back to wait, no attempt spent: another worker's engine may answer, or ours again.
-        await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
-        throw new DelayedError();
-      }
       const message = `no Docker engine answered within ${Math.round(config.dockerWaitMs / 1000)} s of the job being queued (worker ${config.workerId})`;
-      if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
       await storeResult(internalErrorResult(jobId, job.data, message), job.data);
       metrics.runs.inc({ status: 'internal_error' });
       return { status: 'internal_error' };
     }
     // A job retaken after its worker died may have finished already: never run it twice.
-    // Taken off the queue: it no longer counts against its tenant's queued-jobs cap.
-    if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
     const existing = await redis.get(keys.result(jobId));
     if (existing) return { status: (JSON.parse(existing) as RunResult).status };
     const cancel = new AbortController();
