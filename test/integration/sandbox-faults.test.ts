@@ -1,9 +1,8 @@
 /**
- * A sandbox stopped or killed through the engine while its job runs (an operator's `docker stop` or
- * `docker kill`): that is not the user's program failing. The job runs again on a fresh sandbox and
- * gets the verdict its program earns; the result says it took two runs. (A runsc process killed on
- * the host without the engine cannot be told from the program killing its own supervisor, which
- * the standard profile allows: that is judged as the program's; see lostBecause.)
+ * A sandbox stopped or killed while its job runs, through the engine (an operator's `docker stop`
+ * or `docker kill`) or behind its back (its runsc sandbox process killed on the host): that is not
+ * the user's program failing. The job runs again on a fresh sandbox and gets the verdict its
+ * program earns; the result says it took two runs.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -18,6 +17,11 @@ const docker = new Docker();
 const FAULTS: { name: string; inflict: (c: Docker.Container) => Promise<unknown> }[] = [
   { name: 'docker kill (SIGKILL through the engine)', inflict: (c) => c.kill({ signal: 'SIGKILL' }) },
   { name: 'docker stop (SIGTERM through the engine)', inflict: (c) => c.stop({ t: 5 }) },
+  {
+    // For runsc the container's pid is its sandbox process (the sentry), which holds the program.
+    name: 'its runsc sandbox process SIGKILLed on the host',
+    inflict: async (c) => process.kill((await c.inspect()).State.Pid, 'SIGKILL'),
+  },
 ];
 
 describe('a sandbox stopped through the engine mid-run', () => {

@@ -64,23 +64,41 @@ describe('container floor (policy layer off)', () => {
   test('non-root, no capabilities, no new privileges, no host environment', async () => {
     const out = await py([
       'import os',
-      'print(os.getuid(), os.getgid())',
+      'print(os.getresuid(), os.getresgid(), os.getgroups())',
       'try: os.setuid(0); print("became root")',
       'except PermissionError: print("setuid refused")',
       'status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)',
-      'print(int(status["CapEff"].strip(), 16), int(status["CapBnd"].strip(), 16))',
+      'print(*(int(status[k].strip(), 16) for k in ("CapInh", "CapPrm", "CapEff")))',
+      'print(int(status["CapBnd"].strip(), 16))',
       'print(sorted(os.environ))',
       'print(os.path.exists("/var/run/docker.sock"), os.path.exists("/run/docker.sock"))',
     ]);
-    assert.equal(out[0], '10001 10001');
+    assert.equal(out[0], '(10001, 10001, 10001) (10001, 10001, 10001) []');
     assert.equal(out[1], 'setuid refused');
-    assert.equal(out[2], '0 0');
-    const env = JSON.parse((out[3] ?? '').replaceAll("'", '"')) as string[];
+    assert.equal(out[2], '0 0 0', 'the program holds no capability (gVisor shows neither CapAmb nor NoNewPrivs)');
+    // The supervisor's three stay in the bounding set, where nothing can raise them again: a
+    // capability can only come back through an exec, and no-new-privileges rules that out.
+    const [KILL, SETGID, SETUID] = [5, 6, 7];
+    assert.equal(Number(out[3]), 2 ** KILL + 2 ** SETGID + 2 ** SETUID, 'bounding set: KILL, SETGID, SETUID');
+    const env = JSON.parse((out[4] ?? '').replaceAll("'", '"')) as string[];
     assert.ok(
       env.every((k) => ['PATH', 'LANG', 'HOME', 'HOSTNAME', 'MALLOC_ARENA_MAX'].includes(k)),
       `unexpected env ${env}`,
     );
-    assert.equal(out[4], 'False False');
+    assert.equal(out[5], 'False False');
+  });
+
+  test('the program cannot signal or read its supervisor (PID 1)', async () => {
+    const out = await py([
+      'import os, signal',
+      'for sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):',
+      '    try: os.kill(1, sig); print("signalled")',
+      '    except PermissionError: print("EPERM")',
+      'try: open("/proc/1/mem", "rb").read(1); print("read")',
+      'except OSError: print("refused")',
+      'print(os.stat("/proc/1").st_uid)',
+    ]);
+    assert.deepEqual(out, ['EPERM', 'EPERM', 'EPERM', 'refused', '0']);
   });
 
   test('rlimits are set soft = hard: nproc, nofile, fsize', async () => {

@@ -71,7 +71,10 @@ test('a run ended from outside is lost, naming the cause', () => {
   assert.match(lost({ exitCode: 1 }) ?? '', /harness ended without finishing the run \(exit code 1\)/);
 });
 
-test('a signal exit without word from the engine is judged: the program may have killed its supervisor', () => {
-  assert.equal(lostBecause({ ...base, completed: false, exitCode: 137 }), null);
-  assert.equal(lostBecause({ ...base, completed: false, exitCode: 143 }), null);
+test('a signal exit without word from the engine is lost too: the program cannot signal its supervisor', () => {
+  assert.match(
+    lostBecause({ ...base, completed: false, exitCode: 137 }) ?? '',
+    /killed from outside the engine \(signal 9, SIGKILL\): its runsc processes on the host/,
+  );
+  assert.match(lostBecause({ ...base, completed: false, exitCode: 143 }) ?? '', /signal 15, SIGTERM/);
 });

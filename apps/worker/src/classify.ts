@@ -53,10 +53,12 @@ export const HARNESS_FRAME_ERROR_EXIT = 70;
  * | no exit status (the engine did not answer)                        | the engine                   | lost: retried       |
  * | a signal exit without a marker, with the engine's `kill` event    | the engine: its shutdown, an | lost: retried       |
  * | not ours, or the engine gone right after (`engineKilled`)         | operator's stop or kill      |                     |
- * | a signal exit without a marker and no such evidence               | the program (it may kill the | classify            |
- * |                                                                   | supervisor), or runsc killed |                     |
- * |                                                                   | on the host: indistinguishable, judged as today |  |
+ * | a signal exit without a marker and no such evidence               | runsc killed on the host     | lost: retried       |
  * | any other exit without a marker                                   | the harness died             | lost: retried       |
+ *
+ * The program cannot end a sandbox without a marker itself: it runs as its own uid with no
+ * capability, so it can neither signal nor ptrace its supervisor, PID 1 (container-spec.ts,
+ * DEFAULT_SANDBOX_USER). Anything it does to itself ends in the supervisor's report.
  */
 export function lostBecause(
   run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut' | 'engineKilled'>,
@@ -66,9 +68,10 @@ export function lostBecause(
   if (run.streamCut) return "the sandbox's output stream was cut while it ran (the Docker engine restarted?)";
   if (run.exitCode === null) return "the sandbox's exit status was lost (the Docker engine did not answer)";
   if (run.exitCode > 128) {
-    if (!run.engineKilled) return null;
-    const signal = run.exitCode - 128;
-    return `the Docker engine stopped the sandbox (signal ${signal}, ${SIGNAL_NAMES[signal] ?? 'unknown'}): it shut down or restarted, or an operator stopped the container`;
+    const signal = `signal ${run.exitCode - 128}, ${SIGNAL_NAMES[run.exitCode - 128] ?? 'unknown'}`;
+    return run.engineKilled
+      ? `the Docker engine stopped the sandbox (${signal}): it shut down or restarted, or an operator stopped the container`
+      : `the sandbox was killed from outside the engine (${signal}): its runsc processes on the host were killed`;
   }
   return `the sandbox's harness ended without finishing the run (exit code ${run.exitCode})`;
 }

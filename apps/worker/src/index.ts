@@ -9,7 +9,9 @@ export {
   buildContainerSpec,
   DEFAULT_SANDBOX_USER,
   LABELS,
+  PROGRAM_USER,
   SANDBOX_MEMORY_OVERHEAD_MB,
+  SUPERVISOR_CAPS,
   sandboxSettingsFromConfig,
 } from './sandbox/container-spec.js';
 export {

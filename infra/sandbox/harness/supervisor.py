@@ -28,6 +28,22 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 # Longest a child may take to reach the user's first line once it has its job.
 STARTUP_BUDGET_S = 5.0
 CHILD_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+# The program's own uid and gid, never this process's (the worker starts this process as the
+# sandbox's root with only SETUID, SETGID and KILL; see container-spec.ts). A program that cannot
+# signal its supervisor cannot end the sandbox without a report, so a sandbox that ends that way was
+# ended from outside (its runsc killed on the host), not by the program.
+PROGRAM_UID = 10001
+PROGRAM_GID = 10001
+
+
+def become_program_user():
+    """In a fresh child, before anything of a job: the program's uid, no groups, no capability left
+    (a change of every uid away from 0 clears the permitted and effective sets)."""
+    if os.geteuid() != 0:
+        return  # started by hand as someone else: already unprivileged
+    os.setgroups([])
+    os.setresgid(PROGRAM_GID, PROGRAM_GID, PROGRAM_GID)
+    os.setresuid(PROGRAM_UID, PROGRAM_UID, PROGRAM_UID)
 
 
 def load_child_module():
@@ -140,6 +156,10 @@ class WaitingChild:
                         os.close(fd)
                     except OSError:
                         pass
+            try:
+                become_program_user()
+            except OSError:
+                os._exit(70)  # never run a program as the supervisor's user
             try:
                 child.serve(job_r, status_w)
             finally:

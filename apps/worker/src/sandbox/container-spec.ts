@@ -24,11 +24,22 @@ export interface SandboxSettings {
    * (a job's test cases) stalls on its quota and takes 60 % longer.
    */
   cpus: number;
-  /** Non-root uid:gid the program runs as. */
+  /** uid:gid the harness's supervisor starts as; the program itself always runs as PROGRAM_USER. */
   user: string;
 }
 
-export const DEFAULT_SANDBOX_USER = '10001:10001';
+/**
+ * The supervisor is the sandbox's root (gVisor's own user namespace: nothing on the host) holding
+ * only SUPERVISOR_CAPS. It never runs user code: each program is forked and dropped to PROGRAM_USER
+ * with no capability before its job arrives (infra/sandbox/harness/supervisor.py). A program that
+ * cannot signal its supervisor cannot end the sandbox without a report, so one that ends that way
+ * was ended from outside, and is rerun rather than blamed on the code (classify.ts, lostBecause).
+ */
+export const DEFAULT_SANDBOX_USER = '0:0';
+/** The uid:gid every program runs as: supervisor.py's PROGRAM_UID and PROGRAM_GID. */
+export const PROGRAM_USER = '10001:10001';
+/** To drop a child to PROGRAM_USER (SETUID, SETGID), and to kill it and what it left (KILL). */
+export const SUPERVISOR_CAPS = ['SETUID', 'SETGID', 'KILL'] as const;
 
 /** A deployment's sandbox settings: every runner of it (cold, pooled, self-check) starts the same container. */
 export function sandboxSettingsFromConfig(config: Config): SandboxSettings {
@@ -95,6 +106,7 @@ export function buildContainerSpec(
       // /dev/shm is a second tmpfs: as small as /tmp (its pages count against the memory limit either way).
       ShmSize: settings.tmpfsMb * 1024 * 1024,
       CapDrop: ['ALL'],
+      CapAdd: [...SUPERVISOR_CAPS],
       SecurityOpt: ['no-new-privileges'],
       Memory: memoryBytes,
       MemorySwap: memoryBytes,
