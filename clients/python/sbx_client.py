@@ -242,7 +242,14 @@ class Client:
         Long polls (one request per 20 s at most); `poll_interval` spaces requests a server answers early."""
         deadline = time.monotonic() + timeout
         while True:
-            view = self.get(job_id, wait=max(0.0, min(deadline - time.monotonic(), 20.0)))
+            try:
+                view = self.get(job_id, wait=max(0.0, min(deadline - time.monotonic(), 20.0)))
+            except ServerUnreachableError:
+                # The API restarting: the job lives in Redis, so ask again until the deadline.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(max(poll_interval, 0.25))
+                continue
             if view.get("state") == "completed":
                 return view["result"]
             if time.monotonic() > deadline:

@@ -1,49 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { eventually, pollJob, sleep } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
+import { startRedis, stopRedis } from '../support/redis-server.js';
 import { type Stack, startStack } from '../support/stack.js';
 import { spawnWorker, stopWorker } from '../support/worker-process.js';
-
-/** A Redis of this test's own, on its own port, that the test can kill and bring back. */
-async function startRedis(port: number, dataDir?: string): Promise<ChildProcess> {
-  // With a data dir, every write is on disk before it is acknowledged: a SIGKILL loses nothing acknowledged.
-  const persistence = dataDir
-    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir]
-    : ['--appendonly', 'no'];
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const ping = async () => {
-    // A fresh client per try: one that failed to connect stays closed.
-    const probe = new Redis(port, '127.0.0.1', {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    probe.on('error', () => {});
-    try {
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
-  };
-  assert.ok(await eventually(ping, 10_000, 50), `redis-server came up on ${port}`);
-  return child;
-}
-
-async function stopRedis(child: ChildProcess | null): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-}
 
 describe('Redis goes away under the API, and comes back', () => {
   let port: number;

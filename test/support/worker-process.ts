@@ -3,20 +3,41 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/src/main.ts', import.meta.url));
+const API_MAIN = fileURLToPath(new URL('../../apps/api/src/server.ts', import.meta.url));
 
-/** A real worker in its own process, so a test can SIGKILL it. Resolves once it logs "worker ready". */
-export async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
-    env: { ...process.env, SBX_LOG_LEVEL: 'info', SBX_WORKER_METRICS_PORT: '0', ...env },
+/** A real service in its own process, so a test can SIGKILL it. Resolves once its log has `readyLine`. */
+async function spawnService(
+  main: string,
+  env: Record<string, string>,
+  readyLine: string,
+  onLine?: (line: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    // At info whatever the test asked: the ready line is an info line.
+    env: { ...process.env, ...env, SBX_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let seen = '';
   const ready = new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       seen += chunk.toString();
-      if (seen.includes('"worker ready"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before ready: ${seen}`)));
+      if (seen.includes(readyLine)) {
+        // Keep reading so a full pipe never blocks the service; forget what was read.
+        seen = '';
+        child.stdout?.off('data', onData);
+        if (onLine) {
+          let partial = '';
+          child.stdout?.on('data', (more: Buffer) => {
+            const lines = (partial + more.toString()).split('\n');
+            partial = lines.pop() ?? '';
+            for (const line of lines) onLine(line);
+          });
+        } else child.stdout?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${main} exited with ${code} before ready: ${seen}`)));
   });
   const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
@@ -25,6 +46,16 @@ export async function spawnWorker(env: Record<string, string>): Promise<ChildPro
     clearTimeout(timeout);
   }
   return child;
+}
+
+/** A real worker in its own process. Resolves once it logs "worker ready"; `onLine` gets each later log line. */
+export function spawnWorker(env: Record<string, string>, onLine?: (line: string) => void): Promise<ChildProcess> {
+  return spawnService(WORKER_MAIN, { SBX_WORKER_METRICS_PORT: '0', ...env }, '"worker ready"', onLine);
+}
+
+/** A real API in its own process, listening on SBX_API_PORT. Resolves once it listens. */
+export function spawnApi(env: Record<string, string>, onLine?: (line: string) => void): Promise<ChildProcess> {
+  return spawnService(API_MAIN, { SBX_API_METRICS_PORT: '0', ...env }, 'Server listening', onLine);
 }
 
 export async function stopWorker(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {

@@ -3,14 +3,14 @@ import { test } from 'node:test';
 import { DockerWatch, lostBecause } from '@sbx/worker';
 import type Docker from 'dockerode';
 
-/** An engine whose ping the test switches on and off. */
-function engine() {
-  const state = { up: true, pings: 0 };
+/** An engine (and its containerd) that the test switches on and off. */
+function engine(named = ['Engine', 'containerd', 'runc']) {
+  const state = { up: true, containerd: true, probes: 0 };
   const docker = {
-    ping: async () => {
-      state.pings += 1;
+    version: async () => {
+      state.probes += 1;
       if (!state.up) throw new Error('connect ENOENT /var/run/docker.sock');
-      return 'OK';
+      return { Components: named.filter((n) => n !== 'containerd' || state.containerd).map((Name) => ({ Name })) };
     },
   } as unknown as Docker;
   return { state, docker };
@@ -35,8 +35,23 @@ test('the watch reports the engine going away and coming back, once each, and wa
   assert.equal(await watch.waitUntilUp(0), true, 'answers at once while up');
 });
 
-test('a ping that hangs counts as unreachable', async () => {
-  const docker = { ping: () => new Promise(() => {}) } as unknown as Docker;
+test('an engine whose containerd is gone counts as away: no container could start', async () => {
+  const { state, docker } = engine();
+  const watch = new DockerWatch(docker);
+  assert.equal(await watch.check(), true);
+  state.containerd = false;
+  assert.equal(await watch.check(), false);
+  state.containerd = true;
+  assert.equal(await watch.check(), true);
+});
+
+test('an engine that never names a containerd is judged by its answer alone', async () => {
+  const { docker } = engine(['Engine']);
+  assert.equal(await new DockerWatch(docker).check(), true);
+});
+
+test('a probe that hangs counts as unreachable', async () => {
+  const docker = { version: () => new Promise(() => {}) } as unknown as Docker;
   const watch = new DockerWatch(docker, { timeoutMs: 20 });
   assert.equal(await watch.check(), false);
 });

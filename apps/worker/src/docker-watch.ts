@@ -1,9 +1,9 @@
 import type Docker from 'dockerode';
 
 export interface DockerWatchOptions {
-  /** How often the engine is pinged. Default 1000 ms. */
+  /** How often the engine is probed. Default 1000 ms. */
   intervalMs?: number;
-  /** A ping slower than this counts as unreachable. Default 2000 ms. */
+  /** A probe slower than this counts as unreachable. Default 2000 ms. */
   timeoutMs?: number;
   /** The engine stopped answering. */
   onDown?: () => void;
@@ -12,7 +12,7 @@ export interface DockerWatchOptions {
 }
 
 /**
- * Whether the Docker engine answers, from a ping every second. A daemon restart (a package upgrade,
+ * Whether the Docker engine answers, and its containerd behind it, from a probe every second. A daemon restart (a package upgrade,
  * an operator's `systemctl restart docker`) takes it away for seconds: the worker stops taking jobs
  * then, and waits for it before retrying a run it lost, instead of spending the job's attempts on an
  * engine that is not there.
@@ -21,7 +21,9 @@ export class DockerWatch {
   private timer: NodeJS.Timeout | undefined;
   private waiters = new Set<() => void>();
   private reachable = true;
-  private pinging = false;
+  private probing = false;
+  /** Set once the engine has named its containerd: from then on, an engine without one is down. */
+  private hasContainerd = false;
 
   constructor(
     private readonly docker: Docker,
@@ -59,12 +61,17 @@ export class DockerWatch {
     });
   }
 
-  /** One ping now; the state changes (and the callbacks run) on its outcome. */
+  /** One probe now; the state changes (and the callbacks run) on its outcome. */
   async check(): Promise<boolean> {
-    if (this.pinging) return this.reachable;
-    this.pinging = true;
+    if (this.probing) return this.reachable;
+    this.probing = true;
     try {
-      const ok = await ping(this.docker, this.opts.timeoutMs ?? 2000);
+      const components = await probe(this.docker, this.opts.timeoutMs ?? 2000);
+      const containerd = components?.includes('containerd') ?? false;
+      this.hasContainerd ||= containerd;
+      // dockerd answers while the containerd it supervises is dead (it restarts it within about
+      // 10 s here), but every container start fails then: that is the engine away, too.
+      const ok = components !== null && (containerd || !this.hasContainerd);
       if (ok !== this.reachable) {
         this.reachable = ok;
         if (ok) {
@@ -75,21 +82,22 @@ export class DockerWatch {
       }
       return ok;
     } finally {
-      this.pinging = false;
+      this.probing = false;
     }
   }
 }
 
-async function ping(docker: Docker, timeoutMs: number): Promise<boolean> {
+/** The engine's component names (`Engine`, `containerd`, ...), or null when it does not answer in time. */
+async function probe(docker: Docker, timeoutMs: number): Promise<string[] | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      docker.ping().then(
-        () => true,
-        () => false,
+      docker.version().then(
+        (v) => (v.Components ?? []).map((c) => c.Name),
+        () => null,
       ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
       }),
     ]);
   } finally {

@@ -1,4 +1,5 @@
 export { classify, lostBecause } from './classify.js';
+export { CONTAINERD_SOCKETS, reapContainerdOrphans } from './containerd-orphans.js';
 export { DeferredDisposer } from './deferred-disposer.js';
 export { DockerWatch } from './docker-watch.js';
 export { executeJob, fitOutput } from './execute-job.js';

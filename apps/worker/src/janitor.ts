@@ -15,13 +15,16 @@ export interface JanitorOptions {
   log: Logger;
 }
 
+/** Container states in which no runsc process of it has any business running ('unknown': Docker has no such container). */
+const ENDED = new Set(['unknown', 'exited', 'dead']);
+
 /** A job runs at most SBX_MAX_TESTS tests of SBX_MAX_TIME_MS each (50 × 2 s by default): far less. */
 const OWN_LEFTOVER_AGE_S = 15 * 60;
 
 /**
  * Removes sandbox containers whose worker is gone (a SIGKILLed worker cannot
- * clean up), then kills runsc processes that belong to no container Docker
- * knows (a failed runsc start can leave them behind).
+ * clean up), then kills runsc processes of containers Docker does not know or
+ * knows as ended (a failed runsc start or a dockerd restart can leave them).
  */
 export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers: number; processes: number }> {
   const { docker, redis, workersKey, workerId, prefix, staleMs, log } = opts;
@@ -52,22 +55,25 @@ export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers:
     }
   }
 
-  // Processes first, containers second: a sandbox created in between is then known, never mistaken for a stray.
+  // Processes first, containers second: a sandbox created in between is then known, never mistaken
+  // for a stray. A runsc process is a stray when Docker does not know its container, or knows it as
+  // ended: after a dockerd restart the engine may mark a sandbox exited while its runsc lives on,
+  // and removing that container does not end it either.
   const candidates = await runscProcesses();
-  const known = new Set((await docker.listContainers({ all: true })).map((c) => c.Id));
+  const states = new Map((await docker.listContainers({ all: true })).map((c) => [c.Id, c.State]));
   let processes = 0;
   for (const proc of candidates) {
-    if (!proc.containerId || known.has(proc.containerId)) continue;
-    const exists = await docker
+    if (!proc.containerId || !ENDED.has(states.get(proc.containerId) ?? 'unknown')) continue;
+    const state = await docker
       .getContainer(proc.containerId)
       .inspect()
-      .then(() => true)
-      .catch((err: { statusCode?: number }) => err.statusCode !== 404);
-    if (exists) continue;
+      .then((i) => i.State.Status as string)
+      .catch((err: { statusCode?: number }) => (err.statusCode === 404 ? 'unknown' : 'unanswered'));
+    if (!ENDED.has(state)) continue;
     try {
       process.kill(proc.pid, 'SIGKILL');
       processes += 1;
-      log.info({ pid: proc.pid, container: proc.containerId.slice(0, 12) }, 'killed stray runsc process');
+      log.info({ pid: proc.pid, container: proc.containerId.slice(0, 12), state }, 'killed stray runsc process');
     } catch {
       // already gone
     }

@@ -11,6 +11,7 @@ import { DelayedError, type Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { reapContainerdOrphans } from './containerd-orphans.js';
 import { DeferredDisposer } from './deferred-disposer.js';
 import { DockerWatch } from './docker-watch.js';
 import { executeJob } from './execute-job.js';
@@ -19,12 +20,40 @@ import { reapLeftovers } from './janitor.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
 import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
-import { DockerSandboxRunner } from './sandbox/docker-runner.js';
+import { DockerSandboxRunner, SandboxLostError } from './sandbox/docker-runner.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
 import { WarmPoolRunner } from './sandbox/warm-pool.js';
 import { checkSandboxRuntime, runSelfCheck, type SelfCheckResult } from './self-check.js';
+
+/**
+ * Past its time limits by this much, a run is given up as lost: every step of a run is bounded on
+ * its own (start, deadline, output drain, OOM wait), so only an engine that stopped answering a
+ * request (seen after a dockerd SIGKILL) gets here, and the job must not hang with it.
+ */
+const WATCHDOG_SLACK_MS = 90_000;
+
+const watchdogMs = (data: JobData) =>
+  (data.tests ?? []).reduce((sum, t) => sum + t.limits.time_ms, data.limits.time_ms) + WATCHDOG_SLACK_MS;
+
+/** The run, or a SandboxLostError once `ms` have passed without it (the run is left to settle on its own). */
+function withinWatchdog<T>(run: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new SandboxLostError(
+            `the run did not end within ${Math.round(ms / 1000)} s: the Docker engine stopped answering`,
+          ),
+        ),
+      ms,
+    );
+  });
+  run.catch(() => {}); // settles after the watchdog, or never: nobody waits for it then
+  return Promise.race([run, expired]).finally(() => clearTimeout(timer));
+}
 
 /** Room for the harness report on top of the user's output cap. */
 const REPORT_SLACK_BYTES = 4096;
@@ -173,8 +202,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       : null;
   const sandboxes: SandboxRunner = pool ?? cold;
   const heartbeat = new Heartbeat(redis, keys.workers, config.workerId, config.heartbeatMs);
-  const janitor = () =>
-    reapLeftovers({
+  const janitor = async () => {
+    const swept = await reapLeftovers({
       docker,
       redis,
       workersKey: keys.workers,
@@ -183,6 +212,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       staleMs: config.workerStaleMs,
       log,
     });
+    return { ...swept, forgotten: await reapContainerdOrphans({ docker, log }) };
+  };
   let janitorTimer: NodeJS.Timeout | undefined;
   let abandoning = false;
   let stopping = false;
@@ -270,19 +301,25 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (data.callback_url) await webhooks?.enqueue(result.id, data.callback_url, result, data.tenant_id);
   };
 
+  /** Runs of this job before this one: failed attempts, and runs whose worker died (BullMQ counts those apart). */
+  const runsBefore = (job: Job<JobData>) => job.attemptsMade + (job.stalledCounter ?? 0);
+
   async function process(job: Job<JobData>, token: string | undefined, signal?: AbortSignal) {
     const jobId = job.id as string;
     const started = performance.now();
-    if (!watch.up && Date.now() - Date.parse(job.data.submitted_at) < config.dockerWaitMs) {
+    // Read once: the engine may go between two reads, and a job must not be failed for an outage
+    // younger than the wait it is owed.
+    const engineAway = !watch.up;
+    if (engineAway && Date.now() - Date.parse(job.data.submitted_at) < config.dockerWaitMs) {
       // Back to wait, no attempt spent: another worker's engine may answer, or ours again.
       await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
       throw new DelayedError();
     }
     // Taken off the queue: it no longer counts against its tenant's queued-jobs cap.
     if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
-    if (!watch.up) {
+    if (engineAway) {
       const message = `no Docker engine answered within ${Math.round(config.dockerWaitMs / 1000)} s of the job being queued (worker ${config.workerId})`;
-      await storeResult(internalErrorResult(jobId, job.data, message), job.data);
+      await storeResult({ ...internalErrorResult(jobId, job.data, message), attempts: runsBefore(job) + 1 }, job.data);
       metrics.runs.inc({ status: 'internal_error' });
       return { status: 'internal_error' };
     }
@@ -312,24 +349,27 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (config.runtime !== 'runsc') jobLog.warn({ runtime: config.runtime }, 'running user code WITHOUT gVisor');
     let result: RunResult;
     try {
-      result = await executeJob(jobId, job.data, {
-        runner: sandboxes,
-        outputCap: config.maxOutputBytes,
-        policyLayer: config.policyLayer,
-        signal,
-        onAcquired: (s) => metrics.sandboxStart.observe(s),
-        onDisposal: (dispose) => disposer.add(dispose),
-        queuedSeconds,
-      });
+      result = await withinWatchdog(
+        executeJob(jobId, job.data, {
+          runner: sandboxes,
+          outputCap: config.maxOutputBytes,
+          policyLayer: config.policyLayer,
+          signal,
+          onAcquired: (s) => metrics.sandboxStart.observe(s),
+          onDisposal: (dispose) => disposer.add(dispose),
+          queuedSeconds,
+        }),
+        watchdogMs(job.data),
+      );
     } catch (err) {
       metrics.infraFailures.inc();
-      jobLog.error({ err, attempt: job.attemptsMade + 1 }, 'sandbox failed');
+      jobLog.error({ err, attempt: runsBefore(job) + 1 }, 'sandbox failed');
       // Lost to an engine that is away: the retry waits for it rather than finding it gone too.
       if (!(await watch.check())) await watch.waitUntilUp(config.dockerWaitMs);
       throw err;
     }
     if (abandoning) throw new Error('worker shut down mid-run; the job will be retried');
-    result = { ...result, attempts: job.attemptsMade + 1 };
+    result = { ...result, attempts: runsBefore(job) + 1 };
     await storeResult(result, job.data);
     metrics.runs.inc({ status: result.status });
     metrics.runDuration.observe({ status: result.status }, result.time);
@@ -359,7 +399,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       const previous = await removeOwnContainers();
       if (previous) log.info({ containers: previous }, 'removed the sandboxes of this worker before its restart');
       const reaped = await janitor();
-      if (reaped.containers || reaped.processes) log.info(reaped, 'cleaned up after dead workers');
+      if (reaped.containers || reaped.processes || reaped.forgotten) log.info(reaped, 'cleaned up after dead workers');
       janitorTimer = setInterval(() => {
         janitor().catch((err) => log.warn({ err }, 'janitor failed'));
         // As often as a worker can go stale: a dead worker's sandboxes go within two staleness windows.
@@ -380,7 +420,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       worker.on('failed', (job, err) => {
         if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
         storeResult(
-          { ...internalErrorResult(job.id as string, job.data, err.message), attempts: job.attemptsMade },
+          { ...internalErrorResult(job.id as string, job.data, err.message), attempts: runsBefore(job) },
           job.data,
         ).catch(() => {});
         metrics.runs.inc({ status: 'internal_error' });

@@ -144,7 +144,15 @@ export class SbxClient {
   async wait(id: string, { timeoutMs = 60_000, pollIntervalMs = 100 } = {}): Promise<RunResult> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const view = await this.get(id, { waitMs: Math.max(0, Math.min(deadline - Date.now(), 20_000)) });
+      let view: JobView;
+      try {
+        view = await this.get(id, { waitMs: Math.max(0, Math.min(deadline - Date.now(), 20_000)) });
+      } catch (err) {
+        // The connection failed (the API restarting): the job lives in Redis, ask again until the deadline.
+        if (!(err instanceof TypeError) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, Math.max(pollIntervalMs, 250)));
+        continue;
+      }
       if (view.state === 'completed' && view.result) return view.result;
       if (Date.now() > deadline) throw new Error(`job ${id} still ${view.state} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, pollIntervalMs));

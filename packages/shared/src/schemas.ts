@@ -176,7 +176,7 @@ export const RunResultSchema = Type.Object({
     Type.Integer({
       minimum: 1,
       description:
-        'Runs it took: more than 1 when a sandbox was lost to a fault of ours (the engine restarted, a start failed) and the job ran again.',
+        'Runs it took: more than 1 when a run was lost to a fault of ours (the engine restarted, a start failed, its worker died) and the job ran again.',
     }),
   ),
   submitted_at: Type.String({ format: 'date-time' }),

@@ -35,6 +35,9 @@ export default fp<QueuePluginOptions>(
       defaultJobOptions: DEFAULT_JOB_OPTIONS,
     });
     queue.on('error', (err) => app.log.warn({ err: err.message }, 'queue connection error'));
+    // Each request waiting for a result (POST /run, GET /jobs/:id?wait_ms) holds one 'closing'
+    // listener for its wait and drops it after: many at once are callers, not a leak.
+    queue.setMaxListeners(0);
     const queueEvents = new QueueEvents(opts.name, { connection: { url: opts.url }, prefix: opts.prefix });
     queueEvents.on('error', (err) => app.log.warn({ err: err.message }, 'queue events connection error'));
     await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);

@@ -268,9 +268,9 @@ class DockerSandbox implements Sandbox {
   }
 
   /**
-   * For a sandbox that ended on a signal without its harness finishing: did the engine do it? The
-   * program inside can kill the supervisor too (the standard profile allows os.kill), so only the
-   * engine's own evidence counts: its kill event, or the engine gone.
+   * For a sandbox that ended on a signal without its harness finishing (never the program's doing:
+   * it cannot signal its supervisor): was it the engine (its kill event, or the engine gone) or
+   * something behind the engine's back? The answer only changes what the lost run's message says.
    */
   private async engineEnded(): Promise<boolean> {
     if (await this.opts.oomEvents?.happened(this.id, KILL_EVENT_WAIT_MS, 'kill')) return true;
