@@ -7,7 +7,7 @@
 // A flag the binary does not know (an operator's older runsc, SBX_RUNSC_PATH) is left out with a line on
 // stderr: registering it would make every container fail to start.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const [file, runscPath, name = 'runsc', ...overrides] = process.argv.slice(2);
 if (!file || !runscPath)
@@ -59,8 +59,26 @@ for (const { name, value } of flags) {
   else process.stderr.write(`[ensure-host] ${runscPath} does not support --${name}=${value}; not registered\n`);
 }
 
+// Releases from before the gofer rework (no --directfs; bookworm's 20221219 among them) build their
+// sandbox's chroot under TMPDIR, which dockerd sets to /var/lib/docker/tmp for its runtimes; the
+// sandbox process, already nobody by then, cannot traverse a 0710 /var/lib/docker (dockerd 20.10
+// leaves it so), and no container starts. Such a runsc is registered through a wrapper that gives
+// it TMPDIR=/tmp, a private tmpfs in the sandbox's own mount namespace.
+let path = runscPath;
+if (!/^\s+-directfs\b/m.test(known)) {
+  const dir = '/usr/local/libexec/sbx';
+  path = `${dir}/${name}`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path,
+    `#!/bin/sh\n# Written by infra/host/register-runsc.mjs: see there why.\nTMPDIR=/tmp exec '${runscPath}' "$@"\n`,
+  );
+  chmodSync(path, 0o755);
+  process.stderr.write(`[ensure-host] ${runscPath} predates --directfs: registered through ${path} (TMPDIR=/tmp)\n`);
+}
+
 const cfg = readConfig();
-const want = { path: runscPath, runtimeArgs };
+const want = { path, runtimeArgs };
 cfg.runtimes = cfg.runtimes ?? {};
 const before = JSON.stringify(cfg.runtimes[name] ?? null);
 cfg.runtimes[name] = want;

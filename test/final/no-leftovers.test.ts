@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LABELS, runscProcesses } from '@sbx/worker';
 import Docker from 'dockerode';
+import { leftBehind } from '../support/burst.js';
 
-/** Runs after every other file: the suite must leave no sandbox container and no runsc process behind. */
+/** Runs after every other file: the suite must leave no sandbox container, runsc process or containerd task behind. */
 test('no sandbox container or runsc process is left after the suite', async () => {
   const docker = new Docker();
   const deadline = Date.now() + 10_000;
@@ -20,4 +21,6 @@ test('no sandbox container or runsc process is left after the suite', async () =
     'sandbox containers left behind',
   );
   assert.deepEqual(procs, [], 'runsc processes left behind');
+  // Sandboxes containerd still holds that Docker has forgotten (a dockerd killed mid-start).
+  assert.deepEqual((await leftBehind('none')).forgotten, [], 'containerd sandboxes Docker forgot');
 });

@@ -62,6 +62,8 @@ export async function reapContainerdOrphans(opts: ContainerdOrphanOptions): Prom
       reaped += 1;
       opts.log.info({ container: id.slice(0, 12) }, 'removed a sandbox containerd held and Docker had forgotten');
     } catch (err) {
+      // Gone between the listing and now (Docker or containerd removed it): nothing to do.
+      if (/not found/.test(String((err as { stderr?: unknown }).stderr ?? ''))) continue;
       opts.log.warn({ err, container: id.slice(0, 12) }, 'could not remove a forgotten containerd sandbox');
     }
   }
