@@ -3,7 +3,7 @@
  * memory bombs, output floods, test-case jobs). Afterwards every accepted job has completed exactly
  * once with exactly the verdict its program earns (a fault may cost a job a rerun, never its
  * verdict), the service is ready again by itself within READY_WITHIN_MS, and no container or runsc
- * process of the deployment is left. The dockerd restarts are in docker-restart.test.ts.
+ * process of the deployment is left (test/support/fault-checks.ts). The dockerd restarts are in docker-restart.test.ts.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -13,64 +13,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { SbxClient } from '@sbx/client';
-import type { JobView } from '@sbx/shared';
 import { LABELS } from '@sbx/worker';
 import Docker from 'dockerode';
-import {
-  awaitAll,
-  awaitNothingLeft,
-  type BurstJob,
-  CompletionCount,
-  mixedBurst,
-  NOTHING_LEFT,
-  wrongVerdicts,
-} from '../support/burst.js';
+import { CompletionCount } from '../support/burst.js';
+import { assertCompletedOnce, assertNothingLeft, Burst } from '../support/fault-checks.js';
 import { eventually, pollUntil, sleep } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
 import { startRedis, stopRedis } from '../support/redis-server.js';
-import { type Stack, startStack } from '../support/stack.js';
+import { startStack } from '../support/stack.js';
 import { spawnApi, spawnWorker, stopWorker } from '../support/worker-process.js';
 
 const docker = new Docker();
-/** The bound this suite holds the service to: ready again this soon after a fault has healed. */
-const READY_WITHIN_MS = 30_000;
 const BURST = 21;
 // Quiet: the faults make the worker log every retry, which is what it should do and noise here.
 const QUIET = { SBX_LOG_LEVEL: 'fatal', SBX_WORKER_CONCURRENCY: '2' };
-
-async function submitAll(stack: Stack, jobs: BurstJob[]): Promise<string[]> {
-  const ids: string[] = [];
-  for (const job of jobs) {
-    const res = await stack.app.inject({ method: 'POST', url: '/jobs', payload: job.body });
-    assert.equal(res.statusCode, 202, res.body);
-    ids.push(res.json().id);
-  }
-  return ids;
-}
-
-const viewOf = (stack: Stack) => async (id: string) =>
-  (await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).json() as JobView;
-
-/** The checks every fault must pass, once the fault has healed. */
-async function assertSurvived(stack: Stack, jobs: BurstJob[], ids: string[], count: CompletionCount) {
-  const views = await awaitAll(ids, viewOf(stack), 120_000);
-  assert.deepEqual(wrongVerdicts(jobs, views), [], 'every job has the verdict its program earns');
-  // The completed events of the last job may trail its result by a moment.
-  await eventually(() => count.notOnce(ids).length === 0, 5000, 100);
-  assert.deepEqual(count.notOnce(ids), [], 'every job completed exactly once');
-  const ready = await pollUntil(
-    async () => (await stack.app.inject({ method: 'GET', url: '/readyz' })).statusCode,
-    (s) => s === 200,
-    READY_WITHIN_MS,
-    250,
-  );
-  assert.equal(ready.value, 200, `ready again within ${READY_WITHIN_MS} ms`);
-  return views;
-}
-
-async function assertNothingLeft(prefix: string) {
-  assert.deepEqual(await awaitNothingLeft(prefix), NOTHING_LEFT, 'nothing left behind');
-}
 
 /** Waits until `n` of the deployment's sandboxes are running a job (of `among`, if given); their containers. */
 async function runningSandboxes(prefix: string, n: number, among?: Set<string>) {
@@ -90,11 +46,9 @@ async function runningSandboxes(prefix: string, n: number, among?: Set<string>) 
 describe('the fault suite: every fault mid-burst', () => {
   test('containerd SIGKILLed (dockerd starts it again)', async () => {
     const stack = await startStack({ env: QUIET });
-    const count = new CompletionCount(stack.config.redisUrl, stack.config.queueName, stack.config.prefix);
+    let burst: Burst | null = null;
     try {
-      await count.ready();
-      const jobs = mixedBurst(BURST);
-      const ids = await submitAll(stack, jobs);
+      burst = await Burst.submit(stack, BURST);
       await runningSandboxes(stack.config.prefix, 1);
       await sleep(400);
       execFileSync('pkill', ['-KILL', '-x', 'containerd']);
@@ -106,9 +60,9 @@ describe('the fault suite: every fault mid-burst', () => {
         ),
         'dockerd restarted containerd',
       );
-      await assertSurvived(stack, jobs, ids, count);
+      await burst.assertSurvived();
     } finally {
-      await count.close();
+      await burst?.close();
       await stack.stop();
     }
     await assertNothingLeft(stack.config.prefix);
@@ -116,11 +70,10 @@ describe('the fault suite: every fault mid-burst', () => {
 
   test('the runsc sandbox processes of two running jobs SIGKILLed on the host', async () => {
     const stack = await startStack({ env: QUIET });
-    const count = new CompletionCount(stack.config.redisUrl, stack.config.queueName, stack.config.prefix);
+    let burst: Burst | null = null;
     try {
-      await count.ready();
-      const jobs = mixedBurst(BURST);
-      const ids = await submitAll(stack, jobs);
+      burst = await Burst.submit(stack, BURST);
+      const { jobs, ids } = burst;
       // Jobs that sleep 0.8 s: killed 600 ms after their sandbox is seen running, they are mid-run.
       const sleepers = new Set(ids.filter((_, i) => String(jobs[i]?.body.code).includes('time.sleep')));
       const victims = (await runningSandboxes(stack.config.prefix, 2, sleepers)).slice(0, 2);
@@ -129,7 +82,7 @@ describe('the fault suite: every fault mid-burst', () => {
         const pid = (await docker.getContainer(victim.Id).inspect()).State.Pid;
         if (pid > 0) process.kill(pid, 'SIGKILL');
       }
-      const views = await assertSurvived(stack, jobs, ids, count);
+      const views = await burst.assertSurvived();
       // A sandbox killed before its harness was ready is started again within the same attempt;
       // one killed mid-program costs the job a run. At least one of the two was mid-program.
       const touched = views.filter((v) => victims.some((c) => c.Labels[LABELS.job] === v.id));
@@ -138,7 +91,7 @@ describe('the fault suite: every fault mid-burst', () => {
         `a killed job ran again: ${touched.map((v) => v.result?.attempts)}`,
       );
     } finally {
-      await count.close();
+      await burst?.close();
       await stack.stop();
     }
     await assertNothingLeft(stack.config.prefix);
@@ -154,7 +107,7 @@ describe('the fault suite: every fault mid-burst', () => {
       SBX_WORKER_STALE_MS: '1500',
     };
     const stack = await startStack({ worker: false, env });
-    const count = new CompletionCount(stack.config.redisUrl, stack.config.queueName, stack.config.prefix);
+    let burst: Burst | null = null;
     const workerEnv = {
       ...env,
       SBX_REDIS_URL: stack.config.redisUrl,
@@ -168,9 +121,7 @@ describe('the fault suite: every fault mid-burst', () => {
     };
     let worker: ChildProcess | null = null;
     try {
-      await count.ready();
-      const jobs = mixedBurst(BURST);
-      const ids = await submitAll(stack, jobs);
+      burst = await Burst.submit(stack, BURST);
       worker = await spawnWorker(workerEnv);
       for (let kill = 0; kill < 3; kill++) {
         await runningSandboxes(stack.config.prefix, 1);
@@ -178,14 +129,14 @@ describe('the fault suite: every fault mid-burst', () => {
         await stopWorker(worker, 'SIGKILL');
         worker = await spawnWorker(workerEnv);
       }
-      const views = await assertSurvived(stack, jobs, ids, count);
+      const views = await burst.assertSurvived();
       assert.ok(
         views.some((v) => (v.result?.attempts ?? 0) >= 2),
         'the jobs the kills touched ran again',
       );
     } finally {
       if (worker) await stopWorker(worker);
-      await count.close();
+      await burst?.close();
       await stack.stop();
     }
     await assertNothingLeft(stack.config.prefix);
@@ -227,8 +178,7 @@ describe('the fault suite: every fault mid-burst', () => {
       assert.equal(counts.completed, 6, `one job per caller, not one per retry: ${JSON.stringify(counts)}`);
       const ids = results.map((r) => r.id);
       assert.equal(new Set(ids).size, 6);
-      await eventually(() => count.notOnce(ids).length === 0, 5000, 100);
-      assert.deepEqual(count.notOnce(ids), [], 'every job completed exactly once');
+      await assertCompletedOnce(count, ids);
     } finally {
       if (api) await stopWorker(api);
       await count.close();
@@ -243,19 +193,17 @@ describe('the fault suite: every fault mid-burst', () => {
     let redis: ChildProcess | null = await startRedis(port, dataDir);
     const redisUrl = `redis://127.0.0.1:${port}`;
     const stack = await startStack({ env: { ...QUIET, SBX_REDIS_URL: redisUrl } });
-    const count = new CompletionCount(redisUrl, stack.config.queueName, stack.config.prefix);
+    let burst: Burst | null = null;
     try {
-      await count.ready();
-      const jobs = mixedBurst(BURST);
-      const ids = await submitAll(stack, jobs);
+      burst = await Burst.submit(stack, BURST);
       await runningSandboxes(stack.config.prefix, 1);
       await sleep(400);
       await stopRedis(redis);
       await sleep(1500);
       redis = await startRedis(port, dataDir);
-      await assertSurvived(stack, jobs, ids, count);
+      await burst.assertSurvived();
     } finally {
-      await count.close();
+      await burst?.close();
       await stack.stop();
       await stopRedis(redis);
       await rm(dataDir, { recursive: true, force: true });
