@@ -19,41 +19,14 @@ import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
+import { watchdogMs, withinWatchdog } from './run-watchdog.js';
 import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
-import { DockerSandboxRunner, SandboxLostError } from './sandbox/docker-runner.js';
+import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
 import { WarmPoolRunner } from './sandbox/warm-pool.js';
 import { checkSandboxRuntime, runSelfCheck, type SelfCheckResult } from './self-check.js';
-
-/**
- * Past its time limits by this much, a run is given up as lost: every step of a run is bounded on
- * its own (start, deadline, output drain, OOM wait), so only an engine that stopped answering a
- * request (seen after a dockerd SIGKILL) gets here, and the job must not hang with it.
- */
-const WATCHDOG_SLACK_MS = 90_000;
-
-const watchdogMs = (data: JobData) =>
-  (data.tests ?? []).reduce((sum, t) => sum + t.limits.time_ms, data.limits.time_ms) + WATCHDOG_SLACK_MS;
-
-/** The run, or a SandboxLostError once `ms` have passed without it (the run is left to settle on its own). */
-function withinWatchdog<T>(run: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new SandboxLostError(
-            `the run did not end within ${Math.round(ms / 1000)} s: the Docker engine stopped answering`,
-          ),
-        ),
-      ms,
-    );
-  });
-  run.catch(() => {}); // settles after the watchdog, or never: nobody waits for it then
-  return Promise.race([run, expired]).finally(() => clearTimeout(timer));
-}
 
 /** Room for the harness report on top of the user's output cap. */
 const REPORT_SLACK_BYTES = 4096;
