@@ -5,4 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/prepare.sh
-exec node --import tsx test/soak/main.ts
+status=0
+node --import tsx test/soak/main.ts || status=$?
+# The report's tables in the one format the repository's formatter (and its check) accepts.
+out="${SOAK_OUTPUT:-docs/reliability.md}"
+[ "$out" = "-" ] || [ ! -f "$out" ] || pnpm exec biome format --write "$out" >/dev/null
+exit "$status"
