@@ -68,7 +68,8 @@ describe('a dockerd restart under a burst', () => {
         // The worker's own janitor, not the test's stop, clears what the restart left on the host.
         const swept = await awaitNothingLeft(
           stack.config.prefix,
-          45_000,
+          // A sandbox whose start the kill cut stays `created`: the janitor ends its runsc after 60 s.
+          90_000,
           (l) => !l.runsc.length && !l.forgotten.length,
         );
         assert.deepEqual([swept.runsc, swept.forgotten], [[], []], 'the janitor cleared what the restart left');

@@ -18,6 +18,12 @@ export interface JanitorOptions {
 /** Container states in which no runsc process of it has any business running ('unknown': Docker has no such container). */
 const ENDED = new Set(['unknown', 'exited', 'dead']);
 
+/**
+ * A sandbox is started right after it is created; one still `created` this long after has lost its
+ * start (dockerd killed in between) while its runsc sandbox process, made at create, lives on.
+ */
+const STUCK_CREATED_S = 60;
+
 /** A job runs at most SBX_MAX_TESTS tests of SBX_MAX_TIME_MS each (50 × 2 s by default): far less. */
 const OWN_LEFTOVER_AGE_S = 15 * 60;
 
@@ -44,7 +50,9 @@ export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers:
     // A live worker's sandboxes are its own business, except those it could not remove (the engine
     // was away): never started, or stopped, and older than any job can run.
     const ownLeftover =
-      owner === workerId && (info.State === 'created' || info.State === 'exited') && info.Created < abandonedBefore;
+      owner === workerId &&
+      ((info.State === 'created' && info.Created < Date.now() / 1000 - STUCK_CREATED_S) ||
+        (info.State === 'exited' && info.Created < abandonedBefore));
     if (live.has(owner) && !ownLeftover) continue;
     try {
       await docker.getContainer(info.Id).remove({ force: true });
@@ -60,16 +68,19 @@ export async function reapLeftovers(opts: JanitorOptions): Promise<{ containers:
   // ended: after a dockerd restart the engine may mark a sandbox exited while its runsc lives on,
   // and removing that container does not end it either.
   const candidates = await runscProcesses();
-  const states = new Map((await docker.listContainers({ all: true })).map((c) => [c.Id, c.State]));
+  const states = new Map((await docker.listContainers({ all: true })).map((c) => [c.Id, c]));
+  const stuckBefore = Date.now() / 1000 - STUCK_CREATED_S;
+  const stray = (c: { State: string; Created: number } | undefined) =>
+    ENDED.has(c?.State ?? 'unknown') || (c?.State === 'created' && c.Created < stuckBefore);
   let processes = 0;
   for (const proc of candidates) {
-    if (!proc.containerId || !ENDED.has(states.get(proc.containerId) ?? 'unknown')) continue;
+    if (!proc.containerId || !stray(states.get(proc.containerId))) continue;
     const state = await docker
       .getContainer(proc.containerId)
       .inspect()
       .then((i) => i.State.Status as string)
       .catch((err: { statusCode?: number }) => (err.statusCode === 404 ? 'unknown' : 'unanswered'));
-    if (!ENDED.has(state)) continue;
+    if (!ENDED.has(state) && !(state === 'created' && stray(states.get(proc.containerId)))) continue;
     try {
       process.kill(proc.pid, 'SIGKILL');
       processes += 1;
