@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import { loadConfig } from '@sbx/shared';
 import { DockerSandboxRunner, LABELS, OomEvents, sandboxSettingsFromConfig } from '@sbx/worker';
 import Docker from 'dockerode';
+import { FILLS_THE_CGROUP } from '../support/memory-programs.js';
 
 /**
  * Docker's OOM event, not inspect's OOMKilled flag, decides an unexplained SIGKILL: under load Docker
@@ -37,8 +38,8 @@ async function runOnce(code: string) {
 }
 
 test('a sandbox the kernel OOM-kills gets its event and is judged OOM-killed', async () => {
-  // Past the cgroup limit, below RLIMIT_AS: the kernel, not a MemoryError, ends it.
-  const { raw, sawOom } = await runOnce('x = bytearray(150 * 2**20)');
+  // Past the cgroup limit by a route RLIMIT_AS does not count: the kernel, not a MemoryError, ends it.
+  const { raw, sawOom } = await runOnce(FILLS_THE_CGROUP);
   assert.equal(sawOom, true, 'the oom event arrived');
   assert.equal(raw.oomKilled, true);
   assert.equal(raw.exitCode, 137);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { FILLS_THE_CGROUP } from '../support/memory-programs.js';
 import { run, type Stack, startStack } from '../support/stack.js';
 
 /**
@@ -140,8 +141,8 @@ describe('container floor (policy layer off)', () => {
     assert.ok(performance.now() - started < 5000, 'the worker answers promptly');
   });
 
-  test('memory: 150 MB is a memory_limit through the cgroup', async () => {
-    const r = await run(stack.app, { policy: 'standard', code: 'x = bytearray(150 * 2**20)\nprint("fits")' });
+  test('memory: past RLIMIT_AS, the cgroup still bounds the sandbox and it is a memory_limit', async () => {
+    const r = await run(stack.app, { policy: 'standard', code: FILLS_THE_CGROUP });
     assert.equal(r.status, 'memory_limit');
   });
 

@@ -94,7 +94,10 @@ export async function runSoak(opts: {
   jobs: number;
   inFlight?: number;
   progress?: (s: Sample) => void;
+  /** The job to send as number i: soakJob by default. */
+  jobOf?: (i: number) => BurstJob;
 }): Promise<SoakReport> {
+  const jobOf = opts.jobOf ?? soakJob;
   const prefix = `sbxsoak-${randomBytes(4).toString('hex')}`;
   const port = await freePort();
   const config = {
@@ -139,7 +142,7 @@ export async function runSoak(opts: {
     const started = performance.now();
     const caller = async () => {
       for (let i = next++; i < opts.jobs; i = next++) {
-        const job = soakJob(i);
+        const job = jobOf(i);
         try {
           const id = await client.submit(job.body as never, { retries: 5 });
           results[i] = await client.wait(id, { timeoutMs: 120_000 });
@@ -153,7 +156,7 @@ export async function runSoak(opts: {
     };
     await Promise.all(Array.from({ length: opts.inFlight ?? 32 }, caller));
     const seconds = (performance.now() - started) / 1000;
-    const jobs = Array.from({ length: opts.jobs }, (_, i) => soakJob(i));
+    const jobs = Array.from({ length: opts.jobs }, (_, i) => jobOf(i));
     const views = results.map((r) =>
       r ? ({ id: r.id, state: 'completed', result: r } as unknown as JobView) : undefined,
     );
@@ -173,7 +176,11 @@ export async function runSoak(opts: {
       lost: results.filter((r) => r === null).length,
       samples,
       left,
-      errorLines,
+      // An error line names a job by id: say which program it ran, so a finding can be reproduced.
+      errorLines: errorLines.map((line) => {
+        const at = results.findIndex((r) => r !== null && line.includes(r.id));
+        return at < 0 ? line : `${line} [job ${at}: ${JSON.stringify(jobs[at]?.body).slice(0, 120)}]`;
+      }),
       config: {
         SBX_WORKER_CONCURRENCY: config.SBX_WORKER_CONCURRENCY,
         SBX_POOL_MIN: config.SBX_POOL_MIN,

@@ -141,14 +141,39 @@ def cpu_limit_seconds(time_ms):
     return time_ms // 1000 + 2
 
 
+# Room above the memory limit for what the interpreter itself grows by while running the program
+# (its heap, the modules the program imports): small enough that 150 MB under 128 MB is refused.
+ADDRESS_SPACE_SLACK_MB = 4
+
+# Threads' stacks count against the address space: glibc's default (RLIMIT_STACK, 8 MB) would make
+# each thread the program starts cost 8 MB of its limit. 1 MB still holds the default recursion limit, through C calls too.
+THREAD_STACK_BYTES = 1024 * 1024
+
+
+def address_space_in_use():
+    """Bytes of address space this process has mapped (VmSize): the supervisor's, and every
+    library it preloaded, which the program did not allocate and is not charged for."""
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def set_limits(time_ms, memory_mb):
     # Soft = hard so user code cannot raise them.
     cpu = cpu_limit_seconds(time_ms)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    # Address space above the memory limit: an allocation that could never fit fails at
-    # once with MemoryError instead of grinding into the cgroup OOM killer, while the cgroup
-    # limit stays the real bound on use (MALLOC_ARENA_MAX keeps threads from eating it).
-    address_space = (memory_mb * 2 + 64) * 1024 * 1024
+    # The memory limit is enforced here, on what the program maps on top of what was already
+    # mapped: an allocation past it fails with MemoryError (a memory_limit verdict from the
+    # program's own report) instead of reaching the cgroup, whose kill the worker learns of only
+    # through an event that can come late. The cgroup, set above this (container-spec.ts), stays the
+    # floor for memory no mapping accounts for (pipes, file pages). MALLOC_ARENA_MAX keeps threads
+    # from reserving arenas they would then be charged for.
+    import _thread
+
+    _thread.stack_size(THREAD_STACK_BYTES)
+    address_space = address_space_in_use() + (memory_mb + ADDRESS_SPACE_SLACK_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
 

@@ -59,11 +59,13 @@ export function sandboxSettingsFromConfig(config: Config): SandboxSettings {
 }
 
 /**
- * Added to the job's memory limit for the container's cgroup: the harness's own share (gVisor's
- * sentry, the supervisor, the next test's forked child), about 29 MB idle as measured under runsc
- * 20221219. The program itself is held near its limit; 150 MB under 128 MB still ends the run.
+ * Added to the job's memory limit for the container's cgroup. The limit itself is enforced inside,
+ * by RLIMIT_AS on what the program maps on top of the harness (child.py, set_limits), so that an
+ * allocation past it is the program's own MemoryError; the cgroup must leave room for that to
+ * happen first: gVisor's sentry and the supervisor (27-28 MB idle, measured under runsc 20240729),
+ * the 4 MB of address-space slack, and what the sentry grows by with the program's pages.
  */
-export const SANDBOX_MEMORY_OVERHEAD_MB = 24;
+export const SANDBOX_MEMORY_OVERHEAD_MB = 48;
 
 /**
  * The whole security posture of a sandbox container in one place. Every flag
@@ -83,8 +85,8 @@ export function buildContainerSpec(
     User: settings.user,
     WorkingDir: '/tmp',
     // Replaces the image env entirely below: nothing from the host leaks in.
-    // MALLOC_ARENA_MAX: glibc reserves 64 MB of address space per thread arena; keep RLIMIT_AS about real memory.
-    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', 'HOME=/tmp', 'MALLOC_ARENA_MAX=2'],
+    // MALLOC_ARENA_MAX=1: glibc reserves 64 MB of address space per extra thread arena, which RLIMIT_AS (the memory limit) would charge to a program that starts a thread.
+    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', 'HOME=/tmp', 'MALLOC_ARENA_MAX=1'],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
