@@ -26,6 +26,7 @@ __all__ = [
     "ExecutionError",
     "ApiError",
     "ServerUnreachableError",
+    "save_artifacts",
 ]
 
 
@@ -197,13 +198,17 @@ class Client:
             memory_mb: Optional[int] = None, policy: Optional[str] = None,
             tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
             output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
-            retries: int = 2) -> Dict[str, Any]:
+            retries: int = 2, environment: Optional[str] = None,
+            figure_format: Optional[str] = None) -> Dict[str, Any]:
         """Runs the code and returns the result (waits by polling if the server answers 202).
         args become the program's sys.argv[1:]; output_encoding="base64" returns stdout and stderr
-        as base64 of the exact bytes. A dropped connection is retried `retries` times under one
-        Idempotency-Key (random unless given), so the program never runs twice."""
+        as base64 of the exact bytes. environment="python-data" has numpy, pandas and matplotlib
+        preloaded; its figures come back in result["artifacts"] (PNG, or figure_format="svg"), see
+        save_artifacts. A dropped connection is retried `retries` times under one Idempotency-Key
+        (random unless given), so the program never runs twice."""
         body = self._body(code, stdin, time_ms, memory_mb, policy=policy, tests=tests, args=args,
-                          output_encoding=output_encoding)
+                          output_encoding=output_encoding, environment=environment,
+                          figure_format=figure_format)
         answer = self._post_once("/run", body, idempotency_key, retries)
         if "status" in answer:
             return answer
@@ -213,10 +218,12 @@ class Client:
                memory_mb: Optional[int] = None, policy: Optional[str] = None,
                tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
                output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
-               retries: int = 2) -> str:
+               retries: int = 2, environment: Optional[str] = None,
+               figure_format: Optional[str] = None) -> str:
         """Queues the code; returns the job id at once. Retried like `run`."""
         body = self._body(code, stdin, time_ms, memory_mb, policy=policy, tests=tests, args=args,
-                          output_encoding=output_encoding)
+                          output_encoding=output_encoding, environment=environment,
+                          figure_format=figure_format)
         return self._post_once("/jobs", body, idempotency_key, retries)["id"]
 
     def info(self) -> Dict[str, Any]:
@@ -269,10 +276,35 @@ class Client:
         return await asyncio.to_thread(self.wait, job_id, timeout, poll_interval)
 
 
+def save_artifacts(result: Dict[str, Any], folder: str) -> List[str]:
+    """Writes the result's artifacts (figures, files from /tmp/outputs) under `folder`, keeping their
+    sub-folders, and returns the paths written. Names come from the sandbox: one that would land
+    outside `folder` (absolute, or with ..) is refused with ValueError rather than written.
+
+    >>> save_artifacts(client.run(code, environment="python-data"), "charts")
+    ['charts/figure-1.png']
+    """
+    import base64
+
+    root = os.path.realpath(folder)
+    written = []
+    for artifact in result.get("artifacts") or []:
+        name = artifact["name"]
+        path = os.path.realpath(os.path.join(root, name))
+        if os.path.isabs(name) or not path.startswith(root + os.sep):
+            raise ValueError("artifact name %r leaves the folder" % name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            out.write(base64.b64decode(artifact["data"]))
+        written.append(os.path.join(folder, name))
+    return written
+
+
 def run_code_safely(code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
                     memory_mb: Optional[int] = None, policy: Optional[str] = None, raise_on_error: bool = False,
                     base_url: Optional[str] = None, api_key: Optional[str] = None,
-                    timeout: Optional[float] = None, args: Optional[List[str]] = None) -> Dict[str, Any]:
+                    timeout: Optional[float] = None, args: Optional[List[str]] = None,
+                    environment: Optional[str] = None) -> Dict[str, Any]:
     """Runs untrusted code in a fresh gVisor sandbox and returns the result dict
     (at least stdout, stderr, exit_code, status). With raise_on_error=True a non-ok status raises
     TimeoutExceededError, MemoryLimitError, SecurityViolation or ExecutionError.
@@ -281,7 +313,8 @@ def run_code_safely(code: str, stdin: Optional[str] = None, *, time_ms: Optional
     'timeout'
     """
     client = Client(base_url, api_key, timeout if timeout is not None else 90.0)
-    result = client.run(code, stdin, time_ms=time_ms, memory_mb=memory_mb, policy=policy, args=args)
+    result = client.run(code, stdin, time_ms=time_ms, memory_mb=memory_mb, policy=policy, args=args,
+                        environment=environment)
     if raise_on_error:
         _raise_for(result)
     return result

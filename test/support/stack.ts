@@ -19,6 +19,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     // Cold sandboxes unless a test asks for the pool: container counts and timings stay predictable.
     SBX_POOL_MIN: '0',
     SBX_POOL_MAX: '0',
+    // The plain environment unless a test asks for python-data: its probe and sandboxes cost seconds.
+    SBX_ENVIRONMENTS: 'python',
     ...env,
   });
 }

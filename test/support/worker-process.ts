@@ -50,12 +50,23 @@ async function spawnService(
 
 /** A real worker in its own process. Resolves once it logs "worker ready"; `onLine` gets each later log line. */
 export function spawnWorker(env: Record<string, string>, onLine?: (line: string) => void): Promise<ChildProcess> {
-  return spawnService(WORKER_MAIN, { SBX_WORKER_METRICS_PORT: '0', ...env }, '"worker ready"', onLine);
+  // The plain environment unless the test asks for python-data: its probe and pool cost seconds.
+  return spawnService(
+    WORKER_MAIN,
+    { SBX_WORKER_METRICS_PORT: '0', SBX_ENVIRONMENTS: 'python', ...env },
+    '"worker ready"',
+    onLine,
+  );
 }
 
 /** A real API in its own process, listening on SBX_API_PORT. Resolves once it listens. */
 export function spawnApi(env: Record<string, string>, onLine?: (line: string) => void): Promise<ChildProcess> {
-  return spawnService(API_MAIN, { SBX_API_METRICS_PORT: '0', ...env }, 'Server listening', onLine);
+  return spawnService(
+    API_MAIN,
+    { SBX_API_METRICS_PORT: '0', SBX_ENVIRONMENTS: 'python', ...env },
+    'Server listening',
+    onLine,
+  );
 }
 
 export async function stopWorker(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {

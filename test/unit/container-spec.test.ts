@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS, SANDBOX_MEMORY_OVERHEAD_MB } from '@sbx/worker';
+import { ENVIRONMENT_SPECS } from '@sbx/shared';
+import { buildContainerSpec, DEFAULT_SANDBOX_USER, LABELS } from '@sbx/worker';
 
 const settings = {
-  image: 'img',
+  images: { python: 'img', 'python-data': 'img-data' },
   runtime: 'runsc',
   tmpfsMb: 16,
   nproc: 64,
@@ -32,7 +33,12 @@ test('every hardening flag is set', () => {
   assert.deepEqual(h.CapAdd, ['SETUID', 'SETGID', 'KILL'], "the supervisor's three, nothing else");
   assert.equal(h.ShmSize, 16 * 1024 * 1024);
   assert.deepEqual(h.SecurityOpt, ['no-new-privileges']);
-  assert.equal(h.Memory, (100 + SANDBOX_MEMORY_OVERHEAD_MB) * 1024 * 1024, 'the limit plus the harness share');
+  assert.equal(
+    h.Memory,
+    (100 + ENVIRONMENT_SPECS.python.memoryShareMb) * 1024 * 1024,
+    'the limit plus the harness share',
+  );
+  assert.equal(spec.Image, 'img');
   assert.equal(h.MemorySwap, h.Memory, 'no swap beyond the limit');
   assert.equal(h.PidsLimit, 1024);
   assert.equal(h.NanoCpus, 2 * 1e9, 'a CPU quota, in cores');
@@ -56,7 +62,20 @@ test('every hardening flag is set', () => {
     [LABELS.prefix]: 'p1',
     [LABELS.job]: 'j1',
     [LABELS.worker]: 'w1',
+    [LABELS.environment]: 'python',
   });
+});
+
+test("an environment's sandbox runs its image, with its preloaded libraries' share on top of the limit", () => {
+  const spec = buildContainerSpec(
+    settings,
+    { time_ms: 2000, memory_mb: 128, environment: 'python-data' },
+    { jobId: 'j', workerId: 'w', prefix: 'p' },
+  );
+  assert.equal(spec.Image, 'img-data');
+  assert.equal(spec.HostConfig?.Memory, (128 + ENVIRONMENT_SPECS['python-data'].memoryShareMb) * 2 ** 20);
+  assert.ok(ENVIRONMENT_SPECS['python-data'].memoryShareMb > ENVIRONMENT_SPECS.python.memoryShareMb);
+  assert.equal(spec.Labels?.[LABELS.environment], 'python-data');
 });
 
 test('a sandbox started ahead of demand gets the lowest CPU weight; a job-started one the default', () => {

@@ -28,7 +28,8 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
   const acquireStarted = performance.now();
   // One container for all tests: it needs the largest memory any of them asks for.
   const memory_mb = Math.max(data.limits.memory_mb, ...(data.tests ?? []).map((t) => t.limits.memory_mb));
-  const sandbox = await opts.runner.acquire({ ...data.limits, memory_mb }, { jobId });
+  const environment = data.environment ?? 'python';
+  const sandbox = await opts.runner.acquire({ ...data.limits, memory_mb, environment }, { jobId });
   const acquired = performance.now();
   opts.onAcquired?.((acquired - acquireStarted) / 1000);
   let ran = acquired;
@@ -82,6 +83,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         ...(judged.status !== 'ok' ? { message: 'see tests for what failed' } : {}),
         limits: data.limits,
         policy: data.policy,
+        environment,
         ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
         tests: judged.tests,
         summary: { passed: judged.passed, total: tests.length },
@@ -122,6 +124,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       ...(verdict.message ? { message: verdict.message } : {}),
       limits: data.limits,
       policy: data.policy,
+      environment,
       ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
       wall_time: round(raw.wallTime),
       stages: stages(),

@@ -12,8 +12,9 @@ export {
   DEFAULT_SANDBOX_USER,
   LABELS,
   PROGRAM_USER,
-  SANDBOX_MEMORY_OVERHEAD_MB,
+  type SandboxSpec,
   SUPERVISOR_CAPS,
+  sandboxMemoryMb,
   sandboxSettingsFromConfig,
 } from './sandbox/container-spec.js';
 export {

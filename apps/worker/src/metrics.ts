@@ -45,18 +45,19 @@ export function createWorkerMetrics() {
     poolAcquires: new Counter({
       name: 'sbx_pool_acquires_total',
       help: 'Sandbox acquisitions: hit (a warm one was ready), wait (joined a pool start under way), miss (started cold).',
-      labelNames: ['outcome'],
+      labelNames: ['outcome', 'environment'],
       registers: [registry],
     }),
     poolSize: new Gauge({
       name: 'sbx_pool_size',
-      help: 'Warm pool sandboxes by state: idle (ready) or starting.',
-      labelNames: ['state'],
+      help: 'Warm pool sandboxes by environment and state: idle (ready) or starting.',
+      labelNames: ['state', 'environment'],
       registers: [registry],
     }),
     poolTarget: new Gauge({
       name: 'sbx_pool_target',
-      help: 'Sandboxes the warm pool aims to keep: its floor plus recent demand, up to its ceiling.',
+      help: "Sandboxes an environment's warm pool aims to keep: its floor plus recent demand, up to its ceiling.",
+      labelNames: ['environment'],
       registers: [registry],
     }),
     webhookAttempts: new Counter({

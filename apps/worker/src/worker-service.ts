@@ -1,10 +1,12 @@
 import {
   type Config,
   cancelledResult,
+  type Environment,
   internalErrorResult,
   type JobData,
   type RunResult,
   redisKeys,
+  withoutArtifactData,
 } from '@sbx/shared';
 import { deliverOnce, webhookServiceFromConfig } from '@sbx/webhooks';
 import { DelayedError, type Job, Worker } from 'bullmq';
@@ -14,6 +16,7 @@ import type { Logger } from 'pino';
 import { reapContainerdOrphans } from './containerd-orphans.js';
 import { DeferredDisposer } from './deferred-disposer.js';
 import { DockerWatch } from './docker-watch.js';
+import { type ProbedEnvironment, probeEnvironments } from './environment-probe.js';
 import { executeJob } from './execute-job.js';
 import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
@@ -22,6 +25,7 @@ import { QuietPeriod } from './quiet-period.js';
 import { watchdogMs, withinWatchdog } from './run-watchdog.js';
 import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
+import { EnvironmentRouter } from './sandbox/environment-router.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
@@ -99,7 +103,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     quietMs: BACKGROUND_QUIET_MS,
     onQuiet: () => {
       disposer.flush();
-      pool?.refill();
+      refillPools();
     },
   });
   const busy = () => quiet.busy();
@@ -152,28 +156,40 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       engineAnswers: () => watch.check(),
       settings: sandboxSettingsFromConfig(config),
     });
-  // Warm sandboxes for default-limit jobs; started only after the self-check passes.
-  const pool =
-    config.poolMax > 0
-      ? new WarmPoolRunner(cold, {
-          min: config.poolMin,
-          max: config.poolMax,
-          maxStarting: config.poolStarts,
-          limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
-          // While the engine is away every refill fails: the outage is logged once, not each second.
-          onError: (err) => {
-            if (watch.up) log.warn({ err }, 'warm sandbox failed');
-          },
-          onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome }),
-          busy,
-          onSize: ({ idle, starting, target }) => {
-            metrics.poolSize.set({ state: 'idle' }, idle);
-            metrics.poolSize.set({ state: 'starting' }, starting);
-            metrics.poolTarget.set(target);
-          },
-        })
-      : null;
-  const sandboxes: SandboxRunner = pool ?? cold;
+  // Warm sandboxes for default-limit jobs, one pool per environment with its own floor; started only
+  // after the self-check passes, and only for environments the probe found.
+  const floors: Record<Environment, number> = { python: config.poolMin, 'python-data': config.dataPoolMin };
+  const poolFor = (environment: Environment) =>
+    new WarmPoolRunner(cold, {
+      min: Math.min(floors[environment], config.poolMax),
+      max: config.poolMax,
+      maxStarting: config.poolStarts,
+      limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb, environment },
+      // While the engine is away every refill fails: the outage is logged once, not each second.
+      onError: (err) => {
+        if (watch.up) log.warn({ err, environment }, 'warm sandbox failed');
+      },
+      onAcquire: (outcome) => metrics.poolAcquires.inc({ outcome, environment }),
+      busy,
+      onSize: ({ idle, starting, target }) => {
+        metrics.poolSize.set({ state: 'idle', environment }, idle);
+        metrics.poolSize.set({ state: 'starting', environment }, starting);
+        metrics.poolTarget.set({ environment }, target);
+      },
+    });
+  const pools = new Map<Environment, WarmPoolRunner>(
+    config.poolMax > 0 ? config.environments.map((e) => [e, poolFor(e)]) : [],
+  );
+  /** Environments whose image this worker has and whose probe passed; set by the self-check. */
+  let served = new Set<Environment>();
+  const sandboxes: SandboxRunner = new EnvironmentRouter(
+    Object.fromEntries(config.environments.map((e) => [e, pools.get(e) ?? cold])),
+    () => served,
+    config.workerId,
+  );
+  const refillPools = () => {
+    for (const p of pools.values()) p.refill();
+  };
   const heartbeat = new Heartbeat(redis, keys.workers, config.workerId, config.heartbeatMs);
   const janitor = async () => {
     const swept = await reapLeftovers({
@@ -191,6 +207,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   let abandoning = false;
   let stopping = false;
   let health: SelfCheckResult | null = null;
+  let environments: ProbedEnvironment[] = [];
 
   /** Every container this worker (this id, this deployment) has: at start they are a previous run's. */
   async function removeOwnContainers(): Promise<number> {
@@ -215,7 +232,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   /** Stores this worker's health (and whether its engine answers) for /readyz and GET /info. */
   async function publishHealth(): Promise<void> {
     if (!health) return;
-    const stored = { ...health, ...(watch.up ? {} : { docker_unreachable: true }) };
+    const stored = { ...health, environments, ...(watch.up ? {} : { docker_unreachable: true }) };
     await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(stored)).catch(() => {});
   }
 
@@ -237,6 +254,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         outputCap: config.maxOutputBytes,
         runtime,
       });
+      if (health.ok) await probe();
       await publishHealth();
       if (!health.ok) {
         // Stay visible (heartbeat, /readyz says why) but take no job on a sandbox that failed a check.
@@ -249,8 +267,23 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (runtime.failures.length)
       log.warn({ failures: runtime.failures }, 'sandbox runtime check failed; SBX_SELF_CHECK=off takes jobs anyway');
     health = { ok: true, failures: [], checked_at: new Date().toISOString(), skipped: true, runtime: runtime.runtime };
+    await probe();
     await publishHealth();
     return true;
+  }
+
+  /** Which environments this worker serves: those whose image it has and whose sandbox answers. */
+  async function probe(): Promise<void> {
+    environments = await probeEnvironments({
+      docker,
+      runner: cold,
+      environments: config.environments,
+      images: sandboxSettingsFromConfig(config).images,
+      limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb },
+      log,
+    });
+    served = new Set(environments.map((e) => e.name));
+    log.info({ environments }, 'environments served');
   }
 
   /** After an outage: the engine may have come back different (another runsc, lost settings). */
@@ -271,7 +304,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   /** Records the result (first writer wins) and, when the job asked for one, queues its signed webhook. */
   const storeResult = async (result: RunResult, data: JobData) => {
     await redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
-    if (data.callback_url) await webhooks?.enqueue(result.id, data.callback_url, result, data.tenant_id);
+    if (data.callback_url)
+      await webhooks?.enqueue(result.id, data.callback_url, withoutArtifactData(result), data.tenant_id);
   };
 
   /** Runs of this job before this one: failed attempts, and runs whose worker died (BullMQ counts those apart). */
@@ -379,7 +413,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       }, config.workerStaleMs);
       janitorTimer.unref();
       if (!(await selfCheck())) return;
-      pool?.start();
+      for (const [environment, p] of pools) if (served.has(environment)) p.start();
       worker = new Worker<JobData, { status: string }>(config.queueName, process, {
         connection: workerConnection,
         prefix: config.prefix,
@@ -400,7 +434,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       });
       worker.on('error', (err) => log.error({ err }, 'queue worker error'));
       await worker.waitUntilReady();
-      log.info({ concurrency: config.concurrency, runtime: config.runtime, image: config.image }, 'worker ready');
+      log.info({ concurrency: config.concurrency, runtime: config.runtime, environments: [...served] }, 'worker ready');
     },
     async stop() {
       stopping = true;
@@ -420,7 +454,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         }
       }
       quiet.close();
-      await pool?.drain();
+      await Promise.all([...pools.values()].map((p) => p.drain()));
       await disposer.settle();
       // What a failed removal left (the engine was away when a sandbox was due to go) goes now.
       await removeOwnContainers();

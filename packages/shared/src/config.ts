@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { DEFAULT_ENVIRONMENT, ENVIRONMENTS, type Environment, isEnvironment } from './environments.js';
 import { GVISOR } from './gvisor.js';
 import { POLICIES, type Policy } from './status.js';
 
@@ -91,6 +92,34 @@ export const ENV_VARS = {
       return names as Policy[];
     },
   } satisfies VarSpec<Policy[]>,
+  environments: {
+    name: 'SBX_ENVIRONMENTS',
+    doc: `Environments served, and built by \`npm run up\` (comma list of ${ENVIRONMENTS.join(', ')}); others are refused with environment_not_available.`,
+    default: ENVIRONMENTS.join(','),
+    parse: (raw: string | undefined) => {
+      const names = (raw || ENVIRONMENTS.join(','))
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const n of names)
+        if (!isEnvironment(n))
+          throw new ConfigError(`SBX_ENVIRONMENTS: unknown environment "${n}" (known: ${ENVIRONMENTS.join(', ')})`);
+      if (names.length === 0) throw new ConfigError('SBX_ENVIRONMENTS must name at least one environment');
+      return [...new Set(names)] as Environment[];
+    },
+  } satisfies VarSpec<Environment[]>,
+  maxArtifacts: int(
+    'SBX_MAX_ARTIFACTS',
+    16,
+    'Most artifacts (figures, output files) one result carries (output_limit above).',
+    0,
+  ),
+  maxArtifactBytes: int(
+    'SBX_MAX_ARTIFACT_BYTES',
+    4_194_304,
+    'Raw bytes of all artifacts of one result together (output_limit above; what fit is kept).',
+    0,
+  ),
   policyLayer: {
     name: 'SBX_POLICY_LAYER',
     doc: 'Worker: `off` disables the Python policy layer to prove the container floor alone (tests only).',
@@ -189,7 +218,21 @@ export const ENV_VARS = {
   poolStarts: int('SBX_POOL_STARTS', 2, 'Pool sandboxes started at once; each start costs 0.3-1 CPU-s, by machine.', 1),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   metricsHost: str('SBX_WORKER_METRICS_HOST', '127.0.0.1', 'Listen address of the worker /metrics endpoint.'),
-  image: str('SBX_SANDBOX_IMAGE', 'sbx-python:latest', 'Sandbox image (built by infra/sandbox/build-image.sh).'),
+  image: str(
+    'SBX_SANDBOX_IMAGE',
+    'sbx-python:latest',
+    'Sandbox image of the python environment (infra/sandbox/build-image.sh).',
+  ),
+  dataImage: str(
+    'SBX_SANDBOX_IMAGE_PYTHON_DATA',
+    'sbx-python-data:latest',
+    'Sandbox image of the python-data environment (build-image.sh python-data).',
+  ),
+  dataPoolMin: int(
+    'SBX_POOL_MIN_PYTHON_DATA',
+    1,
+    'Warm pool floor for python-data sandboxes (each holds its preloaded libraries: about 150 MB idle).',
+  ),
   runtime: str(
     'SBX_SANDBOX_RUNTIME',
     'runsc',
@@ -252,4 +295,16 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SBX_MIN_MEMORY_MB must not exceed SBX_DEFAULT_MEMORY_MB');
   if (config.poolMin > config.poolMax) throw new ConfigError('SBX_POOL_MIN must not exceed SBX_POOL_MAX');
   return config;
+}
+
+/** The image a worker runs an environment's sandboxes from. */
+export function imageFor(config: Pick<Config, 'image' | 'dataImage'>, env: Environment): string {
+  return env === 'python-data' ? config.dataImage : config.image;
+}
+
+/** What a job that names no environment gets: python, unless the server does not serve it. */
+export function defaultEnvironment(config: Pick<Config, 'environments'>): Environment {
+  return config.environments.includes(DEFAULT_ENVIRONMENT)
+    ? DEFAULT_ENVIRONMENT
+    : (config.environments[0] ?? DEFAULT_ENVIRONMENT);
 }

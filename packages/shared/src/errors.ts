@@ -8,6 +8,7 @@ export const API_ERRORS = {
   validation_failed: 400,
   limit_exceeded: 400,
   policy_not_allowed: 400,
+  environment_not_available: 400,
   webhooks_not_configured: 400,
   unauthorized: 401,
   not_found: 404,

@@ -1,3 +1,4 @@
+import type { Environment } from './environments.js';
 import type { SandboxRuntime } from './schemas.js';
 
 /** A worker's start-up self-check, as the worker stores it in Redis (`workerHealth`) and the API reads it. */
@@ -9,6 +10,8 @@ export interface WorkerHealth {
   skipped?: boolean;
   /** The runtime the worker found; null when it could not be inspected. */
   runtime: SandboxRuntime | null;
+  /** Environments whose image this worker found, with the versions the image reported (python, numpy, ...). */
+  environments?: { name: Environment; versions: Record<string, string> | null }[];
   /** Set while the worker's Docker engine does not answer: it takes no jobs then. */
   docker_unreachable?: boolean;
 }

@@ -1,5 +1,7 @@
+export * from './artifacts.js';
 export * from './compare.js';
 export * from './config.js';
+export * from './environments.js';
 export * from './errors.js';
 export * from './gvisor.js';
 export * from './health.js';

@@ -1,4 +1,5 @@
 import type { Comparator } from './compare.js';
+import type { Environment } from './environments.js';
 import type { RunResult } from './schemas.js';
 import type { Policy } from './status.js';
 
@@ -12,6 +13,10 @@ export interface JobData {
   output_encoding?: 'base64';
   limits: { time_ms: number; memory_mb: number };
   policy: Policy;
+  /** Absent on jobs queued before environments existed: python. */
+  environment?: Environment;
+  /** Set only when figures come back as SVG. */
+  figure_format?: 'svg';
   /** Test cases with limits resolved, and args (the test's own, else the job's); absent for a plain run. */
   tests?: {
     stdin: string;
@@ -75,6 +80,7 @@ export function internalErrorResult(id: string, data: JobData, message: string):
     message: `the job could not be run: ${message}`,
     limits: data.limits,
     policy: data.policy,
+    ...(data.environment ? { environment: data.environment } : {}),
     wall_time: 0,
     submitted_at: data.submitted_at,
     finished_at: now,

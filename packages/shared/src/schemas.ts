@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { COMPARATORS, type Comparator } from './compare.js';
+import { ENVIRONMENTS, type Environment } from './environments.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
 import { RUNTIME } from './runtime.js';
 import {
@@ -40,6 +41,14 @@ const OutputEncodingSchema = stringEnum<OutputEncoding>(
   'How stdout and stderr come back: utf8 text (default; bytes that are not UTF-8 become U+FFFD), or base64 of the exact bytes (images, binary formats). Answers are judged on the text either way.',
 );
 
+export const EnvironmentSchema = stringEnum<Environment>(
+  ENVIRONMENTS,
+  'Sandbox environment (default python; see GET /info for what this server serves). python-data preloads numpy, pandas and matplotlib.',
+);
+
+export const FIGURE_FORMATS = ['png', 'svg'] as const;
+export type FigureFormat = (typeof FIGURE_FORMATS)[number];
+
 /** Most command-line arguments a program may get, and the longest one, in characters. */
 export const MAX_ARGS = 64;
 export const MAX_ARG_CHARS = 4096;
@@ -73,6 +82,20 @@ export const JobRequestSchema = Type.Object(
     args: Type.Optional(ArgsSchema),
     limits: Type.Optional(LimitsSchema),
     policy: Type.Optional(PolicySchema),
+    // Any name, checked against what the server serves: an unknown one is environment_not_available,
+    // as one not enabled or not built is, rather than a schema error.
+    environment: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: `${EnvironmentSchema.description} Known: ${ENVIRONMENTS.join(', ')}.`,
+      }),
+    ),
+    figure_format: Type.Optional(
+      stringEnum<FigureFormat>(
+        FIGURE_FORMATS,
+        'Format of the matplotlib figures that come back as artifacts (default png).',
+      ),
+    ),
     output_encoding: Type.Optional(OutputEncodingSchema),
     tests: Type.Optional(
       Type.Array(TestCaseSchema, {
@@ -145,6 +168,17 @@ export const StagesSchema = Type.Object(
 );
 export type Stages = Static<typeof StagesSchema>;
 
+export const ArtifactSchema = Type.Object({
+  name: Type.String({
+    description: 'figure-1.png, figure-2.png, ... for figures; the path under /tmp/outputs for files.',
+  }),
+  mime: Type.String(),
+  bytes: Type.Integer({ description: 'Size of the raw content.' }),
+  data: Type.Optional(Type.String({ description: 'The content, base64. Webhooks leave it out: fetch url instead.' })),
+  url: Type.String({ description: 'Path of GET /jobs/:id/artifacts/:name, which serves the raw bytes.' }),
+});
+export type Artifact = Static<typeof ArtifactSchema>;
+
 export const RunResultSchema = Type.Object({
   id: Type.String(),
   status: RunStatusSchema,
@@ -162,10 +196,17 @@ export const RunResultSchema = Type.Object({
   message: Type.Optional(Type.String({ description: 'Why the run ended this way, for non-ok statuses.' })),
   limits: Type.Object({ time_ms: Type.Integer(), memory_mb: Type.Integer() }),
   policy: PolicySchema,
+  environment: Type.Optional(EnvironmentSchema),
   output_encoding: Type.Optional({
     ...OutputEncodingSchema,
     description: 'Present when stdout and stderr are base64.',
   }),
+  artifacts: Type.Optional(
+    Type.Array(ArtifactSchema, {
+      description:
+        'Figures still open at the end and those plt.show() emitted (PNG, or SVG on request); in the standard profile also the files written under /tmp/outputs. Present when there are any.',
+    }),
+  ),
   tests: Type.Optional(Type.Array(TestResultSchema, { description: 'Per-test results, when the job had tests.' })),
   summary: Type.Optional(Type.Object({ passed: Type.Integer(), total: Type.Integer() })),
   wall_time: Type.Number({
@@ -256,9 +297,23 @@ export const ServiceInfoSchema = Type.Object({
     input_bytes: Bound('stdin, args and test data together, UTF-8 bytes (413 above).'),
     output_bytes: Bound('stdout and stderr kept before a run is stopped (output_limit).'),
     tests: Bound('Most test cases in one job.'),
+    artifacts: Bound('Most artifacts one result carries (output_limit above).'),
+    artifact_bytes: Bound('Raw bytes of all artifacts of one result together (output_limit above).'),
     args: Bound('Most command-line arguments.'),
     arg_chars: Bound('Longest command-line argument.'),
   }),
+  environments: Type.Array(
+    Type.Object({
+      name: EnvironmentSchema,
+      description: Type.String(),
+      default: Type.Boolean({ description: 'What a job that names no environment gets.' }),
+      versions: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+        description: 'Python and library versions, as a live worker found them in the image; null while none has.',
+      }),
+      workers: Type.Integer({ description: 'Live workers that have this environment built.' }),
+    }),
+    { description: 'Environments this caller may ask for.' },
+  ),
   policies: Type.Array(PolicySchema, { description: 'Profiles this caller may ask for.' }),
   default_policy: PolicySchema,
   comparators: Type.Array(stringEnum<Comparator>(COMPARATORS)),

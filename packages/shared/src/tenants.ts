@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError } from './config.js';
+import { ENVIRONMENTS, type Environment, isEnvironment } from './environments.js';
 
 /** Who is calling, with what allowances. Keys are never kept: only their SHA-256. */
 export interface Tenant {
@@ -12,6 +13,8 @@ export interface Tenant {
   maxQueued: number;
   /** Signs this tenant's webhooks; the server's SBX_WEBHOOK_SECRET when absent. */
   webhookSecret?: string;
+  /** Environments this tenant may use, of those the server serves; null: all of them. */
+  environments: Environment[] | null;
 }
 
 /** One entry of SBX_TENANTS_FILE. */
@@ -23,6 +26,7 @@ interface TenantRecord {
   rate_per_minute?: number;
   max_queued?: number;
   webhook_secret?: string;
+  environments?: string[];
 }
 
 export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -35,12 +39,13 @@ export function anonymousTenant(config: Config): Tenant {
     maxMemoryMb: config.maxMemoryMb,
     ratePerMinute: config.ratePerMinute,
     maxQueued: config.maxQueuedPerTenant,
+    environments: null,
   };
 }
 
 /**
  * Key hash → tenant. SBX_API_KEYS keys all belong to tenant "default"; SBX_TENANTS_FILE (JSON array of
- * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued? }`) adds more.
+ * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued?, environments? }`) adds more.
  */
 /** Tenant id → its own webhook secret, for the webhook service's `secretFor`. */
 export function tenantWebhookSecrets(tenants: Map<string, Tenant>): Map<string, string> {
@@ -69,6 +74,13 @@ export function loadTenants(config: Config, readFile: (path: string) => string =
         throw new ConfigError(`SBX_TENANTS_FILE: bad tenant id ${JSON.stringify(r.id)}`);
       if (!Array.isArray(r.key_sha256) || !r.key_sha256.every((h) => /^[0-9a-f]{64}$/.test(h)))
         throw new ConfigError(`SBX_TENANTS_FILE: tenant ${r.id} needs key_sha256: [64-hex-char SHA-256 of each key]`);
+      if (
+        r.environments !== undefined &&
+        (!Array.isArray(r.environments) || !r.environments.every((e) => isEnvironment(e)))
+      )
+        throw new ConfigError(
+          `SBX_TENANTS_FILE: tenant ${r.id} environments must be a list of ${ENVIRONMENTS.join(', ')}`,
+        );
       const tenant: Tenant = {
         id: r.id,
         maxTimeMs: Math.min(r.max_time_ms ?? base.maxTimeMs, config.maxTimeMs),
@@ -76,6 +88,7 @@ export function loadTenants(config: Config, readFile: (path: string) => string =
         ratePerMinute: r.rate_per_minute ?? base.ratePerMinute,
         maxQueued: r.max_queued ?? base.maxQueued,
         ...(r.webhook_secret ? { webhookSecret: r.webhook_secret } : {}),
+        environments: (r.environments as Environment[] | undefined) ?? null,
       };
       for (const h of r.key_sha256) byKeyHash.set(h, tenant);
     }

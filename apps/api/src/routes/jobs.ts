@@ -82,6 +82,34 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
     },
   );
 
+  app.get(
+    '/jobs/:id/artifacts/*',
+    {
+      schema: {
+        summary: "One artifact of a job's result (a figure, or a file from /tmp/outputs), as its raw bytes",
+        description:
+          "The content type is the artifact's mime. Artifacts are the program's own content: they are served with `Content-Security-Policy: sandbox` and `nosniff`, so an SVG or HTML one cannot run script in the API's origin. Readable as long as the result (SBX_RESULT_TTL_SECONDS).",
+        params: Type.Object({ id: Type.String({ maxLength: 64 }), '*': Type.String({ maxLength: 256 }) }),
+        response: {
+          200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'The raw bytes.' }),
+          401: ErrorBodySchema,
+          404: ErrorBodySchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id, '*': name } = req.params;
+      const found = await jobs.artifact(id, name, req.tenant);
+      if (!found) throw new ApiError('not_found', `no artifact ${JSON.stringify(name)} for job ${id}`);
+      return reply
+        .header('content-type', found.mime)
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+        .header('cache-control', 'private, max-age=3600')
+        .send(found.data);
+    },
+  );
+
   app.post(
     '/jobs/batch',
     {

@@ -4,6 +4,8 @@ import {
   COMPARATORS,
   type Config,
   cancelledResult,
+  defaultEnvironment,
+  type Environment,
   internalErrorResult,
   type JobData,
   type JobRequest,
@@ -20,7 +22,7 @@ import {
 } from '@sbx/shared';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { liveWorkers, runtimesOf } from './workers.js';
+import { builtEnvironments, environmentsOf, liveWorkers, runtimesOf } from './workers.js';
 
 type JobsConfig = Pick<
   Config,
@@ -33,6 +35,9 @@ type JobsConfig = Pick<
   | 'maxMemoryMb'
   | 'minMemoryMb'
   | 'allowedPolicies'
+  | 'environments'
+  | 'maxArtifacts'
+  | 'maxArtifactBytes'
   | 'maxTests'
   | 'maxOutputBytes'
   | 'resultTtlSeconds'
@@ -58,12 +63,15 @@ interface Webhooks {
 }
 
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
+/** How long the live workers' environments are trusted before submit reads them again. */
+const BUILT_CACHE_MS = 2000;
 /** How long a replayed key waits for the job its first request is still queueing. */
 const JOB_APPEAR_MS = 2000;
 
 /** Submitting and looking up jobs; the routes only translate HTTP. */
 export class JobService {
   private readonly keys;
+  private built: { at: number; names: Set<Environment> | null } | null = null;
 
   constructor(
     private readonly queue: Queue<JobData>,
@@ -83,6 +91,11 @@ export class JobService {
       defaultTimeMs: Math.min(this.config.defaultTimeMs, tenant.maxTimeMs),
       defaultMemoryMb: Math.min(this.config.defaultMemoryMb, tenant.maxMemoryMb),
     };
+  }
+
+  /** The environments the server serves, narrowed to the tenant's allow-list where it has one. */
+  private environmentsFor(tenant: Tenant): Environment[] {
+    return this.config.environments.filter((e) => !tenant.environments || tenant.environments.includes(e));
   }
 
   /** strict unless the operator allows only laxer profiles: a job that names none must still run. */
@@ -106,9 +119,12 @@ export class JobService {
         input_bytes: b.maxStdinBytes,
         output_bytes: b.maxOutputBytes,
         tests: b.maxTests,
+        artifacts: b.maxArtifacts,
+        artifact_bytes: b.maxArtifactBytes,
         args: MAX_ARGS,
         arg_chars: MAX_ARG_CHARS,
       },
+      environments: environmentsOf(workers, this.environmentsFor(tenant), defaultEnvironment(this.config)),
       policies: [...this.config.allowedPolicies],
       default_policy: this.defaultPolicy,
       comparators: [...COMPARATORS],
@@ -172,6 +188,14 @@ export class JobService {
         `policy "${policy}" is not allowed on this server; allowed: ${this.config.allowedPolicies.join(', ')}`,
         { allowed: this.config.allowedPolicies },
       );
+    const environment = (request.environment ?? defaultEnvironment(this.config)) as Environment;
+    const offered = this.environmentsFor(tenant);
+    if (!offered.includes(environment))
+      throw new ApiError(
+        'environment_not_available',
+        `environment "${environment}" is not available to this caller; available: ${offered.join(', ') || 'none'}`,
+        { environment, available: offered },
+      );
     const id = randomUUID();
     const data: JobData = {
       code: request.code,
@@ -180,6 +204,8 @@ export class JobService {
       ...(request.output_encoding === 'base64' ? { output_encoding: 'base64' as const } : {}),
       limits,
       policy,
+      environment,
+      ...(request.figure_format === 'svg' ? { figure_format: 'svg' as const } : {}),
       ...(tests
         ? {
             tests,
@@ -254,6 +280,7 @@ export class JobService {
    * ownership. A full cap is a 429; Redis trouble is a 503 and nothing stays reserved.
    */
   private async enqueue(tenant: Tenant, prepared: { id: string; data: JobData }[]): Promise<Job<JobData>[]> {
+    await this.refuseUnbuilt(prepared.map((p) => p.data.environment ?? 'python'));
     const ids = prepared.map((p) => p.id);
     const queuedKey = this.keys.queued(tenant.id);
     let reserved: unknown;
@@ -282,6 +309,28 @@ export class JobService {
   }
 
   /** False when the job exists and belongs to someone else: callers then answer 404, as for no job. */
+  /**
+   * An environment served in config but whose image no live worker has (not built on this fleet) is
+   * refused rather than queued for ever. Unknown (no live worker, Redis trouble) lets the job queue,
+   * as every job does while workers are away.
+   */
+  private async refuseUnbuilt(environments: Environment[]): Promise<void> {
+    const now = Date.now();
+    if (!this.built || now - this.built.at > BUILT_CACHE_MS) {
+      const workers = await liveWorkers(this.redis, this.config.prefix, this.config.workerStaleMs).catch(() => null);
+      this.built = { at: now, names: workers ? builtEnvironments(workers) : null };
+    }
+    const { names } = this.built;
+    if (!names) return;
+    for (const environment of new Set(environments))
+      if (!names.has(environment))
+        throw new ApiError(
+          'environment_not_available',
+          `environment "${environment}" is not built on any live worker (build-image.sh ${environment}, then restart the workers)`,
+          { environment, available: [...names] },
+        );
+  }
+
   private async ownedBy(id: string, tenant: Tenant): Promise<boolean> {
     const owner = await this.redis.get(this.keys.owner(id));
     return owner === null || owner === tenant.id;
@@ -367,6 +416,13 @@ export class JobService {
   async result(id: string): Promise<RunResult | null> {
     const raw = await this.redis.get(this.keys.result(id));
     return raw ? (JSON.parse(raw) as RunResult) : null;
+  }
+
+  /** One artifact of a finished job's result, as raw bytes; null when the job or the name is unknown. */
+  async artifact(id: string, name: string, tenant: Tenant): Promise<{ mime: string; data: Buffer } | null> {
+    if (!(await this.ownedBy(id, tenant))) return null;
+    const found = (await this.result(id))?.artifacts?.find((a) => a.name === name);
+    return found?.data === undefined ? null : { mime: found.mime, data: Buffer.from(found.data, 'base64') };
   }
 
   /** Where the job is. Null when no such job exists (or it has expired). */

@@ -1,4 +1,4 @@
-import { redisKeys, type ServiceInfo, type WorkerHealth } from '@sbx/shared';
+import { ENVIRONMENT_SPECS, type Environment, redisKeys, type ServiceInfo, type WorkerHealth } from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /** Workers seen within the staleness window, each with the self-check it stored (null while it runs). */
@@ -28,4 +28,32 @@ export function runtimesOf(workers: { health: WorkerHealth | null }[]): ServiceI
     byKey.set(key, entry);
   }
   return [...byKey.values()];
+}
+
+/**
+ * Environments some live worker has an image for; null when no live worker has said (none live, or
+ * all still checking, or older workers that do not report environments).
+ */
+export function builtEnvironments(workers: { health: WorkerHealth | null }[]): Set<Environment> | null {
+  const reporting = workers.filter((w) => w.health?.environments);
+  if (reporting.length === 0) return null;
+  return new Set(reporting.flatMap((w) => (w.health?.environments ?? []).map((e) => e.name)));
+}
+
+/** GET /info's environments: those offered to the caller, with versions and worker counts from the live workers. */
+export function environmentsOf(
+  workers: { health: WorkerHealth | null }[],
+  offered: Environment[],
+  fallback: Environment,
+): ServiceInfo['environments'] {
+  return offered.map((name) => {
+    const having = workers.flatMap((w) => (w.health?.environments ?? []).filter((e) => e.name === name));
+    return {
+      name,
+      description: ENVIRONMENT_SPECS[name].description,
+      default: name === fallback,
+      versions: having.find((e) => e.versions)?.versions ?? null,
+      workers: having.length,
+    };
+  });
 }

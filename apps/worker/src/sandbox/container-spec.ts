@@ -1,4 +1,11 @@
-import type { Config, ResolvedLimits } from '@sbx/shared';
+import {
+  type Config,
+  ENVIRONMENT_SPECS,
+  ENVIRONMENTS,
+  type Environment,
+  imageFor,
+  type ResolvedLimits,
+} from '@sbx/shared';
 import type { ContainerCreateOptions } from 'dockerode';
 import { BACKGROUND_CPU_SHARES } from './cpu-priority.js';
 
@@ -8,10 +15,17 @@ export const LABELS = {
   prefix: 'sbx.prefix',
   job: 'sbx.job',
   worker: 'sbx.worker',
+  environment: 'sbx.environment',
 } as const;
 
+/** What a sandbox is made for: a job's limits, in an environment (python when absent). */
+export type SandboxSpec = ResolvedLimits & { environment?: Environment };
+
+export const environmentOf = (spec: SandboxSpec): Environment => spec.environment ?? 'python';
+
 export interface SandboxSettings {
-  image: string;
+  /** The image of each environment. */
+  images: Record<Environment, string>;
   runtime: string;
   tmpfsMb: number;
   nproc: number;
@@ -44,7 +58,7 @@ export const SUPERVISOR_CAPS = ['SETUID', 'SETGID', 'KILL'] as const;
 /** A deployment's sandbox settings: every runner of it (cold, pooled, self-check) starts the same container. */
 export function sandboxSettingsFromConfig(config: Config): SandboxSettings {
   return {
-    image: config.image,
+    images: Object.fromEntries(ENVIRONMENTS.map((e) => [e, imageFor(config, e)])) as Record<Environment, string>,
     runtime: config.runtime,
     tmpfsMb: config.tmpfsMb,
     nproc: config.nproc,
@@ -59,13 +73,14 @@ export function sandboxSettingsFromConfig(config: Config): SandboxSettings {
 }
 
 /**
- * Added to the job's memory limit for the container's cgroup. The limit itself is enforced inside,
- * by RLIMIT_AS on what the program maps on top of the harness (child.py, set_limits), so that an
- * allocation past it is the program's own MemoryError; the cgroup must leave room for that to
- * happen first: gVisor's sentry and the supervisor (27-28 MB idle, measured under runsc 20240729),
- * the 4 MB of address-space slack, and what the sentry grows by with the program's pages.
+ * The cgroup's memory is the job's limit plus the environment's share (ENVIRONMENT_SPECS). The limit
+ * itself is enforced inside, by RLIMIT_AS on what the program maps on top of the harness and its
+ * preloaded libraries (child.py, set_limits), so that an allocation past it is the program's own
+ * MemoryError; the cgroup leaves room for that to happen first and stays the floor for memory no
+ * mapping accounts for.
  */
-export const SANDBOX_MEMORY_OVERHEAD_MB = 48;
+export const sandboxMemoryMb = (spec: SandboxSpec) =>
+  spec.memory_mb + ENVIRONMENT_SPECS[environmentOf(spec)].memoryShareMb;
 
 /**
  * The whole security posture of a sandbox container in one place. Every flag
@@ -73,14 +88,14 @@ export const SANDBOX_MEMORY_OVERHEAD_MB = 48;
  */
 export function buildContainerSpec(
   settings: SandboxSettings,
-  limits: ResolvedLimits,
+  limits: SandboxSpec,
   labels: { jobId: string; workerId: string; prefix: string },
   /** Started ahead of demand: the lowest CPU weight until a job takes it (see cpu-priority.ts). */
   background = false,
 ): ContainerCreateOptions {
-  const memoryBytes = (limits.memory_mb + SANDBOX_MEMORY_OVERHEAD_MB) * 1024 * 1024;
+  const memoryBytes = sandboxMemoryMb(limits) * 1024 * 1024;
   return {
-    Image: settings.image,
+    Image: settings.images[environmentOf(limits)],
     // The image's CMD starts the harness; the code arrives on stdin, never on argv.
     User: settings.user,
     WorkingDir: '/tmp',
@@ -99,6 +114,7 @@ export function buildContainerSpec(
       [LABELS.prefix]: labels.prefix,
       [LABELS.job]: labels.jobId,
       [LABELS.worker]: labels.workerId,
+      [LABELS.environment]: environmentOf(limits),
     },
     HostConfig: {
       Runtime: settings.runtime,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
-import { buildContainerSpec, type SandboxSettings } from './container-spec.js';
+import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
 import type { OomEvents } from './oom-events.js';
@@ -59,7 +59,7 @@ export class SandboxLostError extends Error {
 export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
 
-  async acquire(limits: ResolvedLimits, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox> {
+  async acquire(limits: SandboxSpec, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox> {
     const { docker, settings, workerId, prefix } = this.opts;
     const spec = buildContainerSpec(
       settings,

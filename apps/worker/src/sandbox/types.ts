@@ -1,4 +1,4 @@
-import type { ResolvedLimits } from '@sbx/shared';
+import type { SandboxSpec } from './container-spec.js';
 import type { StartTicket } from './cpu-priority.js';
 import type { TestSlice } from './test-slices.js';
 
@@ -68,5 +68,5 @@ export interface SandboxRunner {
    * Resolves once the harness inside waits for its job. `background`: started ahead of demand, at
    * the lowest CPU weight until the ticket is raised or the sandbox prioritized.
    */
-  acquire(limits: ResolvedLimits, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox>;
+  acquire(limits: SandboxSpec, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox>;
 }

@@ -1,4 +1,4 @@
-import type { ResolvedLimits } from '@sbx/shared';
+import { environmentOf, type SandboxSpec } from './container-spec.js';
 import { StartTicket } from './cpu-priority.js';
 import type { Sandbox, SandboxRunner } from './types.js';
 
@@ -10,7 +10,7 @@ export interface WarmPoolOptions {
   /** Ceiling: most sandboxes kept ready or starting, however high demand goes. */
   max: number;
   /** The limits pooled sandboxes are created with: exactly what a cold one for a default job gets. */
-  limits: ResolvedLimits;
+  limits: SandboxSpec;
   /**
    * Sandboxes started at once to refill the pool. A start costs 0.3-1 CPU-seconds, by machine: more at
    * once only slows the jobs that are running. Default 1.
@@ -87,8 +87,11 @@ export class WarmPoolRunner implements SandboxRunner {
     this.fill();
   }
 
-  async acquire(limits: ResolvedLimits, labels: { jobId: string }): Promise<Sandbox> {
-    const fits = !this.closed && limits.memory_mb === this.opts.limits.memory_mb;
+  async acquire(limits: SandboxSpec, labels: { jobId: string }): Promise<Sandbox> {
+    const fits =
+      !this.closed &&
+      limits.memory_mb === this.opts.limits.memory_mb &&
+      environmentOf(limits) === environmentOf(this.opts.limits);
     if (!fits) {
       this.opts.onAcquire?.('miss');
       return this.cold.acquire(limits, labels);
