@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { ENV_VARS, type RunResult } from '@sbx/shared';
 import type { WorkerService } from '@sbx/worker';
 import { startStack } from '../support/stack.js';
+import { coldChartCommand, measureWarmCharts, timeColdChart } from './chart.js';
 import {
   bareHostCommand,
   CODE,
@@ -44,6 +45,8 @@ const SETTINGS = {
   baseline: envCount('BENCH_BASELINE', 20),
   baselineBurst: envCount('BENCH_BASELINE_BURST', 40),
   bare: envCount('BENCH_BARE', 50),
+  charts: envCount('BENCH_CHARTS', 20),
+  chartBaseline: envCount('BENCH_CHART_BASELINE', 10),
   /** The worker's concurrency, and so the parallelism of the cold docker rate it is compared with. */
   concurrency: 2,
   idleSeconds: 10,
@@ -67,6 +70,7 @@ function poolEnv(): Record<string, string> {
   for (const [name, override] of [
     ['SBX_POOL_MIN', 'BENCH_POOL_MIN'],
     ['SBX_POOL_MAX', 'BENCH_POOL_MAX'],
+    ['SBX_POOL_MIN_PYTHON_DATA', 'BENCH_DATA_POOL_MIN'],
   ] as const) {
     const value = process.env[override] || defaults.get(name);
     if (defaults.has(name) && value !== undefined) env[name] = value;
@@ -80,6 +84,7 @@ function stackEnv(pool: Record<string, string>): Record<string, string> {
     SBX_LOG_LEVEL: 'error',
     // Every request counts against the anonymous tenant's 600/min; the polls alone would reach it.
     SBX_RATE_PER_MINUTE: '1000000',
+    SBX_ENVIRONMENTS: 'python,python-data',
     ...pool,
   };
 }
@@ -221,6 +226,21 @@ try {
   const idleRest = await rest('floor', 5000);
   log(`idle pool: measuring for ${SETTINGS.idleSeconds} s`);
   const idle = await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds);
+  log(`charts: ${SETTINGS.charts} sequential POST /run of a 1,000-point chart from a warm python-data sandbox`);
+  const charts = await measureWarmCharts(sbx, registry, SETTINGS.charts);
+  log(`charts baseline: ${SETTINGS.chartBaseline} cold docker runs of the same chart`);
+  const coldCharts = await sequentially(SETTINGS.chartBaseline, () =>
+    timeColdChart(coldChartCommand(stack.config.dataImage, stack.config.runtime)),
+  );
+  log(`idle python-data sandbox: measuring for ${SETTINGS.idleSeconds} s`);
+  await waitForPoolAtRest(registry, 0, {
+    until: 'full',
+    restMs: 3000,
+    timeoutMs: 60_000,
+    fallbackMs: 5000,
+    environment: 'python-data',
+  });
+  const dataIdle = await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds, 'python-data');
 
   const report = renderReport({
     machine,
@@ -257,6 +277,14 @@ try {
     baselineRest,
     idleRest,
     idle,
+    chart: {
+      warm: spread(charts.seconds),
+      warmHits: charts.warm,
+      runs: SETTINGS.charts,
+      pngBytes: charts.pngBytes,
+      cold: spread(coldCharts),
+      idle: dataIdle,
+    },
     elapsedSeconds: (performance.now() - benchStarted) / 1000,
     loadAtEnd: loadAverage(),
   });

@@ -1,5 +1,6 @@
 /** The worker's warm pool from outside: its gauges, and what its idle sandboxes cost the host. */
 import { existsSync, readFileSync } from 'node:fs';
+import type { Environment } from '@sbx/shared';
 import { LABELS, type WorkerService } from '@sbx/worker';
 import { commandOutput } from './commands.js';
 import { mean, sum } from './stats.js';
@@ -14,21 +15,38 @@ export interface PoolGauge {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A metric's values by label value, read in-process (the stack serves no /metrics); null when not exported. */
-async function metricValues(registry: Registry, name: string, label?: string): Promise<Map<string, number> | null> {
+/**
+ * A metric's values by label value, read in-process (the stack serves no /metrics), summed over the
+ * other labels, of one environment's pool when given; null when not exported.
+ */
+async function metricValues(
+  registry: Registry,
+  name: string,
+  label?: string,
+  environment?: Environment,
+): Promise<Map<string, number> | null> {
   const metric = registry.getSingleMetric(name);
   if (!metric) return null;
   const { values } = await metric.get();
-  if (values.length === 0) return null;
-  return new Map(values.map((v) => [String(label ? v.labels[label] : ''), v.value]));
+  const mine = values.filter((v) => !environment || v.labels.environment === environment);
+  if (mine.length === 0) return null;
+  const out = new Map<string, number>();
+  for (const v of mine) {
+    const key = String(label ? v.labels[label] : '');
+    out.set(key, (out.get(key) ?? 0) + v.value);
+  }
+  return out;
 }
 
-/** sbx_pool_size{state} and sbx_pool_target; null while the worker has no pool (or exports neither). */
-export async function readPool(registry: Registry | undefined): Promise<PoolGauge | null> {
+/** sbx_pool_size{state} and sbx_pool_target of one environment's pool (python by default); null while there is none. */
+export async function readPool(
+  registry: Registry | undefined,
+  environment: Environment = 'python',
+): Promise<PoolGauge | null> {
   if (!registry) return null;
-  const size = await metricValues(registry, 'sbx_pool_size', 'state');
+  const size = await metricValues(registry, 'sbx_pool_size', 'state', environment);
   if (!size) return null;
-  const target = (await metricValues(registry, 'sbx_pool_target'))?.get('');
+  const target = (await metricValues(registry, 'sbx_pool_target', undefined, environment))?.get('');
   const idle = size.get('idle') ?? 0;
   return { idle, starting: size.get('starting') ?? 0, target: target ?? idle };
 }
@@ -55,17 +73,23 @@ export interface RestOutcome {
 export async function waitForPoolAtRest(
   registry: Registry | undefined,
   floor: number,
-  opts: { until: 'full' | 'floor'; restMs: number; timeoutMs: number; fallbackMs: number },
+  opts: {
+    until: 'full' | 'floor';
+    restMs: number;
+    timeoutMs: number;
+    fallbackMs: number;
+    environment?: Environment;
+  },
 ): Promise<RestOutcome> {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  if (!(await readPool(registry))) {
+  if (!(await readPool(registry, opts.environment))) {
     await sleep(opts.fallbackMs);
     return { settled: false, seconds: elapsed(), pool: null };
   }
   let restingSince: number | null = null;
   for (;;) {
-    const pool = await readPool(registry);
+    const pool = await readPool(registry, opts.environment);
     const full = pool !== null && pool.starting === 0 && pool.idle === pool.target;
     const atRest = full && (opts.until === 'full' || pool?.target === floor);
     const now = performance.now();
@@ -87,9 +111,17 @@ export interface IdleCost {
   changed: boolean;
 }
 
-/** Running containers the stack's worker labelled with its prefix: after the workloads, the idle pool. */
-export async function poolContainers(prefix: string): Promise<string[]> {
-  const out = await commandOutput('docker', ['ps', '-q', '--no-trunc', '--filter', `label=${LABELS.prefix}=${prefix}`]);
+/** Running containers of one environment the stack's worker labelled with its prefix: after the workloads, the idle pool. */
+export async function poolContainers(prefix: string, environment: Environment = 'python'): Promise<string[]> {
+  const out = await commandOutput('docker', [
+    'ps',
+    '-q',
+    '--no-trunc',
+    '--filter',
+    `label=${LABELS.prefix}=${prefix}`,
+    '--filter',
+    `label=${LABELS.environment}=${environment}`,
+  ]);
   return out === 'unknown' ? [] : out.split('\n').filter(Boolean);
 }
 
@@ -112,9 +144,13 @@ export const cpuNanoseconds = (id: string) => readCounter(`${CGROUP_V1}/cpuacct/
  * here). Memory is sampled every second and averaged; CPU is the cpuacct delta over the window.
  * Null on a host without Docker's cgroup v1 hierarchy: there is nothing to read.
  */
-export async function measureIdleCost(prefix: string, seconds: number): Promise<IdleCost | null> {
+export async function measureIdleCost(
+  prefix: string,
+  seconds: number,
+  environment: Environment = 'python',
+): Promise<IdleCost | null> {
   if (!existsSync(`${CGROUP_V1}/memory/docker`) || !existsSync(`${CGROUP_V1}/cpuacct/docker`)) return null;
-  const ids = await poolContainers(prefix);
+  const ids = await poolContainers(prefix, environment);
   const startedAt = performance.now();
   const cpuBefore = ids.map(cpuNanoseconds);
   const memorySamples: number[] = [];
@@ -124,7 +160,7 @@ export async function measureIdleCost(prefix: string, seconds: number): Promise<
   }
   const cpuAfter = ids.map(cpuNanoseconds);
   const windowNs = (performance.now() - startedAt) * 1e6;
-  const after = new Set(await poolContainers(prefix));
+  const after = new Set(await poolContainers(prefix, environment));
   return {
     containers: ids.length,
     memoryBytes: mean(memorySamples),
