@@ -9,7 +9,7 @@ import { pollJob } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const key = () => `sk_${randomBytes(16).toString('hex')}`;
-const keys = { acme: key(), beta: key(), capped: key(), slow: key() };
+const keys = { acme: key(), beta: key(), capped: key(), slow: key(), plain: key() };
 
 describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits, queue caps', () => {
   let stack: Stack;
@@ -22,9 +22,13 @@ describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits
         { id: 'beta', key_sha256: [hashApiKey(keys.beta)] },
         { id: 'capped', key_sha256: [hashApiKey(keys.capped)], max_queued: 2 },
         { id: 'slow', key_sha256: [hashApiKey(keys.slow)], rate_per_minute: 3 },
+        { id: 'plain', key_sha256: [hashApiKey(keys.plain)], environments: ['python'] },
       ]),
     );
-    stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: file } });
+    stack = await startStack({
+      worker: false,
+      env: { SBX_TENANTS_FILE: file, SBX_ENVIRONMENTS: 'python,python-data' },
+    });
   });
   after(async () => {
     await stack.stop();
@@ -48,6 +52,23 @@ describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits
     const list = await stack.app.inject({ method: 'GET', url: `/jobs?ids=${id}`, headers: as('beta') });
     assert.deepEqual(list.json().jobs, [{ id, state: 'not_found' }]);
     assert.equal((await stack.app.inject({ method: 'GET', url: `/jobs/${id}` })).statusCode, 401);
+  });
+
+  test("a tenant's environment allow-list: others are environment_not_available to it, and /info says so", async () => {
+    const refused = await submit('plain', { code: 'print(1)', environment: 'python-data' });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().code, 'environment_not_available');
+    assert.deepEqual(refused.json().details.available, ['python']);
+    assert.equal((await submit('plain', { code: 'print(1)' })).statusCode, 202, 'its own environment is fine');
+    assert.equal((await submit('beta', { code: 'print(1)', environment: 'python-data' })).statusCode, 202);
+    const names = async (tenant: keyof typeof keys) =>
+      (
+        (await stack.app.inject({ method: 'GET', url: '/info', headers: as(tenant) })).json().environments as {
+          name: string;
+        }[]
+      ).map((e) => e.name);
+    assert.deepEqual(await names('plain'), ['python']);
+    assert.deepEqual(await names('beta'), ['python', 'python-data']);
   });
 
   test("GET /info gives the caller's own maxima", async () => {
