@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SbxApiError, SbxClient } from '@sbx/client';
+import { saveArtifacts } from '@sbx/client/save-artifacts';
 import { type Stack, startStack } from '../support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,7 +37,9 @@ describe('client libraries and README examples, against a live API', () => {
   let stack: Stack;
   let url = '';
   before(async () => {
-    stack = await startStack({ env: { SBX_SELF_CHECK: 'off', SBX_WORKER_CONCURRENCY: '2' } });
+    stack = await startStack({
+      env: { SBX_SELF_CHECK: 'off', SBX_WORKER_CONCURRENCY: '2', SBX_ENVIRONMENTS: 'python,python-data' },
+    });
     await stack.app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
   });
@@ -117,6 +120,44 @@ describe('client libraries and README examples, against a live API', () => {
       const ts = await sh(process.execPath, ['--import', 'tsx', `${dir}/example.ts`], { SBX_URL: url }, TEST_DIR);
       assert.equal(ts.code, 0, ts.out);
       assert.match(ts.out, /\{ passed: 1, total: 1 \}/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the README chart examples save a PNG, by curl and by one Python call; saveArtifacts does it in TypeScript', async () => {
+    const dir = await mkdtemp(`${TEST_DIR}.charts-`);
+    const isPng = async (path: string) =>
+      (await readFile(path)).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    try {
+      const curl = await sh('bash', ['-c', await readmeExample('chart-curl')], { SBX_URL: url }, dir);
+      assert.equal(curl.code, 0, curl.out);
+      assert.equal(curl.out, 'figure-1.png image/png\n');
+      assert.ok(await isPng(`${dir}/chart.png`), 'chart.png is a PNG');
+
+      const python = await sh(
+        'python3',
+        ['-c', await readmeExample('chart-python')],
+        { SBX_URL: url, PYTHONPATH: `${ROOT}clients/python` },
+        dir,
+      );
+      assert.equal(python.code, 0, python.out);
+      assert.equal(python.out, "['charts/figure-1.png']\n");
+      assert.ok(await isPng(`${dir}/charts/figure-1.png`));
+
+      const sbx = new SbxClient({ baseUrl: url });
+      const result = await sbx.run({
+        environment: 'python-data',
+        policy: 'standard',
+        code: 'import matplotlib.pyplot as plt\nplt.plot([1, 2])\nopen("/tmp/outputs/n.txt", "w").write("7")',
+      });
+      const written = await saveArtifacts(result, `${dir}/ts`);
+      assert.deepEqual(written, [`${dir}/ts/figure-1.png`, `${dir}/ts/n.txt`]);
+      assert.equal(await readFile(`${dir}/ts/n.txt`, 'utf8'), '7');
+      await assert.rejects(
+        saveArtifacts({ artifacts: [{ name: '../escape', mime: 'text/plain', bytes: 1, data: 'eA==', url: '' }] }, dir),
+        /leaves the folder/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ServiceInfo } from '@sbx/shared';
+import { hashApiKey, type RunResult, type ServiceInfo } from '@sbx/shared';
 import { run, type Stack, startStack } from '../support/stack.js';
+
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const keys = { owner: `sk_${randomBytes(16).toString('hex')}`, other: `sk_${randomBytes(16).toString('hex')}` };
 
 /**
  * The python-data environment through the real stack: its own image with numpy, pandas and
@@ -39,6 +46,8 @@ describe('python-data: a preloaded numpy, pandas and matplotlib environment', ()
         'import numpy as np, pandas as pd, matplotlib.pyplot as plt',
         'print(before, plt.get_backend(), int(np.arange(5).sum()), len(pd.DataFrame({"a": [1, 2]})))',
       ].join('\n'),
+      // The strict profile refuses sys.modules itself; what strict programs may import is the hostile corpus's.
+      { policy: 'standard' },
     );
     assert.equal(r.status, 'ok', r.stderr);
     assert.equal(r.stdout, 'True agg 10 2\n');
@@ -72,6 +81,121 @@ describe('python-data: a preloaded numpy, pandas and matplotlib environment', ()
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().code, 'environment_not_available');
     assert.deepEqual(res.json().details.available, ['python', 'python-data']);
+  });
+});
+
+describe('artifacts: figures and output files come back with the result, and by their own route', () => {
+  let stack: Stack;
+  const file = join(tmpdir(), `sbx-artifact-tenants-${randomBytes(4).toString('hex')}.json`);
+  const as = (who: keyof typeof keys) => ({ authorization: `Bearer ${keys[who]}` });
+  const runAs = async (who: keyof typeof keys, payload: Record<string, unknown>): Promise<RunResult> => {
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/run',
+      headers: as(who),
+      payload: { environment: 'python-data', ...payload },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json();
+  };
+  before(async () => {
+    await writeFile(
+      file,
+      JSON.stringify([
+        { id: 'owner', key_sha256: [hashApiKey(keys.owner)] },
+        { id: 'other', key_sha256: [hashApiKey(keys.other)] },
+      ]),
+    );
+    stack = await startStack({
+      env: { SBX_ENVIRONMENTS: 'python,python-data', SBX_TENANTS_FILE: file, SBX_MAX_ARTIFACTS: '3' },
+    });
+  });
+  after(async () => {
+    await stack.stop();
+    await rm(file, { force: true });
+  });
+
+  test('a figure left open is a PNG artifact, served raw by GET /jobs/:id/artifacts/:name to its tenant only', async () => {
+    const r = await runAs('owner', {
+      code: 'import matplotlib.pyplot as plt\nimport numpy as np\nx = np.linspace(0, 1, 1000)\nplt.plot(x, x**2)',
+    });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, '', 'artifacts are not output');
+    const [figure, ...rest] = r.artifacts ?? [];
+    assert.deepEqual(rest, []);
+    assert.equal(figure?.name, 'figure-1.png');
+    assert.equal(figure?.mime, 'image/png');
+    const bytes = Buffer.from(figure?.data ?? '', 'base64');
+    assert.ok(bytes.subarray(0, 8).equals(PNG), 'a PNG');
+    assert.equal(figure?.bytes, bytes.length);
+    assert.equal(figure?.url, `/jobs/${r.id}/artifacts/figure-1.png`);
+
+    const raw = await stack.app.inject({ method: 'GET', url: figure?.url ?? '', headers: as('owner') });
+    assert.equal(raw.statusCode, 200);
+    assert.equal(raw.headers['content-type'], 'image/png');
+    assert.match(String(raw.headers['content-security-policy']), /sandbox/);
+    assert.ok(raw.rawPayload.equals(bytes), 'the same bytes');
+    const theirs = await stack.app.inject({ method: 'GET', url: figure?.url ?? '', headers: as('other') });
+    assert.equal(theirs.statusCode, 404);
+    const missing = await stack.app.inject({
+      method: 'GET',
+      url: `/jobs/${r.id}/artifacts/figure-9.png`,
+      headers: as('owner'),
+    });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().code, 'not_found');
+  });
+
+  test('plt.show() emits and closes; SVG on request; files under /tmp/outputs in the standard profile', async () => {
+    const r = await runAs('owner', {
+      policy: 'standard',
+      figure_format: 'svg',
+      code: [
+        'import matplotlib.pyplot as plt',
+        'plt.plot([1, 2]); plt.show()',
+        'plt.bar(["a"], [3])',
+        'import os',
+        'os.makedirs("/tmp/outputs/data")',
+        'open("/tmp/outputs/data/t.csv", "w").write("a,b\\n1,2\\n")',
+      ].join('\n'),
+    });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.deepEqual(
+      r.artifacts?.map((a) => [a.name, a.mime]),
+      [
+        ['figure-1.svg', 'image/svg+xml'],
+        ['figure-2.svg', 'image/svg+xml'],
+        ['data/t.csv', 'text/csv'],
+      ],
+    );
+    assert.match(Buffer.from(r.artifacts?.[0]?.data ?? '', 'base64').toString(), /<svg/);
+    assert.equal(Buffer.from(r.artifacts?.[2]?.data ?? '', 'base64').toString(), 'a,b\n1,2\n');
+    const csv = await stack.app.inject({ method: 'GET', url: r.artifacts?.[2]?.url ?? '', headers: as('owner') });
+    assert.equal(csv.body, 'a,b\n1,2\n');
+  });
+
+  test('past SBX_MAX_ARTIFACTS the result is output_limit, keeps what fit and names what was dropped', async () => {
+    const r = await runAs('owner', {
+      code: 'import matplotlib.pyplot as plt\nfor i in range(5):\n    plt.figure(); plt.plot([i])',
+    });
+    assert.equal(r.status, 'output_limit');
+    assert.deepEqual(
+      r.artifacts?.map((a) => a.name),
+      ['figure-1.png', 'figure-2.png', 'figure-3.png'],
+    );
+    assert.match(r.message ?? '', /2 artifacts? dropped/);
+    assert.match(r.message ?? '', /figure-4\.png/);
+  });
+
+  test('test-case jobs collect no artifacts: their tests are judged on stdout', async () => {
+    const r = await runAs('owner', {
+      code: 'import matplotlib.pyplot as plt\nplt.plot([1])\nprint(input())',
+      tests: [{ stdin: 'x', expected_output: 'x' }],
+    });
+    assert.equal(r.status, 'ok');
+    assert.equal(r.summary?.passed, 1);
+    assert.equal(r.artifacts, undefined);
   });
 });
 

@@ -1,9 +1,9 @@
-import type { JobData, OutputEncoding, RunResult, Stages } from '@sbx/shared';
+import { type Artifact, artifactUrl, type JobData, type OutputEncoding, type RunResult, type Stages } from '@sbx/shared';
 import { classify, lostBecause } from './classify.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
 import { extractReport } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/test-slices.js';
-import type { SandboxRunner } from './sandbox/types.js';
+import type { RawRun, SandboxRunner } from './sandbox/types.js';
 import { finishedTestPassed, judgeTests } from './test-cases.js';
 
 export interface ExecuteOptions {
@@ -21,6 +21,8 @@ export interface ExecuteOptions {
   onDisposal?: (dispose: () => Promise<void>) => void;
   /** Seconds the job waited in the queue, for the result's stages. */
   queuedSeconds?: number;
+  /** Caps on a single run's artifacts (SBX_MAX_ARTIFACTS, SBX_MAX_ARTIFACT_BYTES); none collected without. */
+  artifacts?: { maxCount: number; maxBytes: number };
 }
 
 /** Acquires a sandbox, runs one submission in it, disposes of it, and judges the run. */
@@ -49,6 +51,10 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         stdin: data.stdin,
         ...(data.args ? { args: data.args } : {}),
         policy,
+        // Test-case jobs collect none: their tests are judged on stdout (README, Artifacts).
+        ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0
+          ? { artifacts: { format: data.figure_format ?? 'png', ...opts.artifacts } }
+          : {}),
         ...(tests
           ? {
               tests: tests.map((t) => ({ stdin: t.stdin, ...(t.args ? { args: t.args } : {}), ...t.limits })),
@@ -109,6 +115,13 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       data.output_encoding,
     );
     const time = report ? Math.min(report.time, raw.wallTime) : raw.wallTime;
+    const artifacts = artifactsOf(jobId, raw);
+    // Past a cap, what fit is kept; a run that was otherwise fine says its output was cut.
+    const dropped = raw.artifactsDropped;
+    if (dropped.count > 0 && verdict.status === 'ok') {
+      verdict.status = 'output_limit';
+      verdict.message = `${dropped.count} ${dropped.count === 1 ? 'artifact' : 'artifacts'} dropped past the limits (at most ${opts.artifacts?.maxCount} artifacts, ${opts.artifacts?.maxBytes} bytes together): ${dropped.names.join(', ')}`;
+    }
     return {
       id: jobId,
       status: verdict.status,
@@ -126,6 +139,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       policy: data.policy,
       environment,
       ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
+      ...(artifacts.length ? { artifacts } : {}),
       wall_time: round(raw.wallTime),
       stages: stages(),
       submitted_at: data.submitted_at,
@@ -135,6 +149,17 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
     if (opts.onDisposal) opts.onDisposal(() => sandbox.dispose());
     else await sandbox.dispose();
   }
+}
+
+/** The run's artifacts as a result carries them: content in base64, and where GET serves it raw. */
+function artifactsOf(jobId: string, raw: Pick<RawRun, 'artifacts'>): Artifact[] {
+  return raw.artifacts.map((a) => ({
+    name: a.name,
+    mime: a.mime,
+    bytes: a.data.length,
+    data: a.data.toString('base64'),
+    url: artifactUrl(jobId, a.name),
+  }));
 }
 
 /** Keeps at most `cap` bytes of output, stdout first, as text or as base64 of the exact bytes. */

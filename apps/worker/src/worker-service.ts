@@ -365,6 +365,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           onAcquired: (s) => metrics.sandboxStart.observe(s),
           onDisposal: (dispose) => disposer.add(dispose),
           queuedSeconds,
+          artifacts: { maxCount: config.maxArtifacts, maxBytes: config.maxArtifactBytes },
         }),
         watchdogMs(job.data),
       );

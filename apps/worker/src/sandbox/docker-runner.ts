@@ -4,7 +4,16 @@ import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
-import { doneExitCode, encodeJobFrame, stripDone } from './harness-report.js';
+import {
+  artifactsMarker,
+  doneExitCode,
+  type ExtractedArtifacts,
+  encodeJobFrame,
+  extractArtifacts,
+  extractReport,
+  MAX_DROPPED_NAMES,
+  stripDone,
+} from './harness-report.js';
 import type { OomEvents } from './oom-events.js';
 import { OutputCollector } from './output-collector.js';
 import { ReadyGate } from './ready-gate.js';
@@ -170,6 +179,12 @@ class DockerSandbox implements Sandbox {
     // With continueAfter, the supervisor waits after each test but the last for a go-ahead on stdin:
     // expected outputs never enter the sandbox, so only the worker can tell a wrong answer.
     const { tests, continueAfter } = input;
+    // Artifacts come after the user's output, behind their marker: they get a cap of their own.
+    const artifacts = !tests && input.artifacts && input.artifacts.maxCount > 0 ? input.artifacts : undefined;
+    if (artifacts)
+      collector.watchStderr(Buffer.from(artifactsMarker(nonce)), (declared) =>
+        collector.allow(artifactAllowance(declared, artifacts)),
+      );
     let answered = 0;
     const reportMarker = Buffer.from(`\n\x1esbx-report:${nonce}:`);
     const answerFinishedTests = () => {
@@ -204,6 +219,11 @@ class DockerSandbox implements Sandbox {
       memory_mb: this.limits.memory_mb,
       policy: input.policy,
       ...(tests ? { tests, stop_on_failure: continueAfter !== undefined } : {}),
+      artifacts: {
+        format: artifacts?.format ?? 'png',
+        max_count: artifacts?.maxCount ?? 0,
+        max_bytes: artifacts?.maxBytes ?? 0,
+      },
     });
     const started = performance.now();
     this.stream.write(frame);
@@ -235,11 +255,14 @@ class DockerSandbox implements Sandbox {
       const streamCut = end === 'stream' && killedBy === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
       const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>, completed = false, engineKilled = false): RawRun => {
         const out = collector.result();
+        const found = takeArtifacts(stripDone(out.stderr, nonce), nonce, artifacts);
         return {
           killedBy,
           ...how,
           stdout: stripDone(out.stdout, nonce),
-          stderr: stripDone(out.stderr, nonce),
+          stderr: found.stderr,
+          artifacts: found.artifacts,
+          artifactsDropped: found.dropped,
           outputOverflow: out.overflow,
           wallTime,
           nonce,
@@ -323,6 +346,37 @@ class DockerSandbox implements Sandbox {
       if (err.statusCode !== 404) throw err;
     });
   }
+}
+
+/** Per artifact frame beyond its base64: the marker, the nonce and its JSON header (a 200-character name, escaped). */
+const ARTIFACT_FRAME_SLACK = 1536;
+/** The report line's growth with the dropped artifacts' names. */
+const ARTIFACT_REPORT_SLACK = 32 * 1024;
+
+/**
+ * How far the output cap is raised at the artifacts' start marker: the total it declares, but never
+ * more than the job's artifact caps can take in base64, plus the frames' own bytes.
+ */
+export function artifactAllowance(declared: number, caps: { maxCount: number; maxBytes: number }): number {
+  const base64Max = Math.ceil((caps.maxBytes + 2 * caps.maxCount) / 3) * 4;
+  return Math.min(declared, base64Max) + caps.maxCount * ARTIFACT_FRAME_SLACK + ARTIFACT_REPORT_SLACK;
+}
+
+/**
+ * The artifact frames out of stderr (which keeps the user's bytes and the report), with what the
+ * report says the supervisor dropped added to what was dropped here.
+ */
+export function takeArtifacts(
+  stderr: Buffer,
+  nonce: string,
+  caps: { maxCount: number; maxBytes: number } | undefined,
+): ExtractedArtifacts {
+  if (!caps) return { stderr, artifacts: [], dropped: { count: 0, names: [] } };
+  const found = extractArtifacts(stderr, nonce, caps);
+  const { report } = extractReport(found.stderr, nonce);
+  const count = (report?.artifacts_dropped ?? 0) + found.dropped.count;
+  const names = [...(report?.dropped_names ?? []), ...found.dropped.names].slice(0, MAX_DROPPED_NAMES);
+  return { ...found, dropped: { count, names } };
 }
 
 const OOM_EVENT_WAIT_MS = 3000;

@@ -1,5 +1,6 @@
 import type { SandboxSpec } from './container-spec.js';
 import type { StartTicket } from './cpu-priority.js';
+import type { RawArtifact } from './harness-report.js';
 import type { TestSlice } from './test-slices.js';
 
 export interface RunInput {
@@ -17,6 +18,12 @@ export interface RunInput {
    * at a test that does not run cleanly. Without it, every test runs.
    */
   continueAfter?: (index: number, slice: TestSlice) => boolean;
+  /**
+   * What comes back as artifacts of a single run (never with tests): matplotlib figures in this
+   * format, and in the standard profile the files under /tmp/outputs; at most maxCount of them and
+   * maxBytes of raw content together. Absent: nothing is collected.
+   */
+  artifacts?: { format: 'png' | 'svg'; maxCount: number; maxBytes: number };
 }
 
 /** What came out of one sandbox run, before it is judged. */
@@ -43,6 +50,13 @@ export interface RawRun {
    * operator's stop or kill), or with the engine no longer answering.
    */
   engineKilled: boolean;
+  /**
+   * Figures and output files, in order, within RunInput.artifacts' caps (checked again here; empty
+   * without it). Never counted as output: `stderr` holds none of their bytes.
+   */
+  artifacts: RawArtifact[];
+  /** Artifacts dropped past a cap (by the supervisor or here): the count, and the first 20 names. */
+  artifactsDropped: { count: number; names: string[] };
 }
 
 /**
