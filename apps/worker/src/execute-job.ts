@@ -1,4 +1,11 @@
-import { type Artifact, artifactUrl, type JobData, type OutputEncoding, type RunResult, type Stages } from '@sbx/shared';
+import {
+  type Artifact,
+  artifactUrl,
+  type JobData,
+  type OutputEncoding,
+  type RunResult,
+  type Stages,
+} from '@sbx/shared';
 import { classify, lostBecause } from './classify.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
 import { extractReport } from './sandbox/harness-report.js';
