@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RUN_STATUSES, type RunStatus } from '@sbx/shared';
+import { DEFAULT_ENVIRONMENT, ENVIRONMENTS, type Environment, RUN_STATUSES, type RunStatus } from '@sbx/shared';
 
 export interface HostileCase {
   name: string;
   code: string;
   policy: 'strict' | 'standard';
+  /** The sandbox environment (`# environment:`; default python): python-data has numpy, pandas, matplotlib. */
+  environment: Environment;
   /** Status with the policy layer on. */
   expectOn: RunStatus[];
   /** Statuses accepted with the layer off: the floor alone decides; the host must not notice either way. */
@@ -19,7 +21,7 @@ export interface HostileCase {
 }
 
 const DIR = fileURLToPath(new URL('./cases/', import.meta.url));
-const HEADER = /^# (expect|floor|policy|never|never-on|time_ms): (.*)\n/;
+const HEADER = /^# (expect|floor|policy|environment|never|never-on|time_ms): (.*)\n/;
 
 function statuses(raw: string, file: string): RunStatus[] {
   const list = raw.trim().split(/\s+/);
@@ -44,10 +46,13 @@ export function loadCorpus(): HostileCase[] {
       const expect = meta.expect?.[0];
       const floor = meta.floor?.[0];
       if (!expect || !floor) throw new Error(`${file}: needs "# expect:" and "# floor:" headers`);
+      const environment = (meta.environment?.[0]?.trim() ?? DEFAULT_ENVIRONMENT) as Environment;
+      if (!ENVIRONMENTS.includes(environment)) throw new Error(`${file}: unknown environment ${environment}`);
       return {
         name: file.replace(/\.py$/, ''),
         code: text,
         policy: meta.policy?.[0] === 'standard' ? 'standard' : 'strict',
+        environment,
         expectOn: statuses(expect, file),
         expectFloor: floor.trim() === 'any' ? 'any' : statuses(floor, file),
         never: meta.never ?? [],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { DEFAULT_ENVIRONMENT } from '@sbx/shared';
 import { LABELS, runscProcesses } from '@sbx/worker';
 import Docker from 'dockerode';
 import { type HostileCase, loadCorpus } from '../hostile/corpus.js';
@@ -10,6 +11,8 @@ import { type Stack, startStack } from '../support/stack.js';
 const corpus = loadCorpus();
 const docker = new Docker();
 const BATCH = 8;
+// The environments the corpus names (`# environment:`): the stack serves each of them.
+const ENVIRONMENTS_USED = [...new Set([DEFAULT_ENVIRONMENT, ...corpus.map((c) => c.environment)])];
 // Set in this process, so the in-process worker has it: it must never reach a sandbox.
 const HOST_SECRET = `hunter2-${randomBytes(6).toString('hex')}`;
 process.env.SBX_HOST_SECRET = HOST_SECRET;
@@ -26,7 +29,7 @@ async function hostInvariants(stack: Stack, canary: { path: string; content: str
   assert.equal((await stat(canary.path)).mtimeMs, canary.mtimeMs, 'host canary mtime');
   await docker.ping();
   // Sandboxes are removed just after their job answers: give the last removals a moment. What may
-  // stay is the warm pool's idle sandboxes, never more of them than its ceiling.
+  // stay is the warm pools' idle sandboxes, never more of them than their ceilings.
   const poolMax = stack.config.poolMax;
   const leftovers = async () => {
     const mine = await docker.listContainers({
@@ -35,7 +38,8 @@ async function hostInvariants(stack: Stack, canary: { path: string; content: str
     });
     const pooled = mine.filter((c) => c.Labels[LABELS.job] === 'warm-pool');
     const others = mine.filter((c) => c.Labels[LABELS.job] !== 'warm-pool');
-    return pooled.length <= poolMax ? others : mine;
+    // A pool per environment the stack serves, each up to the ceiling.
+    return pooled.length <= poolMax * stack.config.environments.length ? others : mine;
   };
   let left = await leftovers();
   for (let i = 0; i < 50 && left.length > 0; i++) {
@@ -66,14 +70,26 @@ function runCorpus(layer: 'on' | 'off') {
       canary.mtimeMs = (await stat(canary.path)).mtimeMs;
       // With the layer on, jobs run in warm sandboxes (the default path); with it off, in cold ones.
       const pool: Record<string, string> = layer === 'on' ? { SBX_POOL_MIN: '2', SBX_POOL_MAX: '2' } : {};
-      stack = await startStack({ env: { SBX_POLICY_LAYER: layer, SBX_WORKER_CONCURRENCY: '2', ...pool } });
+      stack = await startStack({
+        env: {
+          SBX_POLICY_LAYER: layer,
+          SBX_WORKER_CONCURRENCY: '2',
+          SBX_ENVIRONMENTS: ENVIRONMENTS_USED.join(','),
+          ...pool,
+        },
+      });
     });
     after(async () => {
       await stack.stop();
       await rm(canary.path, { force: true });
     });
 
-    const check = (c: HostileCase, r: { status: string; stdout: string; stderr: string; message?: string }) => {
+    const check = (
+      c: HostileCase,
+      r: { status: string; stdout: string; stderr: string; message?: string; environment?: string },
+    ) => {
+      // A python-data case run in the plain environment would fail its imports and could pass as runtime_error.
+      assert.equal(r.environment ?? DEFAULT_ENVIRONMENT, c.environment, `${c.name}: environment`);
       const expected = layer === 'on' ? c.expectOn : c.expectFloor;
       if (expected === 'any') assert.notEqual(r.status, 'internal_error', `${c.name}: ${r.message}`);
       else
@@ -96,7 +112,13 @@ function runCorpus(layer: 'on' | 'off') {
               .inject({
                 method: 'POST',
                 url: '/run',
-                payload: { code: c.code, policy: c.policy, limits: { time_ms: c.timeMs } },
+                payload: {
+                  code: c.code,
+                  policy: c.policy,
+                  limits: { time_ms: c.timeMs },
+                  // Only when not the default: a payload without it is what every other case sends.
+                  ...(c.environment === DEFAULT_ENVIRONMENT ? {} : { environment: c.environment }),
+                },
               })
               .then((res) => {
                 assert.equal(res.statusCode, 200, `${c.name}: ${res.body}`);
@@ -133,7 +155,11 @@ function runCorpus(layer: 'on' | 'off') {
 
 test('the corpus has at least 60 distinct attack programs', () => {
   assert.ok(corpus.length >= 60, `${corpus.length}`);
-  assert.equal(new Set(corpus.map((c) => `${c.policy}\n${c.code}`)).size, corpus.length, 'no duplicates');
+  assert.equal(
+    new Set(corpus.map((c) => `${c.environment}\n${c.policy}\n${c.code}`)).size,
+    corpus.length,
+    'no duplicates',
+  );
 });
 runCorpus('on');
 runCorpus('off');

@@ -125,7 +125,9 @@ describe('container floor (policy layer off)', () => {
       '        threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1',
       'except RuntimeError: print(n)',
     ]);
-    assert.ok(Number(out[0]) > 0 && Number(out[0]) < stack.config.nproc, `capped at ${out[0]}`);
+    // <= nproc: the program's main thread was forked by the supervisor as root and counts under root's
+    // uid (gVisor does not move it at setuid), so all of RLIMIT_NPROC is left for threads.
+    assert.ok(Number(out[0]) > 0 && Number(out[0]) <= stack.config.nproc, `capped at ${out[0]}`);
   });
 
   test('a fork bomb is contained (capped or OOM-killed) and the next job runs normally', async () => {

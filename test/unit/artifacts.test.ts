@@ -313,3 +313,11 @@ test('a marker without digits ends the watch: nothing is allowed', () => {
   assert.deepEqual(seen, []);
   assert.equal(overflows.length, 1);
 });
+
+test("the report's peak memory is the program's own: what its process held before it started is not charged", () => {
+  const at = (extra: Record<string, unknown>) =>
+    extractReport(Buffer.from(reportLine(extra)), NONCE).report?.max_rss_kb;
+  assert.equal(at({ max_rss_kb: 150_000, base_rss_kb: 130_000 }), 20_000);
+  assert.equal(at({ max_rss_kb: 1000, base_rss_kb: 5000 }), 0, 'never negative');
+  assert.equal(at({ max_rss_kb: 1000 }), 1000, 'a report without it: all of it');
+});

@@ -130,3 +130,14 @@ test('without a report the container exit code decides', () => {
   assert.equal(judge({ report: null, run: { ...run, exitCode: 0 } }).status, 'ok');
   assert.equal(judge({ report: null, run: { ...run, exitCode: 2 } }).status, 'runtime_error');
 });
+
+test('a refused action is a security_violation however much the process held (python-data preloads 130 MB)', () => {
+  const refused = {
+    ...report,
+    exit_code: 99,
+    ended_itself: false,
+    max_rss_kb: 140_000,
+    violation: { message: 'writing files is not allowed', line: 3 },
+  };
+  assert.equal(judge({ report: refused }).status, 'security_violation');
+});

@@ -99,7 +99,9 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
   // not through the program's own exit path, and the sandbox lives on. Either way, ended from
   // outside while holding more than its limit is that limit.
   const endedFromOutside = report !== null && (report.signal === 9 || (report.signal === null && !report.ended_itself));
-  const killedOverLimit = endedFromOutside && report.exit_code !== 0 && report.max_rss_kb >= limits.memory_mb * 1024;
+  // (A refused action also ends the program without its exit path: that is the harness's doing.)
+  const killedOverLimit =
+    endedFromOutside && !report.violation && report.exit_code !== 0 && report.max_rss_kb >= limits.memory_mb * 1024;
   if (run.oomKilled || report?.memory_error || killedOverLimit)
     return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
   if (run.killedBy === 'output_cap' || outputBytes > outputCap)

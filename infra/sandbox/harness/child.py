@@ -92,6 +92,17 @@ STRICT_ATTRS = frozenset(
     f_code gi_frame gi_code cr_frame cr_code ag_frame ag_code co_code modules _getframe _current_frames settrace
     setprofile addaudithook
     """.split()
+) | frozenset(
+    # A refused module is refused as an attribute too: libraries hold handles to them (numpy.lib.npyio.os
+    # and .pickle, pandas.io.common.os, matplotlib.subprocess, matplotlib.cbook.subprocess, pathlib.os,
+    # random._os), and in python-data they are all already in sys.modules, so no import event fires.
+    # `from matplotlib import subprocess` is the same access (check_tree checks imported names too).
+    # Only names no ordinary program uses as an attribute ("code" and "resource" are not here).
+    """
+    os _os posix subprocess _subprocess _posixsubprocess socket _socket ssl _ssl shutil _shutil ctypes _ctypes
+    multiprocessing _multiprocessing importlib _imp builtins _builtins marshal pickle _pickle cPickle mmap pty
+    fcntl
+    """.split()
 )
 ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
 
@@ -111,6 +122,27 @@ STRICT_USER_REFUSED = frozenset(
     {"sys._getframe", "sys._current_frames", "marshal.loads", "code.__new__", "function.__new__",
      "pickle.find_class", "sys.setprofile", "sys.settrace", "compile", "exec"}
 )
+# In strict, whoever causes them: an unpickled global is code chosen by whoever wrote the bytes
+# (np.load(allow_pickle=True), pd.read_pickle and pandas.compat.pickle_compat call pickle from library
+# frames), and a strict program has no process of its own to signal.
+STRICT_REFUSED = frozenset({"pickle.find_class", "os.kill", "os.killpg"})
+
+# What strict lets library code read (fonts, mathtext's other fonts, matplotlibrc and style sheets,
+# time zones, modules imported lazily): read-only, public files that came with the image. The rule
+# (make_audit_hook): a read-only open whose caller is not the program's own code, of a path that,
+# with every symlink, "." and ".." resolved the way the kernel walks it, lies inside one of these
+# directories (resolved too). A path merely spelled with a listed prefix
+# ("/usr/lib/python3/../../../etc/passwd") resolves elsewhere and is refused; nothing else is readable,
+# /proc, /etc and /tmp included. A strict program can create no file or link, so what was resolved
+# is what the kernel opens. Never for writing: strict refuses every write.
+LIBRARY_DATA_DIRS = (
+    os.path.dirname(os.__file__),  # the standard library (/usr/lib/python3.11)
+    "/usr/lib/python3/dist-packages",  # Debian's Python packages: numpy, pandas, matplotlib, PIL...
+    "/usr/share/matplotlib/mpl-data",  # Debian's matplotlib data: fonts, matplotlibrc, stylelib
+    "/usr/share/fonts",
+    "/usr/share/zoneinfo",
+)
+LIBRARY_DATA_FILES = ("/dev/null", "/dev/urandom")
 FRAME_ATTRS = frozenset({"__code__", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame"})
 AF_UNIX = 1
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -150,17 +182,21 @@ ADDRESS_SPACE_SLACK_MB = 4
 THREAD_STACK_BYTES = 1024 * 1024
 
 
-def address_space_in_use():
-    """Bytes of address space this process has mapped (VmSize): the supervisor's, and every
-    library it preloaded, which the program did not allocate and is not charged for."""
+def memory_in_use():
+    """(VmSize, VmRSS) of this process in bytes: the supervisor's and every library it preloaded,
+    which the program did not allocate and is not charged for."""
+    found = {}
     with open("/proc/self/status", "rb") as status:
         for line in status:
-            if line.startswith(b"VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
+            if line.startswith((b"VmSize:", b"VmRSS:")):
+                key, value = line.split()[:2]
+                found[key] = int(value) * 1024
+    return found.get(b"VmSize:", 0), found.get(b"VmRSS:", 0)
 
 
 def set_limits(time_ms, memory_mb):
+    """Returns the resident memory the process had before the program: its peak RSS counts what
+    was preloaded (python-data: about 130 MB), and the program is charged only for the rest."""
     # Soft = hard so user code cannot raise them.
     cpu = cpu_limit_seconds(time_ms)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
@@ -173,8 +209,10 @@ def set_limits(time_ms, memory_mb):
     import _thread
 
     _thread.stack_size(THREAD_STACK_BYTES)
-    address_space = address_space_in_use() + (memory_mb + ADDRESS_SPACE_SLACK_MB) * 1024 * 1024
+    mapped, resident = memory_in_use()
+    address_space = mapped + (memory_mb + ADDRESS_SPACE_SLACK_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    return resident
 
 
 def walk(tree):
@@ -217,6 +255,10 @@ def check_tree(tree):
             root = (node.module or "").split(".")[0]
             if node.level == 0 and root in STRICT_MODULES:
                 refuse(node, "import from '%s' is not allowed" % node.module)
+            for alias in node.names:
+                # `from matplotlib import subprocess` reads an attribute of an imported module.
+                if alias.name in STRICT_ATTRS:
+                    refuse(node, "import of '%s' from '%s' is not allowed" % (alias.name, node.module))
         elif isinstance(node, _ast.Call) and isinstance(node.func, _ast.Name) and node.func.id in ATTR_FUNCS:
             name = node.args[1] if len(node.args) > 1 else None
             if not (isinstance(name, _ast.Constant) and isinstance(name.value, str)):
@@ -253,14 +295,27 @@ def make_audit_hook(profile, user_code, status_fd):
     flush = type(sys.__stdout__).flush
     dumps = json_dumps
     fspath = os.fspath
-    stdlib = os.path.dirname(os.__file__) + "/"
-    readable = (stdlib, "/usr/lib/python3/", "/usr/share/zoneinfo/", "/tmp/", "/dev/null", "/dev/urandom")
+    lstat, readlink, getcwd = os.lstat, os.readlink, os.getcwd
+    # Builtins and the module's constants as locals too: the standard profile can reach builtins and
+    # sys.modules, and nothing it rebinds there may change (or run inside) the hook. Nothing here calls
+    # a method of an object user code chose: str, bytes and int arguments are judged through these
+    # unbound methods (a subclass's overrides never run), anything else as described in path_of.
+    type_, issubclass_, len_, OSError_, ValueError_ = type, issubclass, len, OSError, ValueError
+    str_copy, str_eq, str_startswith, str_split = str.__str__, str.__eq__, str.startswith, str.split
+    bytes_decode = bytes.decode
+    filename, violation_exit = FILENAME, VIOLATION_EXIT
+    always_refused, process_events, write_path_events = ALWAYS_REFUSED, PROCESS_EVENTS, WRITE_PATH_EVENTS
+    strict_modules, strict_user_refused, strict_refused = STRICT_MODULES, STRICT_USER_REFUSED, STRICT_REFUSED
+    frame_attrs, write_flags, af_unix = FRAME_ATTRS, WRITE_FLAGS, AF_UNIX
+    realpath = os.path.realpath  # at creation only, on the image's own directories
+    library_dirs = tuple(realpath(d) + "/" for d in LIBRARY_DATA_DIRS)
+    library_files = frozenset(LIBRARY_DATA_FILES)
     busy = [False]
 
     def user_line():
         f = getframe(2)
         while f is not None:
-            if f.f_code.co_filename == FILENAME:
+            if str_eq(filename, f.f_code.co_filename):
                 return f.f_lineno
             f = f.f_back
         return None
@@ -269,9 +324,55 @@ def make_audit_hook(profile, user_code, status_fd):
         # The Python frame that caused the event (frame 0 is this function, 1 the hook). For an
         # import, the statement that asked for it: step past the import machinery first.
         f = getframe(2)
-        while through_imports and f is not None and f.f_code.co_filename.startswith("<frozen importlib"):
+        while through_imports and f is not None and str_startswith(f.f_code.co_filename, "<frozen importlib"):
             f = f.f_back
-        return f is not None and f.f_code.co_filename == FILENAME
+        return f is not None and str_eq(filename, f.f_code.co_filename)
+
+    def resolve(path):
+        """The absolute path the kernel would open for `path`: every symlink (readlink, at most 40),
+        "." and ".." resolved component by component, as realpath does, but with the C functions
+        bound above (posixpath's globals are user-reachable). A missing component ends the walk's
+        lookups: what follows is joined as written, and the kernel's open fails there anyway."""
+        if not str_startswith(path, "/"):
+            path = getcwd() + "/" + path
+        todo = str_split(path, "/")
+        todo.reverse()
+        done, links, missing = "", 0, False
+        while todo:
+            name = todo.pop()
+            if name == "" or name == ".":
+                continue
+            if name == "..":
+                done = done[: done.rfind("/")] if done else ""
+                continue
+            here = done + "/" + name
+            if not missing:
+                try:
+                    mode = lstat(here).st_mode
+                except (OSError_, ValueError_):
+                    missing = True
+                    mode = 0
+                if mode & 0o170000 == 0o120000:
+                    links += 1
+                    if links > 40:
+                        return None
+                    target = readlink(here)
+                    if str_startswith(target, "/"):
+                        done = ""
+                    parts = str_split(target, "/")
+                    parts.reverse()
+                    todo.extend(parts)
+                    continue
+            done = here
+        return done or "/"
+
+    def library_data(path):
+        if path is None or path == "":
+            return False
+        path = resolve(path)
+        if path is None:
+            return False
+        return path in library_files or str_startswith(path + "/", library_dirs)
 
     def refuse(message):
         line = user_line()
@@ -284,48 +385,76 @@ def make_audit_hook(profile, user_code, status_fd):
         try:
             write(status_fd, b"violation " + payload.encode() + b"\n")
         finally:
-            exit_now(VIOLATION_EXIT)
+            exit_now(violation_exit)
+
+    def plain_path(value):
+        kind = type_(value)
+        if issubclass_(kind, str):
+            return str_copy(value)
+        if issubclass_(kind, bytes):
+            return bytes_decode(value, "utf-8", "surrogateescape")
+        return ""
 
     def path_of(value):
-        if isinstance(value, int):
+        """The path an event names, as an exact str; None for a descriptor; "" when unknown."""
+        kind = type_(value)
+        if issubclass_(kind, int):
             return None  # an already-open descriptor
+        if issubclass_(kind, (str, bytes)):
+            return plain_path(value)
+        # A path-like object (os.open, os.mkdir and the like pass it as given; io.open converts it
+        # before its event, and sys.audit passes anything). Its __fspath__ is the program's code if
+        # the program defined or patched it, and may answer the C call and this one differently:
+        # strict judges it unknown (refused); standard asks it with the hook's guard down, so
+        # whatever it does is audited like any other code, and judges the answer.
+        if strict:
+            return ""
+        busy[0] = False
         try:
             path = fspath(value)
-        except TypeError:
+        except Exception:
             return ""
-        return path.decode("utf-8", "replace") if isinstance(path, bytes) else path
+        finally:
+            busy[0] = True
+        return plain_path(path)
 
     def under_tmp(path):
-        return path is not None and (path + "/").startswith("/tmp/") and ".." not in path.split("/")
+        return path is not None and str_startswith(path + "/", "/tmp/") and ".." not in str_split(path, "/")
 
     def is_write(mode, flags):
-        text = mode if isinstance(mode, str) else ""
-        return any(c in text for c in "wax+") or (isinstance(flags, int) and flags & WRITE_FLAGS)
+        # Both come from C (a str mode, or None, and an int of flags) unless sys.audit forged them.
+        text = plain_path(mode)
+        if "w" in text or "a" in text or "x" in text or "+" in text:
+            return True
+        return issubclass_(type_(flags), int) and int.__and__(flags, write_flags) != 0
 
     def hook(event, args):
         if busy[0]:
             return
         busy[0] = True
         try:
-            if event in ALWAYS_REFUSED:
+            if event in always_refused:
                 refuse("%s() is not allowed" % event)
-            if event in PROCESS_EVENTS:
+            if event in process_events:
                 refuse("process creation (%s) is not allowed" % event)
-            if event.startswith("socket."):
+            if str_startswith(event, "socket."):
                 # A local socketpair (asyncio's self-pipe) reaches nothing; every other socket is refused.
-                if not (event == "socket.__new__" and len(args) > 1 and args[1] == AF_UNIX):
+                if not (event == "socket.__new__" and len_(args) > 1 and type_(args[1]) is int and args[1] == af_unix):
                     refuse("network access (%s) is not allowed" % event)
-            if event.startswith("ctypes."):
+            if str_startswith(event, "ctypes."):
                 refuse("ctypes is not allowed")
             if event == "open":
-                path = path_of(args[0])
-                writing = is_write(args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else 0)
+                path = path_of(args[0]) if args else ""
+                writing = is_write(args[1] if len_(args) > 1 else None, args[2] if len_(args) > 2 else 0)
                 if writing and (strict or not under_tmp(path)):
                     where = "" if strict else " outside /tmp"
                     refuse("writing files%s is not allowed (%s)" % (where, path))
-                if strict and path is not None and not path.startswith(readable):
-                    refuse("reading '%s' is not allowed" % path)
-            elif event in WRITE_PATH_EVENTS:
+                # Strict reads: see LIBRARY_DATA_DIRS. The program's own open (io.open, os.open or
+                # FileIO called from its code) is refused whatever it names; a library's is judged by
+                # where its path resolves.
+                if strict and path is not None and (caller_is_user() or not library_data(path)):
+                    refuse("reading '%s' is not allowed" % (path or "a path-like object"))
+            elif event in write_path_events:
                 path = path_of(args[0]) if args else ""
                 # An fd target (ftruncate, fchmod) was already judged when it was opened.
                 if strict or (path is not None and not under_tmp(path)):
@@ -333,12 +462,17 @@ def make_audit_hook(profile, user_code, status_fd):
             elif strict:
                 if event == "exec" and args and args[0] is user_code:
                     return
-                if event == "import" and args[0].split(".")[0] in STRICT_MODULES and caller_is_user(True):
-                    refuse("import of '%s' is not allowed" % args[0])
-                if event in STRICT_USER_REFUSED and caller_is_user():
+                if event in strict_refused:
                     refuse("%s is not allowed" % event)
-                if event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRS and caller_is_user():
-                    refuse("access to attribute '%s' is not allowed" % args[1])
+                if event == "import" and args:
+                    name = plain_path(args[0])
+                    if str_split(name, ".")[0] in strict_modules and caller_is_user(True):
+                        refuse("import of '%s' is not allowed" % name)
+                if event in strict_user_refused and caller_is_user():
+                    refuse("%s is not allowed" % event)
+                if event == "object.__getattr__" and len_(args) > 1 and type_(args[1]) is str:
+                    if args[1] in frame_attrs and caller_is_user():
+                        refuse("access to attribute '%s' is not allowed" % args[1])
         finally:
             busy[0] = False
 
@@ -375,19 +509,23 @@ def stdin_from(data):
     sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
 
 
-def serve(job_fd, status_fd):
+def serve(job_fd, status_fd, artifact_fd=None):
     """Entry point of a forked child: waits for its job, then runs it. Never returns."""
     try:
         job, source, stdin = read_job(job_fd)
         stdin_from(stdin)
+        figures = FigureSink.for_job(artifact_fd, job.get("artifacts"))
     except Exception:
         os._exit(70)  # the supervisor sent a bad job, or died: nothing of the user's ran
     args = job.get("args", [])  # the supervisor checked: a list of str
-    run_program(source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args)
+    run_program(
+        source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args, figures
+    )
 
 
-def run_program(source, time_ms, memory_mb, profile, status_fd, args=()):
-    set_limits(time_ms, memory_mb)
+def run_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures=None):
+    base_rss = set_limits(time_ms, memory_mb)
+    os.write(status_fd, b"base %d\n" % (base_rss // 1024))
     sys.argv = [FILENAME, *args]
     sys.path = [p for p in sys.path if p]
 
@@ -415,6 +553,8 @@ def run_program(source, time_ms, memory_mb, profile, status_fd, args=()):
     module.__builtins__ = __builtins__
     sys.modules["__main__"] = module
     namespace = module.__dict__
+    if figures is not None:
+        figures.install_show()
     if profile != "off":
         sys.addaudithook(make_audit_hook(profile, code, status_fd))
     # The supervisor's clock for the time limit and the reported time starts here,
@@ -440,7 +580,7 @@ def run_program(source, time_ms, memory_mb, profile, status_fd, args=()):
         tb = exc.__traceback__.tb_next if exc.__traceback__ else None
         traceback.print_exception(type(exc), exc, tb)
         status = 1
-    fast_exit(status, status_fd)
+    fast_exit(status, status_fd, figures)
 
 
 def exit_status(exc):
@@ -457,7 +597,7 @@ def exit_status(exc):
     return 1
 
 
-def fast_exit(status, status_fd):
+def fast_exit(status, status_fd, figures=None):
     """The program's end as the interpreter would do it (non-daemon threads joined, atexit
     handlers run, output flushed), then os._exit: tearing down a forked interpreter's modules
     costs 25-30 ms under gVisor and changes nothing the caller can see. "exit" on the status
@@ -468,6 +608,13 @@ def fast_exit(status, status_fd):
     try:
         if threading is not None:
             threading._shutdown()
+        if figures is not None:
+            # The figures the program left open, once its threads are done; before the atexit
+            # handlers, one of which is pyplot's own Gcf.destroy_all.
+            try:
+                figures.emit_open(close=False, at_exit=True)
+            except BaseException:
+                pass  # a pyplot the program broke: its figures are lost, its exit is not
         import atexit
 
         atexit._run_exitfuncs()
@@ -487,3 +634,100 @@ def fast_exit(status, status_fd):
     except OSError:
         pass
     os._exit(status)
+
+
+FIGURE_MIMES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+class FigureSink:
+    """matplotlib figures going back as artifacts, on the artifact pipe to the supervisor: each a
+    header line {"name","mime","size"} and exactly size bytes, or {"dropped": name} for one past the
+    job's caps (the supervisor counts those). Rendered into memory with savefig on a BytesIO (no file
+    is opened, so no audit event), written with os.write (none either). pyplot is never imported
+    here: only figures of a program that has it in sys.modules (preloaded in python-data) exist."""
+
+    def __init__(self, fd, fmt, max_count, max_bytes):
+        self.fd = fd
+        self.format = fmt
+        self.mime = FIGURE_MIMES[fmt]
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.sent = 0
+        self.sent_bytes = 0
+        self.numbered = 0
+        self.full = False
+        self.broken = False
+
+    @classmethod
+    def for_job(cls, fd, spec):
+        """The job header's "artifacts" ({format, max_count, max_bytes}); None when nothing is collected."""
+        if fd is None or not isinstance(spec, dict):
+            return None
+        fmt = spec.get("format") if spec.get("format") in FIGURE_MIMES else "png"
+        max_count, max_bytes = spec.get("max_count"), spec.get("max_bytes")
+        if not isinstance(max_count, int) or not isinstance(max_bytes, int) or max_count <= 0:
+            return None
+        return cls(fd, fmt, max_count, max(0, max_bytes))
+
+    def install_show(self):
+        """plt.show() emits every open figure and closes them, as Jupyter's inline backend does."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is None:
+            return
+        emit = self.emit_open
+
+        def show(*args, **kwargs):
+            emit(close=True)
+
+        show.__doc__ = "Sends every open figure back as an artifact (figure-N), then closes them."
+        pyplot.show = show
+
+    def _write(self, data):
+        if self.broken:
+            return
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError:
+            self.broken = True  # the supervisor is gone: nothing more can arrive anyway
+
+    def _drop(self, name):
+        self.full = True  # past a cap: this and every later one is dropped, in order
+        self._write(json_dumps({"dropped": name}).encode() + b"\n")
+
+    def emit_open(self, close, at_exit=False):
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        helpers = sys.modules.get("matplotlib._pylab_helpers")
+        if pyplot is None or helpers is None:
+            return
+        managers = sorted(helpers.Gcf.figs.items(), key=lambda item: item[0])  # by figure number
+        for _, manager in managers:
+            self.numbered += 1
+            name = "figure-%d.%s" % (self.numbered, self.format)
+            if self.full or self.sent >= self.max_count:
+                self._drop(name)
+                continue
+            import io
+
+            buffer = io.BytesIO()
+            try:
+                manager.canvas.figure.savefig(buffer, format=self.format)
+            except Exception:
+                if not at_exit:
+                    raise  # from the program's own plt.show(): its traceback, its line
+                import traceback
+
+                print("sbx: %s could not be rendered:" % name, file=sys.stderr)
+                traceback.print_exc()
+                continue
+            data = buffer.getvalue()
+            if self.sent_bytes + len(data) > self.max_bytes:
+                self._drop(name)
+                continue
+            self.sent += 1
+            self.sent_bytes += len(data)
+            header = json_dumps({"name": name, "mime": self.mime, "size": len(data)}).encode()
+            self._write(header + b"\n" + data)
+        if close and managers:
+            pyplot.close("all")

@@ -31,11 +31,12 @@ export function runtimesOf(workers: { health: WorkerHealth | null }[]): ServiceI
 }
 
 /**
- * Environments some live worker has an image for; null when no live worker has said (none live, or
- * all still checking, or older workers that do not report environments).
+ * Environments some live, healthy worker has an image for; null when none has said (none live, all
+ * still checking or failed, or older workers that do not report environments): jobs then queue.
  */
 export function builtEnvironments(workers: { health: WorkerHealth | null }[]): Set<Environment> | null {
-  const reporting = workers.filter((w) => w.health?.environments);
+  // A worker that failed its self-check serves nothing: it says nothing about what is built.
+  const reporting = workers.filter((w) => w.health?.ok && w.health.environments);
   if (reporting.length === 0) return null;
   return new Set(reporting.flatMap((w) => (w.health?.environments ?? []).map((e) => e.name)));
 }

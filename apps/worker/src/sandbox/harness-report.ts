@@ -7,6 +7,10 @@ export interface HarnessReport {
   signal: number | null;
   time: number;
   cpu_time: number;
+  /**
+   * Peak resident memory of the program on top of what its process held before it started (the
+   * preloaded libraries: about 130 MB in python-data), which it is not charged for.
+   */
   max_rss_kb: number;
   memory_error: boolean;
   /** The program ended by its own exit path (end of code, sys.exit, an exception); false when it was ended from outside. */
@@ -88,7 +92,7 @@ export function extractReport(stderr: Buffer, nonce: string): { stderr: Buffer; 
       signal: r.signal,
       time: r.time,
       cpu_time: r.cpu_time,
-      max_rss_kb: r.max_rss_kb,
+      max_rss_kb: Math.max(0, (r.max_rss_kb as number) - (isNum(r.base_rss_kb) ? r.base_rss_kb : 0)),
       memory_error: r.memory_error,
       ended_itself: r.ended_itself,
       violation: r.violation,

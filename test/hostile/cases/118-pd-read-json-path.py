@@ -1,0 +1,6 @@
+# expect: security_violation
+# floor: runtime_error
+# policy: strict
+# environment: python-data
+import pandas as pd
+print(pd.read_json('/etc/hostname'))

@@ -1,0 +1,7 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+# environment: python-data
+# never-on: root
+import pandas as pd
+print(pd.read_table('/etc/passwd', sep=':', header=None).head())

@@ -1,0 +1,8 @@
+# expect: security_violation
+# floor: ok
+# policy: strict
+# environment: python-data
+# never-on: pwned
+# No import event fires (matplotlib imported subprocess before the fork): the imported name is checked.
+from matplotlib import subprocess
+print(subprocess.run(['sh', '-c', 'echo pwned'], capture_output=True).stdout)

@@ -1,0 +1,6 @@
+# expect: security_violation
+# floor: runtime_error
+# policy: strict
+# environment: python-data
+import matplotlib.pyplot as plt
+print(plt.imread('/etc/hostname'))

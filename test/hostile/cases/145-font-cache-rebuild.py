@@ -1,0 +1,10 @@
+# expect: security_violation
+# floor: runtime_error
+# policy: strict
+# environment: python-data
+# time_ms: 2000
+# Rebuilding the font cache runs fc-list (refused: process creation) and would write the cache file
+# (refused in strict too). The floor: the config dir is read-only, its lock file cannot be made.
+import matplotlib.font_manager as fm
+fm._load_fontmanager(try_read_cache=False)
+print('rebuilt')
