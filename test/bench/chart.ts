@@ -3,9 +3,9 @@
  * warm python-data sandbox, beside a cold `docker run` of the same image drawing the same chart with
  * its imports, as a user without the service would.
  */
-import { spawn } from 'node:child_process';
 import type { RunResult } from '@sbx/shared';
 import type { WorkerService } from '@sbx/worker';
+import { timeCommand } from './commands.js';
 import { readPool } from './pool.js';
 import type { SbxHttp } from './sbx-http.js';
 
@@ -89,22 +89,4 @@ export const coldChartCommand = (image: string, runtime: string): [string, strin
 ];
 
 /** Runs the cold chart once; its wall seconds. It must print the PNG's size. */
-export function timeColdChart([cmd, args]: [string, string[]]): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0 && /^png \d+\n$/.test(out)) resolve((performance.now() - started) / 1000);
-      else reject(new Error(`cold chart exited ${code}, stdout ${JSON.stringify(out)}: ${err.slice(-500)}`));
-    });
-  });
-}
+export const timeColdChart = (command: [string, string[]]) => timeCommand(command, (out) => /^png \d+\n$/.test(out));
