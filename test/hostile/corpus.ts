@@ -16,9 +16,15 @@ export interface HostileCase {
   never: string[];
   /** Text that must not appear with the policy layer on (e.g. code after a refused action ran). */
   neverOn: string[];
-  /** Time limit for the case (default 1000 ms). */
+  /** Time limit for the case (default 1000 ms; DATA_TIME_MS in python-data). */
   timeMs: number;
 }
+
+/**
+ * python-data cases run library code (and the figure capture at exit) that a loaded machine can push
+ * past 1 s: 149-backend-pdf once took longer in a full run. The statuses, not the time, are the point.
+ */
+const DATA_TIME_MS = 2000;
 
 const DIR = fileURLToPath(new URL('./cases/', import.meta.url));
 const HEADER = /^# (expect|floor|policy|environment|never|never-on|time_ms): (.*)\n/;
@@ -57,7 +63,7 @@ export function loadCorpus(): HostileCase[] {
         expectFloor: floor.trim() === 'any' ? 'any' : statuses(floor, file),
         never: meta.never ?? [],
         neverOn: meta['never-on'] ?? [],
-        timeMs: Number(meta.time_ms?.[0] ?? 1000),
+        timeMs: Number(meta.time_ms?.[0] ?? (environment === 'python' ? 1000 : DATA_TIME_MS)),
       } satisfies HostileCase;
     });
 }

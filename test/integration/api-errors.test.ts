@@ -212,9 +212,15 @@ describe('API: bad requests', () => {
         input_bytes: 2000,
         output_bytes: 1048576,
         tests: 50,
+        artifacts: 16,
+        artifact_bytes: 4194304,
         args: 64,
         arg_chars: 4096,
       },
+      // The test stacks serve python only unless asked; no worker: no versions yet.
+      environments: [
+        { name: 'python', description: 'CPython and its standard library.', default: true, versions: null, workers: 0 },
+      ],
       policies: ['strict', 'standard'],
       default_policy: 'strict',
       comparators: ['exact', 'trailing_whitespace', 'float'],

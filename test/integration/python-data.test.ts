@@ -10,6 +10,25 @@ import { run, type Stack, startStack } from '../support/stack.js';
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const keys = { owner: `sk_${randomBytes(16).toString('hex')}`, other: `sk_${randomBytes(16).toString('hex')}` };
 
+/** What the limit means in python-data, with the policy layer on or off: the harness's RLIMIT_AS holds either way. */
+const MEMORY_CASES: [string, string][] = [
+  ['x = bytearray(100 * 2**20)\nprint(len(x))', 'ok'],
+  ['import numpy as np\na = np.ones(100 * 2**17)\nprint(a.nbytes)', 'ok'],
+  ['x = bytearray(150 * 2**20)\nprint(len(x))', 'memory_limit'],
+  ['import numpy as np\na = np.ones(150 * 2**17)\nprint(a.nbytes)', 'memory_limit'],
+  ['import numpy as np\na = np.zeros((10**5, 10**5))\na[::1000, ::1000] = 1\nprint(a.sum())', 'memory_limit'],
+  ['chunks = []\nwhile True: chunks.append(bytearray(2**20))', 'memory_limit'],
+];
+
+async function assertMemoryCalibration(send: (code: string) => Promise<RunResult>): Promise<void> {
+  const results = await Promise.all(MEMORY_CASES.map(([code]) => send(code)));
+  const wrong = MEMORY_CASES.flatMap(([code, status], i) => {
+    const r = results[i];
+    return r?.status === status ? [] : [`${code}: ${r?.status} ${r?.message ?? ''} ${r?.stderr.slice(-200)}`];
+  });
+  assert.deepEqual(wrong, []);
+}
+
 /**
  * The python-data environment through the real stack: its own image with numpy, pandas and
  * matplotlib preloaded by the supervisor, its memory limit counted on top of those libraries.
@@ -55,18 +74,7 @@ describe('python-data: a preloaded numpy, pandas and matplotlib environment', ()
   });
 
   test('memory is what the program allocates on top of the libraries: 100 MB fits in 128, 150 MB does not', async () => {
-    const cases: [string, string][] = [
-      ['x = bytearray(100 * 2**20)\nprint(len(x))', 'ok'],
-      ['import numpy as np\na = np.ones(100 * 2**17)\nprint(a.nbytes)', 'ok'],
-      ['x = bytearray(150 * 2**20)\nprint(len(x))', 'memory_limit'],
-      ['import numpy as np\na = np.ones(150 * 2**17)\nprint(a.nbytes)', 'memory_limit'],
-      ['import numpy as np\na = np.zeros((10**5, 10**5))\na[::1000, ::1000] = 1\nprint(a.sum())', 'memory_limit'],
-      ['chunks = []\nwhile True: chunks.append(bytearray(2**20))', 'memory_limit'],
-    ];
-    for (const [code, status] of cases) {
-      const r = await data(code);
-      assert.equal(r.status, status, `${code}: ${r.status} ${r.message ?? ''} ${r.stderr.slice(-300)}`);
-    }
+    await assertMemoryCalibration(data);
   });
 
   test('the python environment has none of them', async () => {
@@ -196,6 +204,20 @@ describe('artifacts: figures and output files come back with the result, and by 
     assert.equal(r.status, 'ok');
     assert.equal(r.summary?.passed, 1);
     assert.equal(r.artifacts, undefined);
+  });
+});
+
+describe('python-data with the policy layer off: the same memory calibration (RLIMIT_AS is the harness, not the layer)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { SBX_ENVIRONMENTS: 'python,python-data', SBX_POLICY_LAYER: 'off' } });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('the same calibration holds', async () => {
+    await assertMemoryCalibration((code) => run(stack.app, { code, environment: 'python-data' }));
   });
 });
 
