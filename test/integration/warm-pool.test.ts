@@ -21,13 +21,14 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
   // gone first), and as many idle in the pool: started and with the harness waiting for a job.
   const idleInPool = async () => {
     const m = await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_pool_size');
-    return Number(/state="idle"} (\d+)/.exec(m ?? '')?.[1] ?? 0);
+    return Number(/state="idle",environment="python"} (\d+)/.exec(m ?? '')?.[1] ?? 0);
   };
   const poolFull = (size: number) =>
     eventually(async () => (await mine()).length === size && (await idleInPool()) === size, 10_000, 100);
   const acquires = async () => {
     const m = await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_pool_acquires_total');
-    const count = (outcome: string) => Number(new RegExp(`outcome="${outcome}"} (\\d+)`).exec(m ?? '')?.[1] ?? 0);
+    const count = (outcome: string) =>
+      Number(new RegExp(`outcome="${outcome}",environment="python"} (\\d+)`).exec(m ?? '')?.[1] ?? 0);
     return { hit: count('hit'), wait: count('wait'), miss: count('miss') };
   };
 
