@@ -69,29 +69,23 @@ def become_program_user():
     os.setresuid(PROGRAM_UID, PROGRAM_UID, PROGRAM_UID)
 
 
-def load_child_module():
+def load_source_module(name, path):
     # -I keeps the script's directory off sys.path. Executed straight from its source file:
     # importlib.util would cost another 10 ms of imports under gVisor.
-    module = type(sys)("sbx_child")
-    module.__file__ = CHILD_PATH
-    with open(CHILD_PATH, "rb") as source:
-        exec(compile(source.read(), CHILD_PATH, "exec"), module.__dict__)
+    module = type(sys)(name)
+    module.__file__ = path
+    with open(path, "rb") as source:
+        exec(compile(source.read(), path, "exec"), module.__dict__)
     return module
 
 
-child = load_child_module()
+child = load_source_module("sbx_child", CHILD_PATH)
 
 
 def preload_environment(path="/opt/sbx/preload.py"):
     # The environment's libraries (python-data: numpy, pandas, matplotlib), imported here once, before
     # the first fork, so every child has them for free. Images of the plain environment have no file.
-    if not os.path.exists(path):
-        return None
-    module = type(sys)("sbx_preload")
-    module.__file__ = path
-    with open(path, "rb") as source:
-        exec(compile(source.read(), path, "exec"), module.__dict__)
-    return module
+    return load_source_module("sbx_preload", path) if os.path.exists(path) else None
 
 
 preload = preload_environment()
