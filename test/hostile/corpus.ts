@@ -22,9 +22,11 @@ export interface HostileCase {
 
 /**
  * python-data cases run library code (and the figure capture at exit) that a loaded machine can push
- * past 1 s: 149-backend-pdf once took longer in a full run. The statuses, not the time, are the point.
+ * past 2 s: 149-backend-pdf (250 ms idle: the PDF backend is not preloaded) took longer than 2 s in
+ * a CI run with eight cases at once on two cores. The statuses, not the time, are the point; the
+ * hostile stack raises its maximum to the largest case's limit.
  */
-const DATA_TIME_MS = 2000;
+const DATA_TIME_MS = 5000;
 
 const DIR = fileURLToPath(new URL('./cases/', import.meta.url));
 const HEADER = /^# (expect|floor|policy|environment|never|never-on|time_ms): (.*)\n/;

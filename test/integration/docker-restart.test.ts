@@ -11,8 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { JobView } from '@sbx/shared';
-import { awaitNothingLeft } from '../support/burst.js';
-import { assertNothingLeft, Burst } from '../support/fault-checks.js';
+import { assertJanitorCleared, assertNothingLeft, Burst } from '../support/fault-checks.js';
 import { eventually, pollUntil, sleep } from '../support/poll.js';
 import { startStack } from '../support/stack.js';
 
@@ -65,14 +64,8 @@ describe('a dockerd restart under a burst', () => {
         assert.match(metrics, /^sbx_docker_up 1$/m);
         const after = await stack.app.inject({ method: 'POST', url: '/run', payload: { code: 'print("after")' } });
         assert.equal(after.json().stdout, 'after\n', 'the same worker serves new jobs');
-        // The worker's own janitor, not the test's stop, clears what the restart left on the host.
-        const swept = await awaitNothingLeft(
-          stack.config.prefix,
-          // A sandbox whose start the kill cut stays `created`: the janitor ends its runsc after 60 s.
-          90_000,
-          (l) => !l.runsc.length && !l.forgotten.length,
-        );
-        assert.deepEqual([swept.runsc, swept.forgotten], [[], []], 'the janitor cleared what the restart left');
+        // A sandbox whose start the kill cut stays `created`: the janitor ends its runsc after 60 s.
+        await assertJanitorCleared(stack.config.prefix, 90_000);
       } finally {
         await burst?.close();
         await stack.stop();

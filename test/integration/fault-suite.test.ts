@@ -16,7 +16,7 @@ import { SbxClient } from '@sbx/client';
 import { LABELS } from '@sbx/worker';
 import Docker from 'dockerode';
 import { CompletionCount } from '../support/burst.js';
-import { assertCompletedOnce, assertNothingLeft, Burst } from '../support/fault-checks.js';
+import { assertCompletedOnce, assertJanitorCleared, assertNothingLeft, Burst } from '../support/fault-checks.js';
 import { eventually, pollUntil, sleep } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
 import { startRedis, stopRedis } from '../support/redis-server.js';
@@ -45,7 +45,9 @@ async function runningSandboxes(prefix: string, n: number, among?: Set<string>) 
 
 describe('the fault suite: every fault mid-burst', () => {
   test('containerd SIGKILLed (dockerd starts it again)', async () => {
-    const stack = await startStack({ env: QUIET });
+    // The janitor sweeps this often: a removal Docker made while containerd was away leaves
+    // containerd's sandbox behind, and the worker must clear it while it runs.
+    const stack = await startStack({ env: { ...QUIET, SBX_WORKER_STALE_MS: '2000' } });
     let burst: Burst | null = null;
     try {
       burst = await Burst.submit(stack, BURST);
@@ -61,6 +63,8 @@ describe('the fault suite: every fault mid-burst', () => {
         'dockerd restarted containerd',
       );
       await burst.assertSurvived();
+      // Forgotten sandboxes are left alone for their first 10 s (containerd-orphans.ts MIN_AGE_MS).
+      await assertJanitorCleared(stack.config.prefix, 30_000);
     } finally {
       await burst?.close();
       await stack.stop();

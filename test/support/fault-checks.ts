@@ -32,6 +32,15 @@ export async function assertReadyAgain(stack: Stack): Promise<void> {
   assert.equal(ready.value, 200, `ready again by itself within ${READY_WITHIN_MS} ms`);
 }
 
+/**
+ * While the stack still runs: its worker's janitor, not the test's stop, clears the runsc processes
+ * and the containerd sandboxes Docker forgot that a fault left on the host.
+ */
+export async function assertJanitorCleared(prefix: string, timeoutMs: number): Promise<void> {
+  const swept = await awaitNothingLeft(prefix, timeoutMs, (l) => !l.runsc.length && !l.forgotten.length);
+  assert.deepEqual([swept.runsc, swept.forgotten], [[], []], 'the janitor cleared what the fault left');
+}
+
 export async function assertNothingLeft(prefix: string): Promise<void> {
   assert.deepEqual(await awaitNothingLeft(prefix), NOTHING_LEFT, 'nothing left behind');
 }
