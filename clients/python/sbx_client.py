@@ -33,12 +33,15 @@ __all__ = [
 class ApiError(Exception):
     """The API refused the request: `status` is the HTTP status, `code` the stable error code."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None):
+    def __init__(self, status: int, code: str, message: str, details: Any = None,
+                 retry_after: Optional[int] = None):
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        # Seconds after which trying again can succeed (429 and 503 queue_full / tenant_queue_full).
+        self.retry_after = retry_after
 
 
 class ServerUnreachableError(Exception):
@@ -140,7 +143,9 @@ class Client:
             if not isinstance(payload, dict):
                 payload = {}
             code = payload.get("code", "http_error")
-            raise ApiError(err.code, code, payload.get("message", str(err)), payload.get("details")) from None
+            after = (err.headers.get("retry-after") or "") if err.headers else ""
+            raise ApiError(err.code, code, payload.get("message", str(err)), payload.get("details"),
+                           int(after) if after.isdigit() else None) from None
         except urllib.error.URLError as err:
             raise ServerUnreachableError(self.base_url, str(err.reason)) from None
         except (TimeoutError, ConnectionError) as err:
@@ -199,7 +204,7 @@ class Client:
             tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
             output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
             retries: int = 2, environment: Optional[str] = None,
-            figure_format: Optional[str] = None) -> Dict[str, Any]:
+            figure_format: Optional[str] = None, lane: Optional[str] = None) -> Dict[str, Any]:
         """Runs the code and returns the result (waits by polling if the server answers 202).
         args become the program's sys.argv[1:]; output_encoding="base64" returns stdout and stderr
         as base64 of the exact bytes. environment="python-data" has numpy, pandas and matplotlib
@@ -208,7 +213,7 @@ class Client:
         (random unless given), so the program never runs twice."""
         body = self._body(code, stdin, time_ms, memory_mb, policy=policy, tests=tests, args=args,
                           output_encoding=output_encoding, environment=environment,
-                          figure_format=figure_format)
+                          figure_format=figure_format, lane=lane)
         answer = self._post_once("/run", body, idempotency_key, retries)
         if "status" in answer:
             return answer
@@ -219,12 +224,26 @@ class Client:
                tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
                output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
                retries: int = 2, environment: Optional[str] = None,
-               figure_format: Optional[str] = None) -> str:
+               figure_format: Optional[str] = None, lane: Optional[str] = None) -> str:
         """Queues the code; returns the job id at once. Retried like `run`."""
+        return self.enqueue(code, stdin, time_ms=time_ms, memory_mb=memory_mb, policy=policy, tests=tests,
+                            args=args, output_encoding=output_encoding, idempotency_key=idempotency_key,
+                            retries=retries, environment=environment, figure_format=figure_format,
+                            lane=lane)["id"]
+
+    def enqueue(self, code: str, stdin: Optional[str] = None, *, time_ms: Optional[int] = None,
+                memory_mb: Optional[int] = None, policy: Optional[str] = None,
+                tests: Optional[List[Dict[str, Any]]] = None, args: Optional[List[str]] = None,
+                output_encoding: Optional[str] = None, idempotency_key: Optional[str] = None,
+                retries: int = 2, environment: Optional[str] = None,
+                figure_format: Optional[str] = None, lane: Optional[str] = None) -> Dict[str, Any]:
+        """Queues the code like `submit`, and returns where it stands: {id, state, lane, position,
+        eta_seconds}. position is the jobs that start before it; eta_seconds the estimated wait (None
+        when the server has too little recent throughput to tell). lane is "batch" unless asked."""
         body = self._body(code, stdin, time_ms, memory_mb, policy=policy, tests=tests, args=args,
                           output_encoding=output_encoding, environment=environment,
-                          figure_format=figure_format)
-        return self._post_once("/jobs", body, idempotency_key, retries)["id"]
+                          figure_format=figure_format, lane=lane)
+        return self._post_once("/jobs", body, idempotency_key, retries)
 
     def info(self) -> Dict[str, Any]:
         """The runtime, what the live workers run sandboxes on (`sandbox`), and the limits, policies
@@ -237,7 +256,8 @@ class Client:
         return info
 
     def get(self, job_id: str, wait: float = 0) -> Dict[str, Any]:
-        """The job's view: {id, state: queued|running|completed, result?}. With `wait` (seconds), an
+        """The job's view: {id, state: queued|running|completed, result?}; a queued job also has its
+        lane, position (jobs that start before it) and eta_seconds. With `wait` (seconds), an
         unfinished job is answered when it completes or after that long (the server caps it)."""
         path = "/jobs/" + urllib.parse.quote(job_id, safe="")
         if wait > 0:

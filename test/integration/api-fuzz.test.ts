@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { API_ERRORS, redisKeys } from '@sbx/shared';
+import { API_ERRORS, fairKeys, redisKeys } from '@sbx/shared';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
@@ -263,9 +263,15 @@ describe('API fuzz: generated requests against a real app on real Redis (no work
   test('Redis holds exactly the accepted jobs: no job, owner or reservation for any refused request', async () => {
     const { prefix, queueName } = stack.config;
     const keys = redisKeys(prefix);
+    const fair = fairKeys(prefix);
     const queued = await stack.app.queue.getJobs(['waiting', 'prioritized', 'delayed']);
     assert.deepEqual(new Set(queued.map((j) => j.id)), accepted);
-    assert.deepEqual(new Set(await redis.zrange(keys.queued('default'), '0', '-1')), accepted);
+    assert.deepEqual(new Set(await redis.zrange(fair.tenantQueued('default'), '0', '-1')), accepted);
+    const inLanes = [
+      ...(await redis.zrange(fair.lane('interactive'), '0', '-1')),
+      ...(await redis.zrange(fair.lane('batch'), '0', '-1')),
+    ];
+    assert.deepEqual(new Set(inLanes), accepted);
     const all = await scan(`${prefix}:*`);
     const owners = all.filter((k) => k.startsWith(`${prefix}:owner:`)).map((k) => k.slice(`${prefix}:owner:`.length));
     assert.deepEqual(new Set(owners), accepted);
@@ -278,7 +284,12 @@ describe('API fuzz: generated requests against a real app on real Redis (no work
       `${prefix}:owner:`,
       `${prefix}:idem:`,
       `${prefix}:rate:`,
-      keys.queued('default'),
+      fair.tenantQueued('default'),
+      fair.lane('interactive'),
+      fair.lane('batch'),
+      fair.clock,
+      fair.last('interactive'),
+      fair.last('batch'),
       keys.workers,
       keys.workerHealth,
     ];

@@ -68,6 +68,7 @@ export async function buildApp(
   await app.register(webhooks, { config });
 
   const jobs = new JobService(app.queue, app.redis, config, app.webhooks);
+  app.metrics.readDepthFrom(() => jobs.depth());
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
   await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs });
   await app.register(infoRoutes, { jobs });

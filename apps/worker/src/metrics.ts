@@ -19,8 +19,15 @@ export function createWorkerMetrics() {
     runs,
     queueWait: new Histogram({
       name: 'sbx_queue_wait_seconds',
-      help: 'From submission to a worker taking the job.',
-      buckets: SECONDS_BUCKETS,
+      help: 'From submission to a worker taking the job, by lane.',
+      labelNames: ['lane'],
+      // A batch backlog is worked off in minutes.
+      buckets: [...SECONDS_BUCKETS, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    batchPromotions: new Counter({
+      name: 'sbx_batch_promotions_total',
+      help: 'Batch jobs moved to the front after SBX_INTERACTIVE_STREAK interactive starts in a row.',
       registers: [registry],
     }),
     sandboxStart: new Histogram({

@@ -2,14 +2,16 @@ import {
   type Config,
   cancelledResult,
   type Environment,
+  FairQueue,
   internalErrorResult,
   type JobData,
+  promoteToFront,
   type RunResult,
   redisKeys,
   withoutArtifactData,
 } from '@sbx/shared';
 import { deliverOnce, webhookServiceFromConfig } from '@sbx/webhooks';
-import { DelayedError, type Job, Worker } from 'bullmq';
+import { DelayedError, Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -87,6 +89,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const keys = redisKeys(config.prefix);
   const docker = new Docker({ socketPath: config.dockerSocket });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const fair = new FairQueue(redis, config.prefix, config.queueName, config.interactiveStreak);
   // BullMQ leaves a connection it was handed open on close: we own it and close it ourselves.
   const workerConnection = redis.duplicate();
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
@@ -322,8 +325,14 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
       throw new DelayedError();
     }
-    // Taken off the queue: it no longer counts against its tenant's queued-jobs cap.
-    if (job.data.tenant_id) await redis.zrem(keys.queued(job.data.tenant_id), jobId);
+    // Taken off the queue: it no longer counts against the caps, and its round is being served.
+    const promote = await fair.started({
+      id: jobId,
+      tenantId: job.data.tenant_id ?? 'anonymous',
+      lane: job.data.lane ?? 'batch',
+      ...(job.data.round !== undefined ? { round: job.data.round } : {}),
+    });
+    if (promote) promoteBatchJob(promote);
     if (engineAway) {
       const message = `no Docker engine answered within ${Math.round(config.dockerWaitMs / 1000)} s of the job being queued (worker ${config.workerId})`;
       await storeResult({ ...internalErrorResult(jobId, job.data, message), attempts: runsBefore(job) + 1 }, job.data);
@@ -349,9 +358,19 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     }
   }
 
+  /** Not awaited: the job being started need not wait for another one's move. */
+  function promoteBatchJob(id: string) {
+    const queue = worker;
+    if (!queue) return;
+    promoteToFront((jobId) => Job.fromId<JobData>(queue, jobId), id).then(
+      (moved) => moved && metrics.batchPromotions.inc(),
+      () => {},
+    );
+  }
+
   async function runJob(job: Job<JobData>, jobId: string, started: number, signal: AbortSignal) {
     const queuedSeconds = Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000;
-    metrics.queueWait.observe(queuedSeconds);
+    metrics.queueWait.observe({ lane: job.data.lane ?? 'batch' }, queuedSeconds);
     const jobLog = log.child({ job: jobId, request: job.data.request_id });
     if (config.runtime !== 'runsc') jobLog.warn({ runtime: config.runtime }, 'running user code WITHOUT gVisor');
     let result: RunResult;

@@ -1,4 +1,4 @@
-import type { ErrorBody, JobRequest, JobView, RunResult, ServiceInfo } from '@sbx/shared';
+import type { ErrorBody, JobAccepted, JobRequest, JobView, RunResult, ServiceInfo } from '@sbx/shared';
 
 /** The API refused a request; `code` is the stable error code from the server. */
 export class SbxApiError extends Error {
@@ -7,6 +7,8 @@ export class SbxApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Seconds after which trying again can succeed (429, and 503 queue_full), from Retry-After. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(message);
     this.name = 'SbxApiError';
@@ -97,7 +99,14 @@ export class SbxClient {
     const data = (await res.json().catch(() => ({}))) as T | ErrorBody;
     if (!res.ok) {
       const err = data as Partial<ErrorBody>;
-      throw new SbxApiError(res.status, err.code ?? 'http_error', err.message ?? res.statusText, err.details);
+      const after = res.headers.get('retry-after') ?? '';
+      throw new SbxApiError(
+        res.status,
+        err.code ?? 'http_error',
+        err.message ?? res.statusText,
+        err.details,
+        /^\d+$/.test(after) ? Number(after) : null,
+      );
     }
     return { status: res.status, data: data as T };
   }
@@ -131,7 +140,12 @@ export class SbxClient {
 
   /** Queues a program and resolves with its job id. */
   async submit(req: JobRequest, opts: SubmitOptions = {}): Promise<string> {
-    return (await this.postOnce<{ id: string }>('/jobs', req, opts)).data.id;
+    return (await this.enqueue(req, opts)).id;
+  }
+
+  /** Queues a program and resolves with where it stands: its lane, `position` (jobs that start before it) and `eta_seconds`. */
+  async enqueue(req: JobRequest, opts: SubmitOptions = {}): Promise<JobAccepted> {
+    return (await this.postOnce<JobAccepted>('/jobs', req, opts)).data;
   }
 
   /** The job's view. With `waitMs`, an unfinished job is answered when it completes or after that long (capped by the server). */

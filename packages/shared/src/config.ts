@@ -175,7 +175,19 @@ export const ENV_VARS = {
   maxQueuedPerTenant: int(
     'SBX_MAX_QUEUED_PER_TENANT',
     1000,
-    'Jobs one tenant may have waiting (429 queue_full above).',
+    'Jobs one tenant may have waiting (429 tenant_queue_full above, with Retry-After).',
+    1,
+  ),
+  maxQueued: int(
+    'SBX_MAX_QUEUED',
+    10_000,
+    'Jobs waiting in all, every tenant and lane together (503 queue_full above, with Retry-After).',
+    1,
+  ),
+  interactiveStreak: int(
+    'SBX_INTERACTIVE_STREAK',
+    4,
+    'Interactive starts in a row, fleet-wide, after which the batch job due next goes first: batch work is never starved.',
     1,
   ),
 

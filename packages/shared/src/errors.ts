@@ -9,6 +9,7 @@ export const API_ERRORS = {
   limit_exceeded: 400,
   policy_not_allowed: 400,
   environment_not_available: 400,
+  lane_not_allowed: 400,
   webhooks_not_configured: 400,
   unauthorized: 401,
   not_found: 404,
@@ -17,13 +18,14 @@ export const API_ERRORS = {
   method_not_allowed: 405,
   request_timeout: 408,
   rate_limited: 429,
-  queue_full: 429,
+  tenant_queue_full: 429,
   code_too_large: 413,
   stdin_too_large: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,
   expectation_failed: 417,
   headers_too_large: 431,
+  queue_full: 503,
   queue_unavailable: 503,
   internal: 500,
 } as const;
@@ -35,6 +37,8 @@ export class ApiError extends Error {
     readonly code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
+    /** Sent as the Retry-After header: when trying again can succeed. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';

@@ -1,5 +1,6 @@
 import type { Comparator } from './compare.js';
 import type { Environment } from './environments.js';
+import type { Lane } from './lanes.js';
 import type { RunResult } from './schemas.js';
 import type { Policy } from './status.js';
 
@@ -31,6 +32,9 @@ export interface JobData {
   callback_url?: string;
   /** The tenant that submitted it; other tenants get 404 for it. */
   tenant_id?: string;
+  /** Its lane and fair-share round (fair-queue.ts); absent on jobs queued before lanes existed. */
+  lane?: Lane;
+  round?: number;
   submitted_at: string;
   request_id: string;
 }
@@ -42,8 +46,6 @@ export const redisKeys = (prefix: string) => ({
   idempotency: (keyHash: string) => `${prefix}:idem:${keyHash}`,
   /** Tenant that owns a job id, kept as long as its result. */
   owner: (jobId: string) => `${prefix}:owner:${jobId}`,
-  /** Sorted set per tenant of its waiting job ids (score: submit time), for the queued-jobs cap. */
-  queued: (tenantId: string) => `${prefix}:queued:${tenantId}`,
   /** Set when a job is cancelled, so a worker that picks it up late does not run it. */
   cancelFlag: (jobId: string) => `${prefix}:cancel:${jobId}`,
   /** Pub/sub channel: a job id to stop, for whichever worker runs it. */

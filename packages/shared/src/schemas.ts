@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { COMPARATORS, type Comparator } from './compare.js';
 import { ENVIRONMENTS, type Environment } from './environments.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
+import { LANES, type Lane } from './lanes.js';
 import { RUNTIME } from './runtime.js';
 import {
   JOB_STATES,
@@ -33,6 +34,13 @@ export const PolicySchema = stringEnum<Policy>(
   POLICIES,
   'Policy-layer profile (default strict, unless the server allows only laxer ones: see GET /info). The server may restrict which ones a caller can use.',
 );
+
+const LaneSchemaFor = (description: string) =>
+  stringEnum<Lane>(
+    LANES,
+    `${description} Interactive work is taken before batch work; batch work is never starved. A tenant may be limited to some lanes.`,
+  );
+export const LaneSchema = LaneSchemaFor('A lane of the queue.');
 
 export const OUTPUT_ENCODINGS = ['utf8', 'base64'] as const;
 export type OutputEncoding = (typeof OUTPUT_ENCODINGS)[number];
@@ -97,6 +105,9 @@ export const JobRequestSchema = Type.Object(
       ),
     ),
     output_encoding: Type.Optional(OutputEncodingSchema),
+    lane: Type.Optional(
+      LaneSchemaFor('The lane to queue in (default: interactive for POST /run, batch for POST /jobs).'),
+    ),
     tests: Type.Optional(
       Type.Array(TestCaseSchema, {
         minItems: 1,
@@ -225,10 +236,30 @@ export const RunResultSchema = Type.Object({
 });
 export type RunResult = Static<typeof RunResultSchema>;
 
+/** Where a waiting job stands: in POST /jobs's 202 and GET /jobs/:id while it is queued. */
+const QueuePlaceSchema = {
+  lane: Type.Optional(LaneSchema),
+  position: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description:
+        'Jobs that will start before this one as things stand, in either lane, fair shares included; null while it waits for a retry.',
+    }),
+  ),
+  eta_seconds: Type.Optional(
+    Type.Union([Type.Number({ minimum: 0 }), Type.Null()], {
+      description:
+        'Estimated seconds until it starts, from the recent throughput; null when there is too little to tell.',
+    }),
+  ),
+};
+
 export const JobAcceptedSchema = Type.Object({
   id: Type.String(),
   state: Type.Literal('queued'),
+  ...QueuePlaceSchema,
 });
+
+export type JobAccepted = Static<typeof JobAcceptedSchema>;
 
 export const WebhookStateSchema = Type.Object({
   state: stringEnum<'pending' | 'delivered' | 'failed'>(['pending', 'delivered', 'failed']),
@@ -245,6 +276,7 @@ export const WebhookStateSchema = Type.Object({
 export const JobViewSchema = Type.Object({
   id: Type.String(),
   state: JobStateSchema,
+  ...QueuePlaceSchema,
   result: Type.Optional(RunResultSchema),
   webhook: Type.Optional(WebhookStateSchema),
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError } from './config.js';
 import { ENVIRONMENTS, type Environment, isEnvironment } from './environments.js';
+import { isLane, LANES, type Lane } from './lanes.js';
 
 /** Who is calling, with what allowances. Keys are never kept: only their SHA-256. */
 export interface Tenant {
@@ -15,7 +16,14 @@ export interface Tenant {
   webhookSecret?: string;
   /** Environments this tenant may use, of those the server serves; null: all of them. */
   environments: Environment[] | null;
+  /** Lanes this tenant may use (default both). */
+  lanes: Lane[];
+  /** Its share against other tenants with work queued in a lane: jobs per round (default 1). */
+  weight: number;
 }
+
+/** Largest weight a tenant may have: one tenant's round then holds this many of its jobs. */
+export const MAX_WEIGHT = 100;
 
 /** One entry of SBX_TENANTS_FILE. */
 interface TenantRecord {
@@ -27,6 +35,8 @@ interface TenantRecord {
   max_queued?: number;
   webhook_secret?: string;
   environments?: string[];
+  lanes?: string[];
+  weight?: number;
 }
 
 export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -40,12 +50,14 @@ export function anonymousTenant(config: Config): Tenant {
     ratePerMinute: config.ratePerMinute,
     maxQueued: config.maxQueuedPerTenant,
     environments: null,
+    lanes: [...LANES],
+    weight: 1,
   };
 }
 
 /**
  * Key hash → tenant. SBX_API_KEYS keys all belong to tenant "default"; SBX_TENANTS_FILE (JSON array of
- * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued?, environments? }`) adds more.
+ * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued?, environments?, lanes?, weight? }`) adds more.
  */
 /** Tenant id → its own webhook secret, for the webhook service's `secretFor`. */
 export function tenantWebhookSecrets(tenants: Map<string, Tenant>): Map<string, string> {
@@ -81,6 +93,10 @@ export function loadTenants(config: Config, readFile: (path: string) => string =
         throw new ConfigError(
           `SBX_TENANTS_FILE: tenant ${r.id} environments must be a list of ${ENVIRONMENTS.join(', ')}`,
         );
+      if (r.lanes !== undefined && (!Array.isArray(r.lanes) || !r.lanes.length || !r.lanes.every((l) => isLane(l))))
+        throw new ConfigError(`SBX_TENANTS_FILE: tenant ${r.id} lanes must be a non-empty list of ${LANES.join(', ')}`);
+      if (r.weight !== undefined && !(Number.isInteger(r.weight) && r.weight >= 1 && r.weight <= MAX_WEIGHT))
+        throw new ConfigError(`SBX_TENANTS_FILE: tenant ${r.id} weight must be an integer from 1 to ${MAX_WEIGHT}`);
       const tenant: Tenant = {
         id: r.id,
         maxTimeMs: Math.min(r.max_time_ms ?? base.maxTimeMs, config.maxTimeMs),
@@ -89,6 +105,9 @@ export function loadTenants(config: Config, readFile: (path: string) => string =
         maxQueued: r.max_queued ?? base.maxQueued,
         ...(r.webhook_secret ? { webhookSecret: r.webhook_secret } : {}),
         environments: (r.environments as Environment[] | undefined) ?? null,
+        // Kept in serving order, whatever order the file lists them in.
+        lanes: r.lanes ? LANES.filter((l) => r.lanes?.includes(l)) : [...LANES],
+        weight: r.weight ?? 1,
       };
       for (const h of r.key_sha256) byKeyHash.set(h, tenant);
     }

@@ -106,6 +106,8 @@ export default fp(
       const payload = toErrorBody(err);
       if (payload.statusCode >= 500) req.log.error({ err }, 'request failed');
       if (payload.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+      if (err instanceof ApiError && err.retryAfterSeconds !== undefined)
+        reply.header('retry-after', String(err.retryAfterSeconds));
       // A body refused for its size is still on its way: answering now and closing would reset a client
       // that reads only once it has sent everything, and it would see "unreachable" instead of this 413.
       if (payload.statusCode === 413) await drainBody(req.raw, drainLimit);

@@ -1,6 +1,6 @@
-import { API_ERRORS } from '@sbx/shared';
+import { API_ERRORS, LANES, type Lane } from '@sbx/shared';
 import fp from 'fastify-plugin';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** POST /run answers when its job has: the buckets reach past the 2 s limit and a cold start. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60];
@@ -10,8 +10,24 @@ export const UNMATCHED_ROUTE = 'unmatched';
 export function createApiMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sbx_api_' });
+  let depth: (() => Promise<Record<Lane, number>>) | null = null;
   return {
     registry,
+    /** Where sbx_queue_depth reads from: set once the job service exists. */
+    readDepthFrom(read: () => Promise<Record<Lane, number>>) {
+      depth = read;
+    },
+    queueDepth: new Gauge({
+      name: 'sbx_queue_depth',
+      help: 'Jobs waiting to start, by lane (read from Redis at scrape time; every API replica reports the same).',
+      labelNames: ['lane'],
+      registers: [registry],
+      async collect() {
+        // Redis away: the last value stands rather than the scrape failing; the API's own 503s tell.
+        const now = await depth?.().catch(() => null);
+        if (now) for (const lane of LANES) this.set({ lane }, now[lane]);
+      },
+    }),
     requests: new Histogram({
       name: 'sbx_http_request_duration_seconds',
       help: 'API requests by method, route pattern and status (POST /run includes the wait for its result).',

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   ApiError,
+  DEFAULT_LANE,
   ErrorBodySchema,
   JobAcceptedSchema,
   JobIdParamsSchema,
@@ -30,18 +31,19 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
       if (typeof key === 'string') {
-        const { id, replay } = await jobs.submitIdempotent(req.body, req.id, req.tenant, key);
+        const { id, replay } = await jobs.submitIdempotent(req.body, req.id, req.tenant, key, DEFAULT_LANE.jobs);
         if (replay) reply.header('idempotent-replayed', 'true');
         return reply
           .status(202)
           .header('location', `/jobs/${id}`)
-          .send({ id, state: 'queued' as const });
+          .send({ id, state: 'queued' as const, ...(await jobs.place(id, undefined)) });
       }
-      const job = await jobs.submit(req.body, req.id, req.tenant);
+      const job = await jobs.submit(req.body, req.id, req.tenant, DEFAULT_LANE.jobs);
+      const id = job.id as string;
       return reply
         .status(202)
-        .header('location', `/jobs/${job.id}`)
-        .send({ id: job.id as string, state: 'queued' as const });
+        .header('location', `/jobs/${id}`)
+        .send({ id, state: 'queued' as const, ...(await jobs.place(id, job.data)) });
     },
   );
 

@@ -1,5 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ErrorBodySchema, JobAcceptedSchema, JobRequestSchema, type RunResult, RunResultSchema } from '@sbx/shared';
+import {
+  DEFAULT_LANE,
+  ErrorBodySchema,
+  JobAcceptedSchema,
+  JobRequestSchema,
+  type RunResult,
+  RunResultSchema,
+} from '@sbx/shared';
 import type { JobService } from '../services/jobs.js';
 
 export const runRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: number }> = async (
@@ -29,12 +36,12 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: nu
       let id: string;
       let result: RunResult | null;
       if (typeof key === 'string') {
-        const submitted = await jobs.submitIdempotent(req.body, req.id, req.tenant, key);
+        const submitted = await jobs.submitIdempotent(req.body, req.id, req.tenant, key, DEFAULT_LANE.run);
         if (submitted.replay) reply.header('idempotent-replayed', 'true');
         id = submitted.id;
         result = await jobs.waitForResultById(id, app.queueEvents, waitMs, req.tenant);
       } else {
-        const job = await jobs.submit(req.body, req.id, req.tenant);
+        const job = await jobs.submit(req.body, req.id, req.tenant, DEFAULT_LANE.run);
         id = job.id as string;
         result = await jobs.waitForResult(job, app.queueEvents, waitMs, req.tenant);
       }
@@ -42,7 +49,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: nu
       return reply
         .status(202)
         .header('location', `/jobs/${id}`)
-        .send({ id, state: 'queued' as const });
+        .send({ id, state: 'queued' as const, ...(await jobs.place(id, undefined)) });
     },
   );
 };

@@ -6,17 +6,22 @@ import {
   cancelledResult,
   defaultEnvironment,
   type Environment,
+  etaSeconds,
+  FairQueue,
   internalErrorResult,
   type JobData,
   type JobRequest,
   type JobView,
+  type Lane,
   MAX_ARG_CHARS,
   MAX_ARGS,
   type Policy,
   RUNTIME,
   type RunResult,
   redisKeys,
+  resolveLane,
   resolveLimits,
+  retryAfterSeconds,
   type ServiceInfo,
   type Tenant,
 } from '@sbx/shared';
@@ -42,14 +47,9 @@ type JobsConfig = Pick<
   | 'maxOutputBytes'
   | 'resultTtlSeconds'
   | 'workerStaleMs'
+  | 'maxQueued'
+  | 'interactiveStreak'
 >;
-
-// Drops entries older than a day (a crash between reserve and queue), then reserves all ids or none.
-const RESERVE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - 86400000)
-if redis.call('ZCARD', KEYS[1]) + #ARGV - 2 > tonumber(ARGV[1]) then return 0 end
-for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i]) end
-return 1`;
 
 const unavailable = (err: unknown) =>
   new ApiError('queue_unavailable', 'the job queue is unavailable; nothing was queued, try again', {
@@ -71,6 +71,7 @@ const JOB_APPEAR_MS = 2000;
 /** Submitting and looking up jobs; the routes only translate HTTP. */
 export class JobService {
   private readonly keys;
+  private readonly fair: FairQueue;
   private built: { at: number; names: Set<Environment> | null } | null = null;
 
   constructor(
@@ -80,6 +81,12 @@ export class JobService {
     private readonly webhooks: Webhooks | null = null,
   ) {
     this.keys = redisKeys(config.prefix);
+    this.fair = new FairQueue(redis, config.prefix, queue.name, config.interactiveStreak);
+  }
+
+  /** Waiting jobs per lane, for the metrics. */
+  depth(): Promise<Record<Lane, number>> {
+    return this.fair.depth();
   }
 
   /** The tenant's maxima apply on top of the server's (loadTenants already took the minimum). */
@@ -132,7 +139,7 @@ export class JobService {
   }
 
   /** Checks sizes, limits and policy and builds the queue entry. Throws ApiError for anything the caller must fix. */
-  prepare(request: JobRequest, requestId: string, tenant: Tenant): { id: string; data: JobData } {
+  prepare(request: JobRequest, requestId: string, tenant: Tenant, routeLane: Lane): { id: string; data: JobData } {
     const bounds = this.boundsFor(tenant);
     const codeBytes = Buffer.byteLength(request.code, 'utf8');
     if (codeBytes > this.config.maxCodeBytes)
@@ -196,6 +203,13 @@ export class JobService {
         `environment "${environment}" is not available to this caller; available: ${offered.join(', ') || 'none'}`,
         { environment, available: offered },
       );
+    const lane = resolveLane(request.lane, routeLane, tenant.lanes);
+    if (!lane)
+      throw new ApiError(
+        'lane_not_allowed',
+        `lane "${request.lane}" is not available to this caller; available: ${tenant.lanes.join(', ')}`,
+        { lane: request.lane, available: tenant.lanes },
+      );
     const id = randomUUID();
     const data: JobData = {
       code: request.code,
@@ -216,14 +230,15 @@ export class JobService {
         : {}),
       ...(request.callback_url ? { callback_url: request.callback_url } : {}),
       tenant_id: tenant.id,
+      lane,
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };
     return { id, data };
   }
 
-  async submit(request: JobRequest, requestId: string, tenant: Tenant): Promise<Job<JobData>> {
-    const [job] = await this.enqueue(tenant, [this.prepare(request, requestId, tenant)]);
+  async submit(request: JobRequest, requestId: string, tenant: Tenant, routeLane: Lane): Promise<Job<JobData>> {
+    const [job] = await this.enqueue(tenant, [this.prepare(request, requestId, tenant, routeLane)]);
     return job as Job<JobData>;
   }
 
@@ -236,11 +251,12 @@ export class JobService {
     requestId: string,
     tenant: Tenant,
     key: string,
+    routeLane: Lane,
   ): Promise<{ id: string; replay: boolean }> {
     if (!/^[\x21-\x7e]{1,255}$/.test(key))
       throw new ApiError('validation_failed', 'Idempotency-Key must be 1-255 visible ASCII characters');
     const bodyHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
-    const prepared = this.prepare(request, requestId, tenant);
+    const prepared = this.prepare(request, requestId, tenant, routeLane);
     const { id } = prepared;
     // Keys are per tenant: two tenants may pick the same key without meeting.
     const slot = this.keys.idempotency(createHash('sha256').update(`${tenant.id}\n${key}`).digest('hex'));
@@ -264,7 +280,7 @@ export class JobService {
   async submitBatch(requests: JobRequest[], requestId: string, tenant: Tenant): Promise<string[]> {
     const prepared = requests.map((r, index) => {
       try {
-        return this.prepare(r, requestId, tenant);
+        return this.prepare(r, requestId, tenant, 'batch');
       } catch (err) {
         if (err instanceof ApiError)
           throw new ApiError(err.code, `jobs[${index}]: ${err.message}`, { index, ...(err.details as object) });
@@ -276,36 +292,82 @@ export class JobService {
   }
 
   /**
-   * Reserves room in the tenant's queued-jobs cap (atomically, for the whole batch), queues, and records
-   * ownership. A full cap is a 429; Redis trouble is a 503 and nothing stays reserved.
+   * Reserves the jobs' places in the fair order (fair-queue.ts), atomically for each lane of the
+   * batch, queues them with their priorities, and records ownership. The tenant's cap full is a 429,
+   * the whole queue's a 503, both with a Retry-After from the recent throughput; Redis trouble is a
+   * 503 and nothing stays reserved.
    */
   private async enqueue(tenant: Tenant, prepared: { id: string; data: JobData }[]): Promise<Job<JobData>[]> {
     await this.refuseUnbuilt(prepared.map((p) => p.data.environment ?? 'python'));
     const ids = prepared.map((p) => p.id);
-    const queuedKey = this.keys.queued(tenant.id);
-    let reserved: unknown;
+    const priority = new Map<string, number>();
     try {
-      reserved = await this.redis.eval(RESERVE, 1, queuedKey, tenant.maxQueued, Date.now(), ...ids);
+      for (const lane of new Set(prepared.map((p) => p.data.lane ?? 'batch'))) {
+        const group = prepared.filter((p) => (p.data.lane ?? 'batch') === lane);
+        const place = await this.fair.reserve({
+          tenantId: tenant.id,
+          lane,
+          weight: tenant.weight,
+          ids: group.map((p) => p.id),
+          tenantCap: tenant.maxQueued,
+          totalCap: this.config.maxQueued,
+        });
+        if (!place.ok) {
+          await this.fair.release(tenant.id, [...priority.keys()]);
+          throw await this.queueFull(tenant, place.full, place.queued, ids.length);
+        }
+        group.forEach((p, i) => {
+          p.data.round = place.rounds[i];
+          priority.set(p.id, place.priorities[i] ?? 0);
+        });
+      }
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       throw unavailable(err);
     }
-    if (reserved !== 1)
-      throw new ApiError(
-        'queue_full',
-        `tenant ${tenant.id} already has ${tenant.maxQueued} jobs waiting; retry later`,
-        {
-          maximum: tenant.maxQueued,
-        },
-      );
     try {
       const owners = this.redis.multi();
       for (const id of ids) owners.set(this.keys.owner(id), tenant.id, 'EX', this.config.resultTtlSeconds + 86_400);
       await owners.exec();
-      return await this.queue.addBulk(prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id } })));
+      return await this.queue.addBulk(
+        prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id, priority: priority.get(id) } })),
+      );
     } catch (err) {
-      await this.redis.zrem(queuedKey, ...ids).catch(() => {});
+      await this.fair.release(tenant.id, ids).catch(() => {});
       throw unavailable(err);
     }
+  }
+
+  /** The refusal of a full queue, with when to try again at the pace jobs leave it. */
+  private async queueFull(tenant: Tenant, full: 'tenant' | 'total', queued: number, wanted: number) {
+    const rate = await this.fair.rate(full === 'tenant' ? tenant.id : undefined).catch(() => null);
+    if (full === 'tenant') {
+      const after = retryAfterSeconds(queued, tenant.maxQueued, wanted, rate);
+      return new ApiError(
+        'tenant_queue_full',
+        `tenant ${tenant.id} already has ${queued} jobs waiting (its cap is ${tenant.maxQueued}); retry in ${after} s`,
+        { maximum: tenant.maxQueued, queued },
+        after,
+      );
+    }
+    const after = retryAfterSeconds(queued, this.config.maxQueued, wanted, rate);
+    return new ApiError(
+      'queue_full',
+      `the queue already holds ${queued} waiting jobs (its cap is ${this.config.maxQueued}); retry in ${after} s`,
+      { maximum: this.config.maxQueued, queued },
+      after,
+    );
+  }
+
+  /** Where a waiting job stands: its lane, the jobs that will start first, and when it should start. */
+  async place(id: string, data: JobData | undefined): Promise<Pick<JobView, 'lane' | 'position' | 'eta_seconds'>> {
+    const position = await this.fair.position(id);
+    const rate = position === null ? null : await this.fair.rate();
+    return {
+      ...(data?.lane ? { lane: data.lane } : {}),
+      position,
+      eta_seconds: position === null ? null : etaSeconds(position, rate),
+    };
   }
 
   /** False when the job exists and belongs to someone else: callers then answer 404, as for no job. */
@@ -355,7 +417,7 @@ export class JobService {
         () => false,
       );
       if (removed) {
-        if (job.data.tenant_id) await this.redis.zrem(this.keys.queued(job.data.tenant_id), id);
+        if (job.data.tenant_id) await this.fair.release(job.data.tenant_id, [id]);
         const cancelled = cancelledResult(id, job.data);
         if (job.data.callback_url)
           await this.webhooks?.enqueue(id, job.data.callback_url, cancelled, job.data.tenant_id);
@@ -447,7 +509,7 @@ export class JobService {
       case 'unknown':
         return null;
       default:
-        return { id, state: 'queued' };
+        return { id, state: 'queued', ...(await this.place(id, job.data)) };
     }
   }
 }
