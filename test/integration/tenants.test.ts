@@ -4,7 +4,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey } from '@sbx/shared';
+import { hashApiKey, RETRY_AFTER_UNKNOWN_S } from '@sbx/shared';
 import { pollJob } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
 
@@ -89,12 +89,15 @@ describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits
     assert.equal((await submit('beta', { code: 'print(1)', limits: { time_ms: 1500 } })).statusCode, 202);
   });
 
-  test('the queued-jobs cap answers 429 queue_full instead of growing the queue', async () => {
+  test('the queued-jobs cap answers 429 tenant_queue_full with Retry-After instead of growing the queue', async () => {
     assert.equal((await submit('capped')).statusCode, 202);
     assert.equal((await submit('capped')).statusCode, 202);
     const full = await submit('capped');
     assert.equal(full.statusCode, 429);
-    assert.equal(full.json().code, 'queue_full');
+    assert.equal(full.json().code, 'tenant_queue_full');
+    assert.deepEqual(full.json().details, { maximum: 2, queued: 2 });
+    // No worker, so no throughput to go by: the fixed fallback.
+    assert.equal(full.headers['retry-after'], String(RETRY_AFTER_UNKNOWN_S));
     const batch = await stack.app.inject({
       method: 'POST',
       url: '/jobs/batch',
@@ -156,5 +159,29 @@ describe('the queued-jobs cap with a worker', () => {
     assert.equal(done.result?.status, 'ok');
     // Without the release this would be 429 queue_full: the first job would hold the only slot for a day.
     assert.equal((await submit()).statusCode, 202, 'the slot was released');
+  });
+});
+
+describe('the whole queue has a cap too', () => {
+  test('past SBX_MAX_QUEUED every tenant gets 503 queue_full with Retry-After, and nothing of the refused job stays', async () => {
+    const stack = await startStack({ worker: false, env: { SBX_MAX_QUEUED: '3' } });
+    try {
+      const submit = () => stack.app.inject({ method: 'POST', url: '/jobs', payload: { code: 'print(1)' } });
+      for (let i = 0; i < 3; i++) assert.equal((await submit()).statusCode, 202);
+      const full = await submit();
+      assert.equal(full.statusCode, 503);
+      assert.equal(full.json().code, 'queue_full');
+      assert.deepEqual(full.json().details, { maximum: 3, queued: 3 });
+      assert.equal(full.headers['retry-after'], String(RETRY_AFTER_UNKNOWN_S));
+      const batch = await stack.app.inject({
+        method: 'POST',
+        url: '/jobs/batch',
+        payload: { jobs: [{ code: 'print(1)' }] },
+      });
+      assert.equal(batch.statusCode, 503);
+      assert.equal((await stack.app.queue.getJobCounts('prioritized')).prioritized, 3);
+    } finally {
+      await stack.stop();
+    }
   });
 });
