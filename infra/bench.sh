@@ -2,12 +2,14 @@
 # `npm run bench`: makes sure the host, the Node deps and the sandbox image are there, then runs the
 # benchmark, which prints its report and writes it to docs/benchmarks.md. Sizes, pool and output are
 # set with BENCH_* variables: see the header of test/bench/bench.ts.
+# `npm run bench:lanes` (`lanes`): the interactive-under-burst row alone, docs/benchmarks-lanes.md.
 # `npm run bench:gvisor` (this script with `gvisor`): the gVisor settings compared, docs/gvisor-settings.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/prepare.sh
 case "${1:-service}" in
-  service) exec node --import tsx test/bench/bench.ts ;;
+  service) node --import tsx test/bench/bench.ts && exec node --import tsx test/bench/lanes.ts ;;
+  lanes) exec node --import tsx test/bench/lanes.ts ;;
   gvisor) exec node --import tsx test/bench/gvisor-settings.ts ;;
-  *) echo "usage: bench.sh [service|gvisor]" >&2; exit 2 ;;
+  *) echo "usage: bench.sh [service|lanes|gvisor]" >&2; exit 2 ;;
 esac

@@ -13,12 +13,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type PolledView = { id: string; state: string; result?: RunResult };
 
 export class SbxHttp {
-  constructor(private readonly base: string) {}
+  /** `apiKey`: a tenant's bearer key, for a server with tenants. */
+  constructor(
+    private readonly base: string,
+    private readonly apiKey?: string,
+  ) {}
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${this.base}${path}`, {
       method,
-      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: res.status, body: (await res.json()) as T };
   }

@@ -196,7 +196,9 @@ describe('API: bad requests', () => {
     const job = await stack.app.queue.getJob(res.json().id);
     assert.deepEqual(job?.data.limits, { time_ms: 500, memory_mb: 128 });
     const view = await stack.app.inject({ method: 'GET', url: `/jobs/${res.json().id}` });
-    assert.deepEqual(view.json(), { id: res.json().id, state: 'queued' });
+    const { position } = view.json();
+    assert.ok(Number.isInteger(position), `a position: ${view.body}`);
+    assert.deepEqual(view.json(), { id: res.json().id, state: 'queued', lane: 'batch', position, eta_seconds: null });
   });
 
   test('GET /info states the runtime and the limits this server enforces', async () => {

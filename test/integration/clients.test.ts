@@ -61,6 +61,26 @@ describe('client libraries and README examples, against a live API', () => {
     assert.equal(r.stdout, '4\n');
     const id = await sbx.submit({ code: 'print("later")' });
     assert.equal((await sbx.wait(id)).stdout, 'later\n');
+    const placed = await sbx.enqueue({ code: 'print("placed")', lane: 'interactive' });
+    assert.equal(placed.lane, 'interactive');
+    assert.ok('position' in placed && 'eta_seconds' in placed, JSON.stringify(placed));
+    assert.equal((await sbx.wait(placed.id)).stdout, 'placed\n');
+    let asked = 0;
+    const full = new SbxClient({
+      baseUrl: url,
+      fetch: async () => {
+        asked += 1;
+        return new Response(JSON.stringify({ statusCode: 503, code: 'queue_full', message: 'full' }), {
+          status: 503,
+          headers: { 'content-type': 'application/json', 'retry-after': '7' },
+        });
+      },
+    });
+    await assert.rejects(
+      full.submit({ code: 'print(1)' }),
+      (e: unknown) => e instanceof SbxApiError && e.code === 'queue_full' && e.retryAfterSeconds === 7,
+    );
+    assert.equal(asked, 1, 'a full queue is not retried: the caller decides when, from retryAfterSeconds');
     assert.equal((await sbx.info()).runtime.language, 'python');
 
     // The first answer is lost on its way back (the job ran): the retry gets the same run.

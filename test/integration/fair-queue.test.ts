@@ -143,9 +143,11 @@ describe('the fair queue on real Redis and BullMQ', () => {
 
   test('batch work is never starved: after 4 interactive starts in a row the batch job due next goes first', async () => {
     await fresh();
-    await h.enqueue('C', 2);
+    const [c1] = await h.enqueue('C', 2);
     await h.enqueue('B', 12, 'interactive');
-    const order = await h.take(14);
+    const order = await h.take(4);
+    assert.equal(await h.fair.position(c1 as string), 0, 'promoted: it starts next, and its position says so');
+    order.push(...(await h.take(10)));
     assert.deepEqual(order, ['B1', 'B2', 'B3', 'B4', 'C1', 'B5', 'B6', 'B7', 'B8', 'C2', 'B9', 'B10', 'B11', 'B12']);
   });
 

@@ -51,11 +51,23 @@ describe('idempotency, batches and cancelling queued jobs (no worker)', () => {
     const tooMany = await post('/jobs/batch', { jobs: Array.from({ length: 21 }, () => ({ code: 'print(1)' })) });
     assert.equal(tooMany.statusCode, 400);
     const list = await stack.app.inject({ method: 'GET', url: `/jobs?ids=${ids[0]},${ids[2]},nope` });
-    assert.deepEqual(list.json().jobs, [
-      { id: ids[0], state: 'queued' },
-      { id: ids[2], state: 'queued' },
-      { id: 'nope', state: 'not_found' },
-    ]);
+    const [first, third, none] = list.json().jobs;
+    // No worker: no throughput, so no estimate; the third waits behind the first and the second.
+    assert.deepEqual(first, {
+      id: ids[0],
+      state: 'queued',
+      lane: 'batch',
+      position: first.position,
+      eta_seconds: null,
+    });
+    assert.deepEqual(third, {
+      id: ids[2],
+      state: 'queued',
+      lane: 'batch',
+      position: first.position + 2,
+      eta_seconds: null,
+    });
+    assert.deepEqual(none, { id: 'nope', state: 'not_found' });
   });
 
   test('DELETE a queued job: removed and recorded as cancelled; again → 409; unknown → 404', async () => {

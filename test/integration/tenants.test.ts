@@ -157,7 +157,7 @@ describe('the queued-jobs cap with a worker', () => {
     assert.equal(first.statusCode, 202);
     const done = await pollJob(stack.app, first.json().id, (v) => v.state === 'completed', 30_000, 50, headers);
     assert.equal(done.result?.status, 'ok');
-    // Without the release this would be 429 queue_full: the first job would hold the only slot for a day.
+    // Without the release this would be 429 tenant_queue_full: the first job would hold the only slot for a day.
     assert.equal((await submit()).statusCode, 202, 'the slot was released');
   });
 });

@@ -175,6 +175,27 @@ test('a job that finds nothing ready joins a start in progress instead of starti
   await shutdown(runner, p);
 });
 
+test('an urgent job (a caller waits) takes the start a batch job was waiting on; that one gets the next', async () => {
+  const runner = new FakeRunner();
+  const { p, outcomes } = pool(runner, { min: 1, max: 1 });
+  p.start();
+  const batch = p.acquire(LIMITS, { jobId: 'batch' });
+  const urgent = p.acquire(LIMITS, { jobId: 'urgent', urgent: true });
+  await tick();
+  assert.deepEqual(outcomes, ['wait', 'wait']);
+  assert.deepEqual(
+    runner.pending.map((x) => x.labels.jobId),
+    ['warm-pool'],
+    'no cold start: the urgent job joined',
+  );
+  const first = runner.startOne();
+  assert.equal(await urgent, first);
+  await tick();
+  const second = runner.startOne();
+  assert.equal(await batch, second, 'the batch job waited for the start after');
+  await shutdown(runner, p);
+});
+
 test('with every start taken, a job starts cold; other limits always run cold', async () => {
   const runner = new FakeRunner();
   const { p, outcomes } = pool(runner, { min: 1, max: 1 });

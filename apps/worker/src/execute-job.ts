@@ -38,7 +38,10 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
   // One container for all tests: it needs the largest memory any of them asks for.
   const memory_mb = Math.max(data.limits.memory_mb, ...(data.tests ?? []).map((t) => t.limits.memory_mb));
   const environment = data.environment ?? 'python';
-  const sandbox = await opts.runner.acquire({ ...data.limits, memory_mb, environment }, { jobId });
+  const sandbox = await opts.runner.acquire(
+    { ...data.limits, memory_mb, environment },
+    { jobId, urgent: data.lane === 'interactive' },
+  );
   const acquired = performance.now();
   opts.onAcquired?.((acquired - acquireStarted) / 1000);
   let ran = acquired;

@@ -200,6 +200,41 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(err.exception.code, "payload_too_large")
         self.assertEqual(posts, ["/run"], "asked once")
 
+    def test_enqueue_says_where_the_job_stands(self):
+        client = Client(URL)
+        accepted = client.enqueue("print('placed')", lane="interactive")
+        self.assertEqual(accepted["lane"], "interactive")
+        self.assertIn("position", accepted)
+        self.assertIn("eta_seconds", accepted)
+        self.assertEqual(client.wait(accepted["id"])["stdout"], "placed\n")
+        self.assertEqual(client.enqueue("print(1)")["lane"], "batch", "POST /jobs is batch unless asked")
+        with self.assertRaises(ApiError) as err:
+            client.submit("print(1)", lane="express")
+        self.assertEqual(err.exception.code, "validation_failed")
+
+    def test_a_full_queue_says_when_to_retry_and_is_not_retried(self):
+        posts = []
+
+        class Full(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                posts.append(self.path)
+                body = json.dumps({"statusCode": 503, "code": "queue_full", "message": "full"}).encode()
+                self.send_response(503)
+                self.send_header("content-type", "application/json")
+                self.send_header("retry-after", "7")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        with serving(Full) as url, self.assertRaises(ApiError) as err:
+            Client(url).submit("print(1)", retries=3)
+        self.assertEqual((err.exception.status, err.exception.code, err.exception.retry_after), (503, "queue_full", 7))
+        self.assertEqual(posts, ["/jobs"], "asked once: the caller decides when, from retry_after")
+
     def test_module_has_no_third_party_imports(self):
         source = open(sbx_client.__file__).read()
         for line in source.splitlines():

@@ -122,11 +122,14 @@ if not head then return false end
 redis.call('HSET', KEYS[4], 'streak', 0)
 return head`;
 
-// KEYS: bull prioritized, wait. ARGV: id. Jobs that start before it: -1 when it is not waiting there.
+// KEYS: bull prioritized, wait. ARGV: id. Jobs that start before it: -1 when it is not waiting.
+// The wait list (promoted jobs) is taken from its right end, before any prioritized job.
 const POSITION = `
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
-if not rank then return -1 end
-return rank + redis.call('LLEN', KEYS[2])`;
+if rank then return rank + redis.call('LLEN', KEYS[2]) end
+local at = redis.call('LPOS', KEYS[2], ARGV[1])
+if not at then return -1 end
+return redis.call('LLEN', KEYS[2]) - 1 - at`;
 
 export interface ReserveRequest {
   tenantId: string;

@@ -36,7 +36,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
         return reply
           .status(202)
           .header('location', `/jobs/${id}`)
-          .send({ id, state: 'queued' as const, ...(await jobs.place(id, undefined)) });
+          .send({ id, state: 'queued' as const, ...(await jobs.place(id)) });
       }
       const job = await jobs.submit(req.body, req.id, req.tenant, DEFAULT_LANE.jobs);
       const id = job.id as string;

@@ -49,7 +49,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: nu
       return reply
         .status(202)
         .header('location', `/jobs/${id}`)
-        .send({ id, state: 'queued' as const, ...(await jobs.place(id, undefined)) });
+        .send({ id, state: 'queued' as const, ...(await jobs.place(id)) });
     },
   );
 };

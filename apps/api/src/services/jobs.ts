@@ -65,6 +65,8 @@ interface Webhooks {
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
 /** How long the live workers' environments are trusted before submit reads them again. */
 const BUILT_CACHE_MS = 2000;
+/** How long the fleet's start rate is reused for wait estimates. */
+const RATE_CACHE_MS = 1000;
 /** How long a replayed key waits for the job its first request is still queueing. */
 const JOB_APPEAR_MS = 2000;
 
@@ -73,6 +75,7 @@ export class JobService {
   private readonly keys;
   private readonly fair: FairQueue;
   private built: { at: number; names: Set<Environment> | null } | null = null;
+  private rateCache: { at: number; value: number | null } | null = null;
 
   constructor(
     private readonly queue: Queue<JobData>,
@@ -359,15 +362,31 @@ export class JobService {
     );
   }
 
-  /** Where a waiting job stands: its lane, the jobs that will start first, and when it should start. */
-  async place(id: string, data: JobData | undefined): Promise<Pick<JobView, 'lane' | 'position' | 'eta_seconds'>> {
-    const position = await this.fair.position(id);
-    const rate = position === null ? null : await this.fair.rate();
-    return {
-      ...(data?.lane ? { lane: data.lane } : {}),
-      position,
-      eta_seconds: position === null ? null : etaSeconds(position, rate),
-    };
+  /**
+   * Where a waiting job stands: its lane, the jobs that will start first, and when it should start.
+   * Without `data` (a replayed key) the job is read. Redis trouble leaves the place unknown.
+   */
+  async place(id: string, data?: JobData): Promise<Pick<JobView, 'lane' | 'position' | 'eta_seconds'>> {
+    try {
+      const lane = (data ?? (await this.queue.getJob(id))?.data)?.lane;
+      const position = await this.fair.position(id);
+      const rate = position === null ? null : await this.recentRate();
+      return {
+        ...(lane ? { lane } : {}),
+        position,
+        eta_seconds: position === null ? null : etaSeconds(position, rate),
+      };
+    } catch {
+      return { position: null, eta_seconds: null };
+    }
+  }
+
+  /** The fleet's starts per second, read at most once per RATE_CACHE_MS: GET /jobs?ids= places up to 100 jobs. */
+  private async recentRate(): Promise<number | null> {
+    const now = Date.now();
+    if (!this.rateCache || now - this.rateCache.at > RATE_CACHE_MS)
+      this.rateCache = { at: now, value: await this.fair.rate(undefined, now) };
+    return this.rateCache.value;
   }
 
   /** False when the job exists and belongs to someone else: callers then answer 404, as for no job. */

@@ -18,7 +18,7 @@ import type { OomEvents } from './oom-events.js';
 import { OutputCollector } from './output-collector.js';
 import { ReadyGate } from './ready-gate.js';
 import { splitTestOutputs } from './test-slices.js';
-import type { RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
+import type { AcquireLabels, RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
 
 export interface DockerRunnerOptions {
   docker: Docker;
@@ -68,7 +68,7 @@ export class SandboxLostError extends Error {
 export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
 
-  async acquire(limits: SandboxSpec, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox> {
+  async acquire(limits: SandboxSpec, labels: AcquireLabels): Promise<Sandbox> {
     const { docker, settings, workerId, prefix } = this.opts;
     const spec = buildContainerSpec(
       settings,

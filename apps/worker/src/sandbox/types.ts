@@ -77,10 +77,17 @@ export interface Sandbox {
   dispose(): Promise<void>;
 }
 
+export interface AcquireLabels {
+  jobId: string;
+  background?: StartTicket;
+  urgent?: boolean;
+}
+
 export interface SandboxRunner {
   /**
    * Resolves once the harness inside waits for its job. `background`: started ahead of demand, at
-   * the lowest CPU weight until the ticket is raised or the sandbox prioritized.
+   * the lowest CPU weight until the ticket is raised or the sandbox prioritized. `urgent`: a caller
+   * waits (an interactive job): it is served before other jobs waiting for a sandbox.
    */
-  acquire(limits: SandboxSpec, labels: { jobId: string; background?: StartTicket }): Promise<Sandbox>;
+  acquire(limits: SandboxSpec, labels: AcquireLabels): Promise<Sandbox>;
 }

@@ -1,6 +1,6 @@
 import { environmentOf, type SandboxSpec } from './container-spec.js';
 import { StartTicket } from './cpu-priority.js';
-import type { Sandbox, SandboxRunner } from './types.js';
+import type { AcquireLabels, Sandbox, SandboxRunner } from './types.js';
 
 export type PoolOutcome = 'hit' | 'wait' | 'miss';
 
@@ -53,8 +53,8 @@ export interface WarmPoolOptions {
 export class WarmPoolRunner implements SandboxRunner {
   private readonly idle: Sandbox[] = [];
   private starting = 0;
-  /** Jobs promised the next sandbox to finish starting, in arrival order. */
-  private readonly waiters: ((sandbox: Sandbox | Error) => void)[] = [];
+  /** Jobs promised the next sandbox to finish starting: urgent ones first, each kind in arrival order. */
+  private readonly waiters: { urgent: boolean; resolve: (sandbox: Sandbox | Error) => void }[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly tickets = new Set<StartTicket>();
   /** When jobs found nothing ready: the pool grows by what it lacked, not by traffic it already serves. */
@@ -87,7 +87,7 @@ export class WarmPoolRunner implements SandboxRunner {
     this.fill();
   }
 
-  async acquire(limits: SandboxSpec, labels: { jobId: string }): Promise<Sandbox> {
+  async acquire(limits: SandboxSpec, labels: AcquireLabels): Promise<Sandbox> {
     const fits =
       !this.closed &&
       limits.memory_mb === this.opts.limits.memory_mb &&
@@ -113,12 +113,15 @@ export class WarmPoolRunner implements SandboxRunner {
       }
     }
     this.shortfalls.push(performance.now());
-    // A start already under way finishes sooner than a new one would: join it.
-    if (this.starting > this.waiters.length) {
+    // A start already under way finishes sooner than a new one would: join it. An urgent job takes
+    // the place of a job that is not; that one then waits for the start after.
+    const urgent = labels.urgent === true;
+    const ahead = urgent ? this.waiters.filter((w) => w.urgent).length : this.waiters.length;
+    if (this.starting > ahead) {
       this.opts.onAcquire?.('wait');
       // A job waits on these now: they run at the default CPU weight from here on.
       for (const ticket of this.tickets) ticket.raise();
-      const joined = new Promise<Sandbox | Error>((resolve) => this.waiters.push(resolve));
+      const joined = new Promise<Sandbox | Error>((resolve) => this.waiters.splice(ahead, 0, { urgent, resolve }));
       this.fill();
       const got = await joined;
       if (!(got instanceof Error)) {
@@ -165,7 +168,7 @@ export class WarmPoolRunner implements SandboxRunner {
           this.tickets.delete(ticket);
           this.starting -= 1;
           this.opts.onError?.(err);
-          this.waiters.shift()?.(err instanceof Error ? err : new Error(String(err)));
+          this.waiters.shift()?.resolve(err instanceof Error ? err : new Error(String(err)));
           if (!this.closed) setTimeout(() => this.fill(), this.opts.retryDelayMs ?? 1000).unref();
           this.report();
         });
@@ -179,7 +182,7 @@ export class WarmPoolRunner implements SandboxRunner {
     this.starting -= 1;
     const waiter = this.waiters.shift();
     if (waiter) {
-      waiter(sandbox);
+      waiter.resolve(sandbox);
       this.fill();
       return;
     }
