@@ -218,7 +218,11 @@ describe('API: bad requests', () => {
         artifact_bytes: 4194304,
         args: 64,
         arg_chars: 4096,
+        queued: 1000,
+        queued_total: 10000,
       },
+      lanes: ['interactive', 'batch'],
+      weight: 1,
       // The test stacks serve python only unless asked; no worker: no versions yet.
       environments: [
         { name: 'python', description: 'CPython and its standard library.', default: true, versions: null, workers: 0 },

@@ -186,6 +186,8 @@ describe('lanes and fair shares across two worker processes', () => {
     const refusedLane = await submit('e', { ...JOB, lane: 'interactive' });
     assert.equal(refusedLane.statusCode, 400);
     assert.equal(refusedLane.json().code, 'lane_not_allowed');
+    const info = (await stack.app.inject({ method: 'GET', url: '/info', headers: as('e') })).json();
+    assert.deepEqual([info.lanes, info.weight, info.limits.queued], [['batch'], 1, 4], 'GET /info says so');
     const busy = await batch('a', 30); // a busy fleet: e's jobs wait their turn
     const ids: string[] = [];
     let refused: Awaited<ReturnType<typeof submit>> | null = null;

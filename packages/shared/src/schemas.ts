@@ -333,6 +333,13 @@ export const ServiceInfoSchema = Type.Object({
     artifact_bytes: Bound('Raw bytes of all artifacts of one result together (output_limit above).'),
     args: Bound('Most command-line arguments.'),
     arg_chars: Bound('Longest command-line argument.'),
+    queued: Bound('Jobs this caller may have waiting (429 tenant_queue_full above).'),
+    queued_total: Bound('Jobs waiting in all, every caller together (503 queue_full above).'),
+  }),
+  lanes: Type.Array(LaneSchema, { description: 'Lanes this caller may queue in, in the order they are served.' }),
+  weight: Type.Integer({
+    minimum: 1,
+    description: "This caller's share against others with work queued in a lane: its jobs per round.",
   }),
   environments: Type.Array(
     Type.Object({
