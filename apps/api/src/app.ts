@@ -19,6 +19,7 @@ import { infoRoutes } from './routes/info.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
 import { JobService } from './services/jobs.js';
+import { countWorkerStates, liveWorkers } from './services/workers.js';
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
@@ -69,6 +70,10 @@ export async function buildApp(
 
   const jobs = new JobService(app.queue, app.redis, config, app.webhooks);
   app.metrics.readDepthFrom(() => jobs.depth());
+  app.metrics.readWorkersFrom(async () =>
+    countWorkerStates(await liveWorkers(app.redis, config.prefix, config.workerStaleMs)),
+  );
+  app.metrics.pingRedisWith(() => app.redis.ping());
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
   await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs });
   await app.register(infoRoutes, { jobs });

@@ -1,5 +1,8 @@
-import { RUN_STATUSES } from '@sbx/shared';
+import { LANES, RUN_STATUSES } from '@sbx/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The results a delivery attempt can have (packages/webhooks: delivered, or the kind its error starts with). */
+const WEBHOOK_RESULTS = ['delivered', 'http_status', 'timeout', 'connection', 'redirect'] as const;
 
 /** Buckets with edges at the default 2 s limit and around a cold gVisor start. */
 const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 5, 10, 30];
@@ -14,17 +17,54 @@ export function createWorkerMetrics() {
     registers: [registry],
   });
   for (const status of RUN_STATUSES) runs.inc({ status }, 0);
+  const webhookAttempts = new Counter({
+    name: 'sbx_webhook_attempts_total',
+    help: 'Webhook delivery attempts by result: delivered, or the failure kind (http_status, timeout, connection, redirect).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  // Zeros for the known results: a failure ratio over a worker that never failed still has a denominator.
+  for (const result of WEBHOOK_RESULTS) webhookAttempts.inc({ result }, 0);
+  const queueWait = new Histogram({
+    name: 'sbx_queue_wait_seconds',
+    help: 'From submission to a worker taking the job, by lane.',
+    labelNames: ['lane'],
+    // A batch backlog is worked off in minutes.
+    buckets: [...SECONDS_BUCKETS, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  for (const lane of LANES) queueWait.zero({ lane });
+  let slots: (() => { busy: number; total: number }) | null = null;
   return {
     registry,
     runs,
-    queueWait: new Histogram({
-      name: 'sbx_queue_wait_seconds',
-      help: 'From submission to a worker taking the job, by lane.',
-      labelNames: ['lane'],
-      // A batch backlog is worked off in minutes.
-      buckets: [...SECONDS_BUCKETS, 60, 120, 300, 600, 1800],
+    /** Where the slot gauges read from: set once the worker service exists. */
+    readSlotsFrom(read: () => { busy: number; total: number }) {
+      slots = read;
+    },
+    slotsBusy: new Gauge({
+      name: 'sbx_slots_busy',
+      help: 'Jobs this worker is running now (of sbx_slots_total): busy / total across the fleet is the scaling signal.',
+      registers: [registry],
+      collect() {
+        if (slots) this.set(slots().busy);
+      },
+    }),
+    slotsTotal: new Gauge({
+      name: 'sbx_slots_total',
+      help: 'Jobs this worker can run at once while it takes jobs (its concurrency); 0 while it takes none (self-check failed, Docker away, stopping).',
+      registers: [registry],
+      collect() {
+        if (slots) this.set(slots().total);
+      },
+    }),
+    selfCheckOk: new Gauge({
+      name: 'sbx_self_check_ok',
+      // 0 from the start: a check that never finishes must alert like one that failed.
+      help: "1 once this worker's sandbox self-check passed (or is switched off); 0 while it runs and after it failed: no jobs are taken then.",
       registers: [registry],
     }),
+    queueWait,
     batchPromotions: new Counter({
       name: 'sbx_batch_promotions_total',
       help: 'Batch jobs moved to the front after SBX_INTERACTIVE_STREAK interactive starts in a row.',
@@ -67,12 +107,7 @@ export function createWorkerMetrics() {
       labelNames: ['environment'],
       registers: [registry],
     }),
-    webhookAttempts: new Counter({
-      name: 'sbx_webhook_attempts_total',
-      help: 'Webhook delivery attempts by result: delivered, or the failure kind (http_status, timeout, connection, redirect).',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
+    webhookAttempts,
     runtimeInfo: new Gauge({
       name: 'sbx_sandbox_runtime_info',
       help: 'Always 1: the runtime this worker found at its self-check (runsc release, gVisor platform, directfs).',

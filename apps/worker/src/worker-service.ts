@@ -31,7 +31,7 @@ import { EnvironmentRouter } from './sandbox/environment-router.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
-import { WarmPoolRunner } from './sandbox/warm-pool.js';
+import { POOL_OUTCOMES, WarmPoolRunner } from './sandbox/warm-pool.js';
 import { checkSandboxRuntime, runSelfCheck, type SelfCheckResult } from './self-check.js';
 
 /** Room for the harness report on top of the user's output cap. */
@@ -162,8 +162,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   // Warm sandboxes for default-limit jobs, one pool per environment with its own floor; started only
   // after the self-check passes, and only for environments the probe found.
   const floors: Record<Environment, number> = { python: config.poolMin, 'python-data': config.dataPoolMin };
-  const poolFor = (environment: Environment) =>
-    new WarmPoolRunner(cold, {
+  const poolFor = (environment: Environment) => {
+    // Zeros for each outcome: a hit ratio has its series before the first miss.
+    for (const outcome of POOL_OUTCOMES) metrics.poolAcquires.inc({ outcome, environment }, 0);
+    return new WarmPoolRunner(cold, {
       min: Math.min(floors[environment], config.poolMax),
       max: config.poolMax,
       maxStarting: config.poolStarts,
@@ -180,6 +182,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         metrics.poolTarget.set({ environment }, target);
       },
     });
+  };
   const pools = new Map<Environment, WarmPoolRunner>(
     config.poolMax > 0 ? config.environments.map((e) => [e, poolFor(e)]) : [],
   );
@@ -231,10 +234,16 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     return mine.length;
   }
   let worker: Worker<JobData, { status: string }> | undefined;
+  // Usable slots only: a worker that takes no jobs offers the fleet none, whatever its concurrency.
+  metrics.readSlotsFrom(() => ({
+    busy: running.size,
+    total: worker && !stopping && watch.up && health?.ok ? config.concurrency : 0,
+  }));
 
   /** Stores this worker's health (and whether its engine answers) for /readyz and GET /info. */
   async function publishHealth(): Promise<void> {
     if (!health) return;
+    metrics.selfCheckOk.set(health.ok ? 1 : 0);
     const stored = { ...health, environments, ...(watch.up ? {} : { docker_unreachable: true }) };
     await redis.hset(keys.workerHealth, config.workerId, JSON.stringify(stored)).catch(() => {});
   }

@@ -1,22 +1,73 @@
 import { API_ERRORS, LANES, type Lane } from '@sbx/shared';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { WORKER_STATES, type WorkerState } from '../services/workers.js';
 
 /** POST /run answers when its job has: the buckets reach past the 2 s limit and a cold start. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60];
 /** Requests no route matched share one label value: raw URLs would grow the series without bound. */
 export const UNMATCHED_ROUTE = 'unmatched';
+/** A scrape must answer even when Redis hangs: a PING slower than this counts as Redis down. */
+const REDIS_PING_TIMEOUT_MS = 1000;
+
+/** True when `ping` answers within the bound. */
+async function answers(ping: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), REDIS_PING_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([
+      ping().then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export function createApiMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sbx_api_' });
   let depth: (() => Promise<Record<Lane, number>>) | null = null;
+  let workers: (() => Promise<Record<WorkerState, number>>) | null = null;
+  let ping: (() => Promise<unknown>) | null = null;
   return {
     registry,
     /** Where sbx_queue_depth reads from: set once the job service exists. */
     readDepthFrom(read: () => Promise<Record<Lane, number>>) {
       depth = read;
     },
+    /** Where sbx_workers reads from (the heartbeats in Redis): set once Redis is connected. */
+    readWorkersFrom(read: () => Promise<Record<WorkerState, number>>) {
+      workers = read;
+    },
+    /** How sbx_api_redis_up asks Redis: set once Redis is connected. */
+    pingRedisWith(send: () => Promise<unknown>) {
+      ping = send;
+    },
+    workers: new Gauge({
+      name: 'sbx_workers',
+      help: 'Workers with a fresh heartbeat by state: ready (takes jobs), starting (self-check running), self_check_failed, docker_unreachable (read from Redis at scrape time; every API replica reports the same).',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        // Redis away: the last value stands (as for sbx_queue_depth); sbx_api_redis_up tells.
+        const now = await workers?.().catch(() => null);
+        if (now) for (const state of WORKER_STATES) this.set({ state }, now[state]);
+      },
+    }),
+    redisUp: new Gauge({
+      name: 'sbx_api_redis_up',
+      help: "1 when this API's Redis connection answers a PING within 1 s at scrape time, 0 when not (jobs are refused with 503 then).",
+      registers: [registry],
+      async collect() {
+        if (ping) this.set((await answers(ping)) ? 1 : 0);
+      },
+    }),
     queueDepth: new Gauge({
       name: 'sbx_queue_depth',
       help: 'Jobs waiting to start, by lane (read from Redis at scrape time; every API replica reports the same).',

@@ -17,6 +17,22 @@ export async function liveWorkers(
   });
 }
 
+/** What a live worker is doing, as /readyz judges it: only `ready` ones take jobs. */
+export const WORKER_STATES = ['ready', 'starting', 'self_check_failed', 'docker_unreachable'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
+/** How many live workers are in each state (sbx_workers): the same rules /readyz answers by. */
+export function countWorkerStates(workers: { health: WorkerHealth | null }[]): Record<WorkerState, number> {
+  const counts: Record<WorkerState, number> = { ready: 0, starting: 0, self_check_failed: 0, docker_unreachable: 0 };
+  for (const { health } of workers) {
+    if (!health) counts.starting += 1;
+    else if (!health.ok) counts.self_check_failed += 1;
+    else if (health.docker_unreachable) counts.docker_unreachable += 1;
+    else counts.ready += 1;
+  }
+  return counts;
+}
+
 /** One entry per distinct runtime the live workers found, with how many run on it. */
 export function runtimesOf(workers: { health: WorkerHealth | null }[]): ServiceInfo['sandbox'] {
   const byKey = new Map<string, ServiceInfo['sandbox'][number]>();

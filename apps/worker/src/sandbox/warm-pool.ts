@@ -2,7 +2,8 @@ import { environmentOf, type SandboxSpec } from './container-spec.js';
 import { StartTicket } from './cpu-priority.js';
 import type { AcquireLabels, Sandbox, SandboxRunner } from './types.js';
 
-export type PoolOutcome = 'hit' | 'wait' | 'miss';
+export const POOL_OUTCOMES = ['hit', 'wait', 'miss'] as const;
+export type PoolOutcome = (typeof POOL_OUTCOMES)[number];
 
 export interface WarmPoolOptions {
   /** Floor: idle sandboxes kept ready even when no job has come for a while. */
