@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { loadConfig, redisConnectionOptions } from '@sbx/shared';
 import {
   createWebhookService,
   type DeliveryRequest,
@@ -21,6 +22,7 @@ import { deleteKeys, REDIS_URL } from '../support/stack.js';
 
 const SECRET = generateWebhookSecret();
 const QUEUE = 'webhooks';
+const CONNECTION = redisConnectionOptions(loadConfig({ SBX_REDIS_URL: REDIS_URL }));
 
 interface Received {
   at: number;
@@ -70,7 +72,7 @@ async function startReceiver(t: TestContext, reply: (n: number) => Reply = () =>
 async function startService(t: TestContext, over: Partial<WebhookServiceOptions> = {}) {
   const prefix = `sbxtest-${randomBytes(4).toString('hex')}`;
   const service = createWebhookService({
-    redisUrl: REDIS_URL,
+    connection: CONNECTION,
     prefix,
     queueName: QUEUE,
     secret: SECRET,
@@ -285,7 +287,7 @@ test('(f) redeliver sends the same body again under a fresh webhook-id', async (
 
 test('a misconfigured service refuses to start: weak secret, bad allowlist entry', () => {
   const base = {
-    redisUrl: REDIS_URL,
+    connection: CONNECTION,
     prefix: 'sbxtest-never',
     queueName: QUEUE,
     allowlist: [],

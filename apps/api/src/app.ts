@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Config } from '@sbx/shared';
+import { type Config, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
 import auth from './plugins/auth.js';
@@ -61,14 +61,26 @@ export async function buildApp(
   await app.register(jsonBody);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(swagger);
-  await app.register(redis, { url: config.redisUrl });
+  await app.register(redis, { connection: redisConnectionOptions(config) });
   await app.register(auth, { config });
   await app.register(rateLimit, { prefix: config.prefix });
-  await app.register(queue, { url: config.redisUrl, name: config.queueName, prefix: config.prefix });
+  await app.register(queue, {
+    connection: redisConnectionOptions(config),
+    name: config.queueName,
+    prefix: config.prefix,
+  });
 
   await app.register(webhooks, { config });
 
-  const jobs = new JobService(app.queue, app.redis, config, app.webhooks);
+  // WAIT gets a connection of its own: one stuck in a WAIT would hold every read queued behind it.
+  const fenceConnection = config.redisWaitReplicas > 0 ? app.redis.duplicate() : null;
+  if (fenceConnection) {
+    fenceConnection.on('error', (err) => app.log.warn({ err: err.message }, 'redis replica fence connection error'));
+    await fenceConnection.connect();
+    app.addHook('onClose', async () => fenceConnection.disconnect());
+  }
+  const fence = fenceConnection ? replicaFenceFor(fenceConnection, config) : null;
+  const jobs = new JobService(app.queue, app.redis, config, app.webhooks, fence);
   app.metrics.readDepthFrom(() => jobs.depth());
   app.metrics.readWorkersFrom(async () =>
     countWorkerStates(await liveWorkers(app.redis, config.prefix, config.workerStaleMs)),

@@ -7,7 +7,9 @@ import {
   type JobData,
   promoteToFront,
   type RunResult,
+  redisConnectionOptions,
   redisKeys,
+  replicaFenceFor,
   withoutArtifactData,
 } from '@sbx/shared';
 import { deliverOnce, webhookServiceFromConfig } from '@sbx/webhooks';
@@ -88,12 +90,18 @@ async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
 export function createWorkerService(config: Config, log: Logger, runner?: SandboxRunner): WorkerService {
   const keys = redisKeys(config.prefix);
   const docker = new Docker({ socketPath: config.dockerSocket });
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const redis = new Redis(redisConnectionOptions(config, { maxRetriesPerRequest: null }));
   const fair = new FairQueue(redis, config.prefix, config.queueName, config.interactiveStreak);
   // BullMQ leaves a connection it was handed open on close: we own it and close it ourselves.
   const workerConnection = redis.duplicate();
   // Cancels arrive on a channel: whichever worker runs the job aborts it.
   const cancelSubscriber = redis.duplicate();
+  // SBX_REDIS_WAIT_REPLICAS: WAIT on a connection of its own, so a slow one never holds the heartbeat.
+  const fenceConnection = config.redisWaitReplicas > 0 ? redis.duplicate() : null;
+  fenceConnection?.on('error', (err) =>
+    log.warn({ err: err.message, connection: 'replica fence' }, 'redis connection error'),
+  );
+  const fence = fenceConnection ? replicaFenceFor(fenceConnection, config) : null;
   // ioredis reconnects by itself; without a listener each failed attempt is an "Unhandled error event".
   for (const [name, client] of [
     ['results', redis],
@@ -316,6 +324,9 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   /** Records the result (first writer wins) and, when the job asked for one, queues its signed webhook. */
   const storeResult = async (result: RunResult, data: JobData) => {
     await redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
+    // Before BullMQ marks the job done: a result the replicas lack could vanish in a failover while
+    // the job stays completed. Short, this throws and the job's retry finds the result and confirms again.
+    await fence?.confirm();
     if (data.callback_url)
       await webhooks?.enqueue(result.id, data.callback_url, withoutArtifactData(result), data.tenant_id);
   };
@@ -350,7 +361,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     }
     // A job retaken after its worker died may have finished already: never run it twice.
     const existing = await redis.get(keys.result(jobId));
-    if (existing) return { status: (JSON.parse(existing) as RunResult).status };
+    if (existing) {
+      await fence?.confirm();
+      return { status: (JSON.parse(existing) as RunResult).status };
+    }
     const cancel = new AbortController();
     running.set(jobId, cancel);
     quiet.jobStarted();
@@ -493,6 +507,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});
       workerConnection.disconnect();
       cancelSubscriber.disconnect();
+      fenceConnection?.disconnect();
       redis.disconnect();
     },
   };

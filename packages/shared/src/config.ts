@@ -55,9 +55,53 @@ function list(name: string, doc: string): VarSpec<string[]> {
   };
 }
 
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/** `host:port,[v6]:port`: the port is required, a Sentinel has no default one worth guessing. */
+function parseSentinels(raw: string): SentinelAddress[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(entry);
+      const port = Number(m?.[3]);
+      const host = m?.[1] ?? m?.[2];
+      if (!host || !(port >= 1 && port <= 65_535))
+        throw new ConfigError(`SBX_REDIS_SENTINELS: "${entry}" is not host:port`);
+      return { host, port };
+    });
+}
+
 /** Every environment variable the service reads. The README's table is checked against this list. */
 export const ENV_VARS = {
   redisUrl: str('SBX_REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for the queue, results and heartbeats.'),
+  redisSentinels: {
+    name: 'SBX_REDIS_SENTINELS',
+    doc: 'Redis Sentinels (comma list of host:port); set, the primary is asked of them and SBX_REDIS_URL gives only its password and db.',
+    default: '',
+    parse: (raw: string | undefined) => parseSentinels(raw ?? ''),
+  } satisfies VarSpec<SentinelAddress[]>,
+  redisSentinelName: str(
+    'SBX_REDIS_SENTINEL_NAME',
+    'sbx',
+    'Master name the Sentinels watch (their `sentinel monitor <name>`).',
+  ),
+  redisSentinelPassword: str('SBX_REDIS_SENTINEL_PASSWORD', '', 'Password of the Sentinels themselves (empty: none).'),
+  redisWaitReplicas: int(
+    'SBX_REDIS_WAIT_REPLICAS',
+    0,
+    'Replicas that must hold an accepted job (and a stored result) before it is acknowledged, by Redis WAIT (0 = off); short: 503 not_replicated.',
+  ),
+  redisWaitTimeoutMs: int(
+    'SBX_REDIS_WAIT_TIMEOUT_MS',
+    500,
+    'How long WAIT waits for those replicas before giving up.',
+    1,
+  ),
   prefix: str('SBX_PREFIX', 'sbx', 'Prefix of every Redis key (BullMQ and our own).'),
   queueName: str('SBX_QUEUE', 'runs', 'BullMQ queue name.'),
   resultTtlSeconds: int('SBX_RESULT_TTL_SECONDS', 86_400, 'How long results stay readable.', 1),

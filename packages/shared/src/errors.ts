@@ -27,6 +27,7 @@ export const API_ERRORS = {
   headers_too_large: 431,
   queue_full: 503,
   queue_unavailable: 503,
+  not_replicated: 503,
   internal: 500,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -10,6 +10,7 @@ export * from './job.js';
 export * from './lanes.js';
 export * from './limits.js';
 export * from './metrics-server.js';
+export * from './redis-connection.js';
 export * from './runtime.js';
 export * from './schemas.js';
 export * from './status.js';

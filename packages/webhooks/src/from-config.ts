@@ -1,4 +1,4 @@
-import { type Config, loadTenants, tenantWebhookSecrets } from '@sbx/shared';
+import { type Config, loadTenants, redisConnectionOptions, tenantWebhookSecrets } from '@sbx/shared';
 import {
   createWebhookService,
   type WebhookLogger,
@@ -18,7 +18,7 @@ export function webhookServiceFromConfig(
   if (!config.webhookSecret) return null;
   const secrets = tenantWebhookSecrets(loadTenants(config));
   return createWebhookService({
-    redisUrl: config.redisUrl,
+    connection: redisConnectionOptions(config),
     prefix: config.prefix,
     queueName: webhookQueueName(config),
     secret: config.webhookSecret,

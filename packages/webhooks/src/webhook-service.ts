@@ -1,3 +1,4 @@
+import type { RedisConnectionOptions } from '@sbx/shared';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 /** The part of a pino logger the service uses; Fastify's request-free logger fits too. */
@@ -44,7 +45,8 @@ export interface WebhookDeliveryState {
 }
 
 export interface WebhookServiceOptions {
-  redisUrl: string;
+  /** From redisConnectionOptions: a plain URL or the Sentinels. */
+  connection: RedisConnectionOptions;
   prefix: string;
   queueName: string;
   /** `whsec_` + base64 of at least 24 bytes. */
@@ -167,10 +169,10 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError('maxAttempts must be a positive integer');
 
   const stateKey = (jobId: string) => `${opts.prefix}:webhook:${jobId}`;
-  const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  const redis = new Redis({ ...opts.connection, maxRetriesPerRequest: null });
   redis.on('error', (err) => log.warn({ err: err.message }, 'webhook state connection error'));
   const queue = new Queue<DeliveryJobData>(opts.queueName, {
-    connection: { url: opts.redisUrl },
+    connection: { ...opts.connection },
     prefix: opts.prefix,
     defaultJobOptions: {
       attempts: maxAttempts,
@@ -326,7 +328,7 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
     async start() {
       if (worker) return;
       worker = new Worker<DeliveryJobData>(opts.queueName, process, {
-        connection: { url: opts.redisUrl, maxRetriesPerRequest: null },
+        connection: { ...opts.connection, maxRetriesPerRequest: null },
         prefix: opts.prefix,
         concurrency: opts.concurrency ?? 10,
         // The lock must outlive the longest attempt, or a slow receiver gets a duplicate from another worker.

@@ -1,4 +1,4 @@
-import type { JobData } from '@sbx/shared';
+import type { JobData, RedisConnectionOptions } from '@sbx/shared';
 import { Queue, QueueEvents } from 'bullmq';
 import fp from 'fastify-plugin';
 
@@ -10,7 +10,8 @@ declare module 'fastify' {
 }
 
 export interface QueuePluginOptions {
-  url: string;
+  /** From redisConnectionOptions: a plain URL or the Sentinels. */
+  connection: RedisConnectionOptions;
   name: string;
   prefix: string;
 }
@@ -30,7 +31,7 @@ export const DEFAULT_JOB_OPTIONS = {
 export default fp<QueuePluginOptions>(
   async (app, opts) => {
     const queue = new Queue<JobData>(opts.name, {
-      connection: { url: opts.url, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+      connection: { ...opts.connection, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
       prefix: opts.prefix,
       defaultJobOptions: DEFAULT_JOB_OPTIONS,
     });
@@ -38,7 +39,7 @@ export default fp<QueuePluginOptions>(
     // Each request waiting for a result (POST /run, GET /jobs/:id?wait_ms) holds one 'closing'
     // listener for its wait and drops it after: many at once are callers, not a leak.
     queue.setMaxListeners(0);
-    const queueEvents = new QueueEvents(opts.name, { connection: { url: opts.url }, prefix: opts.prefix });
+    const queueEvents = new QueueEvents(opts.name, { connection: { ...opts.connection }, prefix: opts.prefix });
     queueEvents.on('error', (err) => app.log.warn({ err: err.message }, 'queue events connection error'));
     await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
     app.decorate('queue', queue);

@@ -16,6 +16,8 @@ import {
   MAX_ARG_CHARS,
   MAX_ARGS,
   type Policy,
+  type ReplicaFence,
+  ReplicationShortError,
   RUNTIME,
   type RunResult,
   redisKeys,
@@ -82,6 +84,8 @@ export class JobService {
     private readonly redis: Redis,
     private readonly config: JobsConfig,
     private readonly webhooks: Webhooks | null = null,
+    /** SBX_REDIS_WAIT_REPLICAS: no 202 before a replica holds the job. */
+    private readonly fence: ReplicaFence | null = null,
   ) {
     this.keys = redisKeys(config.prefix);
     this.fair = new FairQueue(redis, config.prefix, queue.name, config.interactiveStreak);
@@ -272,12 +276,15 @@ export class JobService {
       const previous = JSON.parse((await this.redis.get(slot)) ?? '{}') as { id?: string; bodyHash?: string };
       if (previous.bodyHash !== bodyHash || !previous.id)
         throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body');
+      // A retry after not_replicated lands here: it is answered only once a replica has the job.
+      await this.confirmReplicated();
       return { id: previous.id, replay: true };
     }
     try {
       await this.enqueue(tenant, [prepared]);
     } catch (err) {
-      await this.redis.del(slot).catch(() => {});
+      // Queued but unconfirmed: the key must keep naming that job, or a retry would queue a second one.
+      if (!(err instanceof ApiError && err.code === 'not_replicated')) await this.redis.del(slot).catch(() => {});
       throw err;
     }
     return { id, replay: false };
@@ -332,16 +339,40 @@ export class JobService {
       if (err instanceof ApiError) throw err;
       throw unavailable(err);
     }
+    let jobs: Job<JobData>[];
     try {
       const owners = this.redis.multi();
       for (const id of ids) owners.set(this.keys.owner(id), tenant.id, 'EX', this.config.resultTtlSeconds + 86_400);
       await owners.exec();
-      return await this.queue.addBulk(
+      jobs = await this.queue.addBulk(
         prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id, priority: priority.get(id) } })),
       );
     } catch (err) {
       await this.fair.release(tenant.id, ids).catch(() => {});
       throw unavailable(err);
+    }
+    // Outside the catch above: the jobs are queued now, and nothing of them may be released.
+    await this.confirmReplicated();
+    return jobs;
+  }
+
+  /**
+   * With SBX_REDIS_WAIT_REPLICAS, waits until the replicas hold every write made so far (the job,
+   * its owner, its place). Short of them the honest answer is neither 202 nor "nothing was queued":
+   * the job is on the primary and runs unless the primary fails first.
+   */
+  private async confirmReplicated(): Promise<void> {
+    try {
+      await this.fence?.confirm();
+    } catch (err) {
+      const why =
+        err instanceof ReplicationShortError ? err.message : `Redis did not answer: ${(err as Error).message}`;
+      throw new ApiError(
+        'not_replicated',
+        `${why}; the job was queued on the primary and runs unless the primary fails before a replica has it. Send the same request with the same Idempotency-Key to have it confirmed (never a second job)`,
+        err instanceof ReplicationShortError ? { acknowledged: err.acknowledged, wanted: err.wanted } : undefined,
+        1,
+      );
     }
   }
 
