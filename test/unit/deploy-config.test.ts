@@ -20,7 +20,7 @@ test('docker-compose.yml names only variables the config knows, and matches its 
     for (const variable of Object.keys(service.environment ?? {}))
       if (variable.startsWith('SBX_')) assert.ok(known.has(variable), `${name}: ${variable} is a config variable`);
   const { api, worker } = compose.services;
-  assert.deepEqual(api?.ports, [`${known.get('SBX_API_PORT')}:${known.get('SBX_API_PORT')}`]);
+  assert.deepEqual(api?.ports, [`\${API_PUBLISH_PORT:-${known.get('SBX_API_PORT')}}:${known.get('SBX_API_PORT')}`]);
   // Prometheus runs in its own container: both metrics listeners must leave loopback there.
   assert.equal(api?.environment?.SBX_API_METRICS_HOST, '0.0.0.0');
   assert.equal(worker?.environment?.SBX_WORKER_METRICS_HOST, '0.0.0.0');
