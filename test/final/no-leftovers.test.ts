@@ -24,3 +24,18 @@ test('no sandbox container or runsc process is left after the suite', async () =
   // Sandboxes containerd still holds that Docker has forgotten (a dockerd killed mid-start).
   assert.deepEqual((await leftBehind('none')).forgotten, [], 'containerd sandboxes Docker forgot');
 });
+
+/** test/integration/compose-stack.test.ts brings compose projects named sbxcompose…: each must be down. */
+test('no compose project of the suite is left up', async () => {
+  const docker = new Docker();
+  const ours = (labels: Record<string, string> | undefined) =>
+    labels?.['com.docker.compose.project']?.startsWith('sbxcompose') ?? false;
+  const containers = (await docker.listContainers({ all: true })).filter((c) => ours(c.Labels));
+  const networks = (await docker.listNetworks()).filter((n) => ours(n.Labels));
+  const volumes = ((await docker.listVolumes()).Volumes ?? []).filter((v) => ours(v.Labels ?? undefined));
+  assert.deepEqual(
+    [...containers.flatMap((c) => c.Names), ...networks.map((n) => n.Name), ...volumes.map((v) => v.Name)],
+    [],
+    'compose containers, networks or volumes left behind',
+  );
+});
