@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Stops the API and worker started by up.sh for good: SIGTERM to each one's supervisor, which passes
+# Stops the API, worker, Prometheus and Alertmanager started by up.sh for good: SIGTERM to each one's supervisor, which passes
 # it on (the worker finishes in-flight jobs first) and does not start it again.
 set -uo pipefail
 run_dir="${SBX_RUN_DIR:-/run/sbx}"
-for name in api worker; do
+for name in api worker prometheus alertmanager; do
   pidfile="$run_dir/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")

@@ -38,6 +38,9 @@ describe('Quick start: npm run up, then npm run down', () => {
       SBX_API_PORT: String(port),
       SBX_API_METRICS_PORT: String(await freePort()),
       SBX_WORKER_METRICS_PORT: String(await freePort()),
+      SBX_PROMETHEUS_PORT: String(await freePort()),
+      SBX_ALERTMANAGER_PORT: String(await freePort()),
+      SBX_STATE_DIR: dir,
       SBX_PREFIX: `sbxtest-up-${randomBytes(3).toString('hex')}`,
       SBX_API_KEYS: '',
     };
@@ -48,7 +51,7 @@ describe('Quick start: npm run up, then npm run down', () => {
     await deleteKeys(String(env.SBX_PREFIX));
   });
 
-  test('up answers ready, runs print(2 + 2), and down stops both processes', async () => {
+  test('up answers ready, runs print(2 + 2), Prometheus and Alertmanager watch it, and down stops them all', async () => {
     const up = await exec('npm', ['run', 'up'], { cwd: ROOT, env, timeout: 300_000 });
     assert.match(up.stdout, new RegExp(`sbx is up: API http://127.0.0.1:${port}`));
     const res = await fetch(`http://127.0.0.1:${port}/run`, {
@@ -60,13 +63,36 @@ describe('Quick start: npm run up, then npm run down', () => {
     const result = (await res.json()) as { status: string; stdout: string };
     assert.deepEqual([result.status, result.stdout], ['ok', '4\n']);
 
-    const pids = await Promise.all(
-      ['api', 'worker'].map(async (n) => Number(await readFile(join(dir, `${n}.pid`), 'utf8'))),
+    // Monitoring came up with it: Prometheus scrapes both, with every rule and the Alertmanager.
+    const prometheus = `http://127.0.0.1:${env.SBX_PROMETHEUS_PORT}/api/v1`;
+    const getData = async <T>(path: string): Promise<T | null> => {
+      const r = await fetch(`${prometheus}/${path}`).catch(() => null);
+      return r?.ok ? ((await r.json()) as { data: T }).data : null;
+    };
+    type Targets = { activeTargets: { labels: { job: string }; health: string }[] };
+    const targets = await pollUntil(
+      async () => ((await getData<Targets>('targets'))?.activeTargets ?? []).map((t) => `${t.labels.job}:${t.health}`),
+      (seen) => seen.sort().join() === 'sbx-api:up,sbx-worker:up',
+      40_000,
+      500,
     );
-    const children = await Promise.all(pids.map(childOf));
+    assert.deepEqual(targets.value.sort(), ['sbx-api:up', 'sbx-worker:up']);
+    const rules = await getData<{ groups: { rules: { type: string }[] }[] }>('rules');
+    assert.ok(
+      rules?.groups.flatMap((g) => g.rules).some((r) => r.type === 'alerting'),
+      'alert rules loaded',
+    );
+    const managers = await getData<{ activeAlertmanagers: { url: string }[] }>('alertmanagers');
+    assert.deepEqual(
+      managers?.activeAlertmanagers.map((a) => a.url),
+      [`http://127.0.0.1:${env.SBX_ALERTMANAGER_PORT}/api/v2/alerts`],
+    );
+
+    const names = ['api', 'worker', 'prometheus', 'alertmanager'];
+    const pids = await Promise.all(names.map(async (n) => Number(await readFile(join(dir, `${n}.pid`), 'utf8'))));
+    const children = await Promise.all(pids.slice(0, 2).map(childOf));
     const down = await exec('npm', ['run', 'down'], { cwd: ROOT, env, timeout: 60_000 });
-    assert.match(down.stdout, /stopped api/);
-    assert.match(down.stdout, /stopped worker/);
+    for (const name of names) assert.match(down.stdout, new RegExp(`stopped ${name}`));
     for (const pid of [...pids, ...children]) assert.throws(() => process.kill(pid, 0), `process ${pid} is gone`);
   });
 
