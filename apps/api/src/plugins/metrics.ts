@@ -32,6 +32,14 @@ async function answers(ping: () => Promise<unknown>): Promise<boolean> {
 export function createApiMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sbx_api_' });
+  const errors = new Counter({
+    name: 'sbx_api_errors_total',
+    help: 'Error answers by their stable code (validation_failed, queue_full, rate_limited, ...).',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  // Zeros for every known code: a rate over the first error of a kind has a sample before it.
+  for (const code of Object.keys(API_ERRORS)) errors.inc({ code }, 0);
   let depth: (() => Promise<Record<Lane, number>>) | null = null;
   let workers: (() => Promise<Record<WorkerState, number>>) | null = null;
   let ping: (() => Promise<unknown>) | null = null;
@@ -86,12 +94,7 @@ export function createApiMetrics() {
       buckets: SECONDS_BUCKETS,
       registers: [registry],
     }),
-    errors: new Counter({
-      name: 'sbx_api_errors_total',
-      help: 'Error answers by their stable code (validation_failed, queue_full, rate_limited, ...).',
-      labelNames: ['code'],
-      registers: [registry],
-    }),
+    errors,
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
