@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { LABELS, runscProcesses } from '@sbx/worker';
 import Docker from 'dockerode';
 import { leftBehind } from '../support/burst.js';
+import { netLeftovers } from '../support/netns.js';
 
 /** Runs after every other file: the suite must leave no sandbox container, runsc process or containerd task behind. */
 test('no sandbox container or runsc process is left after the suite', async () => {
@@ -23,6 +24,11 @@ test('no sandbox container or runsc process is left after the suite', async () =
   assert.deepEqual(procs, [], 'runsc processes left behind');
   // Sandboxes containerd still holds that Docker has forgotten (a dockerd killed mid-start).
   assert.deepEqual((await leftBehind('none')).forgotten, [], 'containerd sandboxes Docker forgot');
+});
+
+/** The fleet test's hosts: network namespaces, their bridge and veth links, the bridge's FORWARD rule. */
+test('no test network namespace, bridge, link or firewall rule is left after the suite', async () => {
+  assert.deepEqual(await netLeftovers(), [], 'test network left behind (test/support/netns.ts)');
 });
 
 /** test/integration/compose-stack.test.ts brings compose projects named sbxcompose…: each must be down. */

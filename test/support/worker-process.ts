@@ -5,14 +5,20 @@ import { fileURLToPath } from 'node:url';
 const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/src/main.ts', import.meta.url));
 const API_MAIN = fileURLToPath(new URL('../../apps/api/src/server.ts', import.meta.url));
 
-/** A real service in its own process, so a test can SIGKILL it. Resolves once its log has `readyLine`. */
+/**
+ * A real service in its own process, so a test can SIGKILL it. Resolves once its log has `readyLine`.
+ * With `netns`, it runs in that network namespace (`ip netns exec` execs it: the pid is the service's).
+ */
 async function spawnService(
   main: string,
   env: Record<string, string>,
   readyLine: string,
   onLine?: (line: string) => void,
+  netns?: string,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+  const node = [process.execPath, '--import', 'tsx', main];
+  const [command, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...node] : node;
+  const child = spawn(command as string, args, {
     // At info whatever the test asked: the ready line is an info line.
     env: { ...process.env, ...env, SBX_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -49,23 +55,33 @@ async function spawnService(
 }
 
 /** A real worker in its own process. Resolves once it logs "worker ready"; `onLine` gets each later log line. */
-export function spawnWorker(env: Record<string, string>, onLine?: (line: string) => void): Promise<ChildProcess> {
+export function spawnWorker(
+  env: Record<string, string>,
+  onLine?: (line: string) => void,
+  netns?: string,
+): Promise<ChildProcess> {
   // The plain environment unless the test asks for python-data: its probe and pool cost seconds.
   return spawnService(
     WORKER_MAIN,
     { SBX_WORKER_METRICS_PORT: '0', SBX_ENVIRONMENTS: 'python', ...env },
     '"worker ready"',
     onLine,
+    netns,
   );
 }
 
 /** A real API in its own process, listening on SBX_API_PORT. Resolves once it listens. */
-export function spawnApi(env: Record<string, string>, onLine?: (line: string) => void): Promise<ChildProcess> {
+export function spawnApi(
+  env: Record<string, string>,
+  onLine?: (line: string) => void,
+  netns?: string,
+): Promise<ChildProcess> {
   return spawnService(
     API_MAIN,
     { SBX_API_METRICS_PORT: '0', SBX_ENVIRONMENTS: 'python', ...env },
     'Server listening',
     onLine,
+    netns,
   );
 }
 

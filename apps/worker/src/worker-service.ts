@@ -26,6 +26,7 @@ import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
+import { ResultStore, type RunStart, withRun } from './result-store.js';
 import { watchdogMs, withinWatchdog } from './run-watchdog.js';
 import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
@@ -321,14 +322,26 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       return outcome;
     },
   });
-  /** Records the result (first writer wins) and, when the job asked for one, queues its signed webhook. */
-  const storeResult = async (result: RunResult, data: JobData) => {
-    await redis.set(keys.result(result.id), JSON.stringify(result), 'EX', config.resultTtlSeconds, 'NX');
+  const results = new ResultStore(redis, {
+    ttlSeconds: config.resultTtlSeconds,
+    resultKey: keys.result,
+    runsKey: keys.runs,
+    lockKey: (jobId) => `${config.prefix}:${config.queueName}:${jobId}:lock`,
+  });
+  /**
+   * Records the result (never over another; with `token`, only while this run holds the job's lock)
+   * and, when it was stored and the job asked for one, queues its signed webhook.
+   */
+  const storeResult = async (result: RunResult, data: JobData, token?: string) => {
+    const outcome = await results.store(result, token);
+    if (outcome !== 'stored')
+      log.warn({ job: result.id, outcome, attempt: result.run?.attempt }, 'result of this run not stored');
     // Before BullMQ marks the job done: a result the replicas lack could vanish in a failover while
     // the job stays completed. Short, this throws and the job's retry finds the result and confirms again.
     await fence?.confirm();
-    if (data.callback_url)
+    if (outcome === 'stored' && data.callback_url)
       await webhooks?.enqueue(result.id, data.callback_url, withoutArtifactData(result), data.tenant_id);
+    return outcome;
   };
 
   /** Runs of this job before this one: failed attempts, and runs whose worker died (BullMQ counts those apart). */
@@ -337,6 +350,11 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   async function process(job: Job<JobData>, token: string | undefined, signal?: AbortSignal) {
     const jobId = job.id as string;
     const started = performance.now();
+    const run: RunStart = {
+      worker: config.workerId,
+      attempt: runsBefore(job) + 1,
+      started_at: new Date().toISOString(),
+    };
     // Read once: the engine may go between two reads, and a job must not be failed for an outage
     // younger than the wait it is owed.
     const engineAway = !watch.up;
@@ -355,7 +373,11 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     if (promote) promoteBatchJob(promote);
     if (engineAway) {
       const message = `no Docker engine answered within ${Math.round(config.dockerWaitMs / 1000)} s of the job being queued (worker ${config.workerId})`;
-      await storeResult({ ...internalErrorResult(jobId, job.data, message), attempts: runsBefore(job) + 1 }, job.data);
+      await storeResult(
+        withRun({ ...internalErrorResult(jobId, job.data, message), attempts: runsBefore(job) + 1 }, run),
+        job.data,
+        token,
+      );
       metrics.runs.inc({ status: 'internal_error' });
       return { status: 'internal_error' };
     }
@@ -371,10 +393,13 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     try {
       // Registered before the flag check: a cancel between the two is then caught by the channel.
       if (await redis.exists(keys.cancelFlag(jobId))) {
-        await storeResult(cancelledResult(jobId, job.data), job.data);
+        await storeResult(withRun(cancelledResult(jobId, job.data), run), job.data, token);
         return { status: 'cancelled' };
       }
-      return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal);
+      return await runJob(job, jobId, started, signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal, {
+        run,
+        token,
+      });
     } finally {
       running.delete(jobId);
       quiet.jobEnded();
@@ -391,7 +416,15 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     );
   }
 
-  async function runJob(job: Job<JobData>, jobId: string, started: number, signal: AbortSignal) {
+  async function runJob(
+    job: Job<JobData>,
+    jobId: string,
+    started: number,
+    signal: AbortSignal,
+    attempt: { run: RunStart; token: string | undefined },
+  ) {
+    // Not awaited: the run log is evidence, and a run already taken goes on while Redis is away.
+    results.started(jobId, attempt.run).catch(() => {});
     const queuedSeconds = Math.max(0, Date.now() - Date.parse(job.data.submitted_at)) / 1000;
     metrics.queueWait.observe({ lane: job.data.lane ?? 'batch' }, queuedSeconds);
     const jobLog = log.child({ job: jobId, request: job.data.request_id });
@@ -419,8 +452,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       throw err;
     }
     if (abandoning) throw new Error('worker shut down mid-run; the job will be retried');
-    result = { ...result, attempts: runsBefore(job) + 1 };
-    await storeResult(result, job.data);
+    result = withRun({ ...result, attempts: runsBefore(job) + 1 }, attempt.run);
+    await storeResult(result, job.data, attempt.token);
     metrics.runs.inc({ status: result.status });
     metrics.runDuration.observe({ status: result.status }, result.time);
     metrics.jobDuration.observe((performance.now() - started) / 1000);

@@ -48,11 +48,40 @@ export const redisKeys = (prefix: string) => ({
   owner: (jobId: string) => `${prefix}:owner:${jobId}`,
   /** Set when a job is cancelled, so a worker that picks it up late does not run it. */
   cancelFlag: (jobId: string) => `${prefix}:cancel:${jobId}`,
+  /**
+   * List of RunRecord JSON: every run of a job, started and finished, capped and kept as long as its
+   * result. Not `runs:`: that is BullMQ's own job hash under the default queue name.
+   */
+  runs: (jobId: string) => `${prefix}:runlog:${jobId}`,
   /** Pub/sub channel: a job id to stop, for whichever worker runs it. */
   cancelChannel: `${prefix}:cancel`,
   /** Hash: worker id → JSON of its start-up self-check. */
   workerHealth: `${prefix}:worker-health`,
 });
+
+/**
+ * What happened to a finished run's result: `stored`; `superseded` (another run's result was already
+ * there: results are never overwritten); `lock_lost` (the run no longer held the job's BullMQ lock, so
+ * the job belongs to another run, or will be retaken, and this result is dropped).
+ */
+export type StoreOutcome = 'stored' | 'superseded' | 'lock_lost';
+
+/**
+ * One line of a job's run log (`redisKeys().runs`): each run says when it started and, if its worker
+ * lived to tell, how it finished and whether its result is the stored one. Operators and the fleet
+ * test read it to prove a job that ran twice kept exactly one run's result.
+ */
+export type RunRecord =
+  | { event: 'started'; worker: string; attempt: number; started_at: string }
+  | {
+      event: 'finished';
+      worker: string;
+      attempt: number;
+      started_at: string;
+      finished_at: string;
+      status: RunResult['status'];
+      outcome: StoreOutcome;
+    };
 
 /** The result recorded for a job cancelled before or while it ran. */
 export function cancelledResult(id: string, data: JobData): RunResult {

@@ -190,6 +190,25 @@ export const ArtifactSchema = Type.Object({
 });
 export type Artifact = Static<typeof ArtifactSchema>;
 
+export const RunEvidenceSchema = Type.Object(
+  {
+    worker: Type.String({ description: 'Id of the worker that ran it (SBX_WORKER_ID).' }),
+    attempt: Type.Integer({
+      minimum: 1,
+      description: 'Which run of the job this was: 1 for the first, more after a run lost to a fault of ours.',
+    }),
+    started_at: Type.String({ format: 'date-time', description: 'When this worker took the job to run it.' }),
+    finished_at: Type.String({ format: 'date-time', description: "When this run's result was ready to store." }),
+  },
+  {
+    description:
+      'The run whose result this is. A job may run twice when its worker was cut off from Redis or died ' +
+      "(its lock lapsed and another worker took it); only the run that still held the job's lock stores its " +
+      'result, and a stored result is never overwritten.',
+  },
+);
+export type RunEvidence = Static<typeof RunEvidenceSchema>;
+
 export const RunResultSchema = Type.Object({
   id: Type.String(),
   status: RunStatusSchema,
@@ -231,6 +250,7 @@ export const RunResultSchema = Type.Object({
         'Runs it took: more than 1 when a run was lost to a fault of ours (the engine restarted, a start failed, its worker died) and the job ran again.',
     }),
   ),
+  run: Type.Optional(RunEvidenceSchema),
   submitted_at: Type.String({ format: 'date-time' }),
   finished_at: Type.String({ format: 'date-time' }),
 });

@@ -1,0 +1,112 @@
+import type { RunEvidence, RunRecord, RunResult, StoreOutcome } from '@sbx/shared';
+import type { Redis } from 'ioredis';
+
+/** Lines kept in one job's run log: far more than its attempts and stalls can make. */
+export const RUN_LOG_CAP = 32;
+
+/**
+ * One round trip, atomic with BullMQ's own lock changes (they are scripts on the same Redis too):
+ * store the result only if none is stored yet and, when a lock token is given, only while this run's
+ * token still holds the job's lock. A worker cut off from Redis keeps running its jobs; by the time
+ * its store reaches Redis its lock may have lapsed and the job may be running, or done, elsewhere. The
+ * first-writer-wins rule alone would let such a stale run's result stand while BullMQ records the
+ * other run's completion; the token makes the lock holder the only writer. The run's log line is
+ * written in the same script, with the outcome, so the log never disagrees with the stored result.
+ *
+ * KEYS: result, run log, BullMQ lock. ARGV: result JSON, TTL seconds, lock token ('' = not fenced:
+ * the job already left the active state), run record JSON ('' = none), log cap.
+ */
+const STORE = `
+local outcome = 'stored'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  outcome = 'superseded'
+elseif ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  outcome = 'lock_lost'
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+if ARGV[4] ~= '' then
+  local record = cjson.decode(ARGV[4])
+  record['outcome'] = outcome
+  redis.call('RPUSH', KEYS[2], cjson.encode(record))
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return outcome
+`;
+
+export interface ResultStoreOptions {
+  ttlSeconds: number;
+  resultKey: (jobId: string) => string;
+  runsKey: (jobId: string) => string;
+  /** BullMQ's lock key of a job: `{prefix}:{queue}:{id}:lock`. */
+  lockKey: (jobId: string) => string;
+}
+
+/** What a run knows about itself before it has a result. */
+export type RunStart = Omit<RunEvidence, 'finished_at'>;
+
+/** The result with the evidence of the run that made it; finished when the result was. */
+export function withRun(result: RunResult, run: RunStart): RunResult {
+  return { ...result, run: { ...run, finished_at: result.finished_at } };
+}
+
+/** Results and each job's run log: who ran it, when, and whether their result is the one kept. */
+export class ResultStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: ResultStoreOptions,
+  ) {}
+
+  /** Logs that a run started. A worker that dies mid-run leaves only this line behind. */
+  async started(jobId: string, run: RunStart): Promise<void> {
+    const record: RunRecord = { event: 'started', ...run };
+    const key = this.opts.runsKey(jobId);
+    await this.redis
+      .multi()
+      .rpush(key, JSON.stringify(record))
+      .ltrim(key, -RUN_LOG_CAP, -1)
+      .expire(key, this.opts.ttlSeconds)
+      .exec();
+  }
+
+  /**
+   * Stores the result unless one is stored already or, with `token`, this run lost the job's lock;
+   * never overwrites. Logs the run's end (when the result carries its run) with the outcome.
+   */
+  async store(result: RunResult, token?: string): Promise<StoreOutcome> {
+    const record: RunRecord | null = result.run
+      ? { event: 'finished', ...result.run, status: result.status, outcome: 'stored' }
+      : null;
+    const outcome = await this.redis.eval(
+      STORE,
+      3,
+      this.opts.resultKey(result.id),
+      this.opts.runsKey(result.id),
+      this.opts.lockKey(result.id),
+      JSON.stringify(result),
+      String(this.opts.ttlSeconds),
+      token ?? '',
+      record ? JSON.stringify(record) : '',
+      String(RUN_LOG_CAP),
+    );
+    return outcome as StoreOutcome;
+  }
+
+  /** A job's run log, oldest first (lines that do not parse are skipped). */
+  async runs(jobId: string): Promise<RunRecord[]> {
+    return parseRunLog(await this.redis.lrange(this.opts.runsKey(jobId), 0, -1));
+  }
+}
+
+export function parseRunLog(lines: string[]): RunRecord[] {
+  const out: RunRecord[] = [];
+  for (const line of lines) {
+    try {
+      out.push(JSON.parse(line) as RunRecord);
+    } catch {
+      // A line from a future format: not evidence this reader can use.
+    }
+  }
+  return out;
+}
