@@ -60,6 +60,12 @@ describe('Prometheus on a live stack: dashboard queries and a real alert', () =>
     SBX_HEARTBEAT_MS: '500',
     SBX_WORKER_STALE_MS: '3000',
     SBX_LOG_LEVEL: 'warn',
+    // The canaries cost a restart tens of seconds on a loaded machine; sbx_self_check_ok reads 1 either way.
+    SBX_SELF_CHECK: 'off',
+  };
+  /** The worker's errors, shown with the test's output: the verdicts and counters depend on its runs. */
+  const workerErrors = (line: string) => {
+    if (/"level":(4|5|6)0/.test(line)) console.log(`worker: ${line.slice(0, 400)}`);
   };
   let apiPort = 0;
   let workerEnv: Record<string, string> = {};
@@ -94,7 +100,7 @@ describe('Prometheus on a live stack: dashboard queries and a real alert', () =>
       SBX_WEBHOOK_MAX_ATTEMPTS: '2',
       SBX_WEBHOOK_BASE_DELAY_MS: '50',
     };
-    worker = await spawnWorker(workerEnv);
+    worker = await spawnWorker(workerEnv, workerErrors);
     api = await spawnApi({
       ...common,
       SBX_API_HOST: '127.0.0.1',
@@ -258,7 +264,7 @@ describe('Prometheus on a live stack: dashboard queries and a real alert', () =>
     assert.equal(series.length, 1, 'the ALERTS series says firing too');
 
     const restarted = Date.now();
-    worker = await spawnWorker(workerEnv);
+    worker = await spawnWorker(workerEnv, workerErrors);
     const resolved = await pollUntil(noReady, (a) => a === null, 60_000, 250);
     assert.equal(resolved.value, null, 'resolved once the worker is back');
     console.log(
