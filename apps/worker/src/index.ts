@@ -6,6 +6,7 @@ export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
 export { createWorkerMetrics } from './metrics.js';
 export { QuietPeriod } from './quiet-period.js';
+export { parseRunLog, ResultStore, RUN_LOG_CAP, type RunStart, withRun } from './result-store.js';
 export { watchdogMs, withinWatchdog } from './run-watchdog.js';
 export {
   buildContainerSpec,
