@@ -28,7 +28,9 @@ test('with Sentinels: their addresses and the master name; the URL gives only pa
     SBX_REDIS_SENTINEL_NAME: 'queue',
     SBX_REDIS_SENTINEL_PASSWORD: 'watch',
   });
-  const options = redisConnectionOptions(config, { maxRetriesPerRequest: null });
+  const { reconnectOnError, ...options } = redisConnectionOptions(config, { maxRetriesPerRequest: null });
+  assert.equal(typeof reconnectOnError === 'function' && reconnectOnError(new Error("READONLY You can't write")), true);
+  assert.equal(typeof reconnectOnError === 'function' && reconnectOnError(new Error('ERR other')), false);
   assert.deepEqual(options, {
     password: 'secret',
     db: 2,
@@ -39,12 +41,10 @@ test('with Sentinels: their addresses and the master name; the URL gives only pa
     ],
     name: 'queue',
     sentinelPassword: 'watch',
-    failoverDetector: true,
     maxRetriesPerRequest: null,
   });
   // The primary's address must come from the Sentinels alone, never from the URL.
-  assert.equal(options.host, undefined);
-  assert.equal(options.port, undefined);
+  assert.ok(!('host' in options) && !('port' in options));
 });
 
 test('Sentinel defaults: master name sbx, no Sentinel password; TLS carries over to the Sentinels', () => {

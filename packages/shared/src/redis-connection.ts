@@ -58,9 +58,11 @@ export function redisConnectionOptions(
     name: config.redisSentinelName,
     ...(config.redisSentinelPassword ? { sentinelPassword: config.redisSentinelPassword } : {}),
     ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
-    // A primary that is only cut off (not dead) keeps answering its old clients: the Sentinels'
-    // +switch-master makes ioredis drop it at once rather than write to a demoted node.
-    failoverDetector: true,
+    // A primary demoted while this client stayed connected (cut off, then back as a replica)
+    // refuses writes with READONLY: reconnecting asks the Sentinels again. Not ioredis'
+    // failoverDetector: its +switch-master handler cancels a reconnect already under way (the
+    // primary died first) and leaves the client closed for good (seen with ioredis 6.0.0).
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
     ...extra,
   };
 }

@@ -58,6 +58,22 @@ const unavailable = (err: unknown) =>
     cause: (err as Error).message,
   });
 
+/** Redis trouble as the 503 that says nothing was queued; anything else as it was. */
+async function orUnavailable<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+/** KEYS[1] an idempotency slot; ARGV: the claim it must still hold, the new claim, TTL. 1 when replaced. */
+const TAKE_OVER_KEY = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+`;
+
 interface Webhooks {
   enqueue(jobId: string, url: string, payload: unknown, signer?: string): Promise<void>;
   redeliver(jobId: string): Promise<boolean>;
@@ -271,14 +287,24 @@ export class JobService {
     const { id } = prepared;
     // Keys are per tenant: two tenants may pick the same key without meeting.
     const slot = this.keys.idempotency(createHash('sha256').update(`${tenant.id}\n${key}`).digest('hex'));
-    const claimed = await this.redis.set(slot, JSON.stringify({ id, bodyHash }), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
+    const claim = JSON.stringify({ id, bodyHash });
+    const claimed = await orUnavailable(this.redis.set(slot, claim, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX'));
     if (!claimed) {
-      const previous = JSON.parse((await this.redis.get(slot)) ?? '{}') as { id?: string; bodyHash?: string };
+      const raw = await orUnavailable(this.redis.get(slot));
+      const previous = JSON.parse(raw ?? '{}') as { id?: string; bodyHash?: string };
       if (previous.bodyHash !== bodyHash || !previous.id)
         throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body');
-      // A retry after not_replicated lands here: it is answered only once a replica has the job.
-      await this.confirmReplicated();
-      return { id: previous.id, replay: true };
+      if (await this.queuedOrDone(previous.id)) {
+        // A retry after not_replicated lands here: it is answered only once a replica has the job.
+        await this.confirmReplicated();
+        return { id: previous.id, replay: true };
+      }
+      // The request that claimed the key never queued its job: Redis failed between the two (a
+      // failover) and the key could not be released. Answering its id would be a 202 for nothing.
+      const taken = await orUnavailable(
+        this.redis.eval(TAKE_OVER_KEY, 1, slot, raw ?? '', claim, IDEMPOTENCY_TTL_SECONDS),
+      );
+      if (taken !== 1) throw unavailable(new Error('another request took this Idempotency-Key over meanwhile'));
     }
     try {
       await this.enqueue(tenant, [prepared]);
@@ -288,6 +314,17 @@ export class JobService {
       throw err;
     }
     return { id, replay: false };
+  }
+
+  /** Whether a job was queued under this id (or finished); false once JOB_APPEAR_MS passed with neither. */
+  private async queuedOrDone(id: string): Promise<boolean> {
+    // The request holding the key may be queueing the job right now.
+    const appearBy = Date.now() + JOB_APPEAR_MS;
+    for (;;) {
+      if ((await orUnavailable(this.result(id))) || (await orUnavailable(this.queue.getJob(id)))) return true;
+      if (Date.now() >= appearBy) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** All or nothing: every request is checked before any is queued. */

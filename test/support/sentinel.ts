@@ -1,0 +1,174 @@
+/**
+ * A Redis primary, its replica and three Sentinels on loopback ports of their own, from Debian's
+ * redis-server and redis-sentinel, with timings short enough that a failover takes seconds.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { eventually } from './poll.js';
+import { freePort } from './ports.js';
+import { startRedis } from './redis-server.js';
+
+export interface SentinelSetOptions {
+  /** The master name the Sentinels monitor. */
+  name?: string;
+  /** Sentinel's down-after-milliseconds: how long the primary must be silent to be called down. */
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+}
+
+export interface SentinelSet {
+  name: string;
+  primaryPort: number;
+  replicaPort: number;
+  sentinelPorts: number[];
+  /** SBX_REDIS_SENTINELS for these Sentinels. */
+  sentinelsEnv: string;
+  /** The process of each data node by port: the current primary is one of them. */
+  nodes: Map<number, ChildProcess>;
+  /** Starts a killed data node again, empty, on its port: the Sentinels make it a replica of the primary. */
+  restart(port: number): Promise<void>;
+  /** The port the Sentinels name as primary now (asked of the first that answers). */
+  currentPrimary(): Promise<number | null>;
+  /** Everything this set started, killed; its files removed. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A client that tries once and gives up: a probe must not reconnect in the background. */
+function probe(port: number): Redis {
+  const client = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  return client;
+}
+
+async function ask<T>(port: number, work: (c: Redis) => Promise<T>): Promise<T | null> {
+  const client = probe(port);
+  try {
+    await client.connect();
+    return await work(client);
+  } catch {
+    return null;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function startSentinel(conf: string): ChildProcess {
+  return spawn('redis-sentinel', [conf], { stdio: 'ignore' });
+}
+
+export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<SentinelSet> {
+  const name = opts.name ?? 'sbx';
+  const dir = await mkdtemp(join(tmpdir(), 'sbx-sentinel-'));
+  const nodes = new Map<number, ChildProcess>();
+  const sentinels: ChildProcess[] = [];
+  const [primaryPort, replicaPort, ...sentinelPorts] = (await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  )) as [number, number, ...number[]];
+  const stop = async () => {
+    // Every one at once, and none twice: one killed already (signalCode set) emits no second exit.
+    await Promise.all(
+      [...nodes.values(), ...sentinels].map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    // Without persistence: the primary is SIGKILLed for good, and what survives is what the replica had.
+    nodes.set(primaryPort, await startRedis(primaryPort));
+    const replica = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(replicaPort),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--replicaof',
+        '127.0.0.1',
+        String(primaryPort),
+      ],
+      { stdio: 'ignore' },
+    );
+    nodes.set(replicaPort, replica);
+    const synced = await eventually(
+      async () => (await ask(replicaPort, (c) => c.info('replication')))?.includes('master_link_status:up') === true,
+      15_000,
+      100,
+    );
+    assert.ok(synced, `replica on ${replicaPort} synced with the primary on ${primaryPort}`);
+    for (const port of sentinelPorts) {
+      // Sentinel rewrites its config file (what it learns of peers and replicas): one file each.
+      const conf = join(dir, `sentinel-${port}.conf`);
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 2`,
+          `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 1000}`,
+          `sentinel failover-timeout ${name} ${opts.failoverTimeoutMs ?? 5000}`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      sentinels.push(startSentinel(conf));
+    }
+    // A failover needs a quorum that knows the replica and each other (Sentinels meet through hello
+    // messages on the primary, every 2 s): before that, killing the primary would just leave it down.
+    const acquainted = await eventually(
+      async () => {
+        for (const port of sentinelPorts) {
+          const known = await ask(port, async (c) => {
+            const peers = (await c.call('SENTINEL', 'SENTINELS', name)) as unknown[];
+            const replicas = (await c.call('SENTINEL', 'REPLICAS', name)) as unknown[];
+            return peers.length === sentinelPorts.length - 1 && replicas.length === 1;
+          });
+          if (!known) return false;
+        }
+        return true;
+      },
+      20_000,
+      200,
+    );
+    assert.ok(acquainted, 'the three Sentinels know each other and the replica');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    name,
+    primaryPort,
+    replicaPort,
+    sentinelPorts,
+    sentinelsEnv: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
+    nodes,
+    async restart(port) {
+      nodes.set(port, await startRedis(port));
+    },
+    async currentPrimary() {
+      for (const port of sentinelPorts) {
+        const addr = await ask(port, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as Promise<string[]>);
+        if (addr?.[1]) return Number(addr[1]);
+      }
+      return null;
+    },
+    stop,
+  };
+}
