@@ -344,10 +344,19 @@ describe('a fleet of hosts: a worker cut off and healed, another SIGKILLed, unde
       lockLost += finished.filter((r) => r.outcome === 'lock_lost').length;
       keptBy.set(only.worker, (keptBy.get(only.worker) ?? 0) + 1);
       if (only.worker === w1.id && Date.parse(only.started_at) > healAt) w1After += 1;
-      // A job w1 was running when it was cut off: its lock lapsed long before w1 could store, so
-      // the result kept is a run that started after the cut.
-      if (cutOff.includes(id) && Date.parse(only.started_at) < cutAt)
+      // A job w1 was running when it was cut off: a run of w1's that ended after the cut could
+      // reach Redis only after the heal, long after its 5 s lock lapsed, so it can never be the one kept.
+      if (cutOff.includes(id) && only.worker === w1.id && Date.parse(only.finished_at) >= cutAt)
         problems.push(`${id}: kept the cut-off run ${JSON.stringify(evidence)}`);
+      // The same for any run w1 had going across the cut, whether the test saw it in flight or not.
+      for (const r of finished)
+        if (
+          r.worker === w1.id &&
+          r.outcome === 'stored' &&
+          Date.parse(r.finished_at) >= cutAt &&
+          Date.parse(r.started_at) < healAt
+        )
+          problems.push(`${id}: a run w1 had going across the cut was stored: ${JSON.stringify(r)}`);
     }
     t.diagnostic(`ran more than once: ${twice.length} jobs; runs whose lock had lapsed at store: ${lockLost}`);
     for (const line of twice) t.diagnostic(line);
