@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -34,6 +34,8 @@ export interface SentinelSet {
   restart(port: number): Promise<void>;
   /** The port the Sentinels name as primary now (asked of the first that answers). */
   currentPrimary(): Promise<number | null>;
+  /** The last lines each Sentinel logged: what it saw and decided. */
+  logs(lines?: number): Promise<string>;
   /** Everything this set started, killed; its files removed. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -121,6 +123,7 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
           `port ${port}`,
           'bind 127.0.0.1',
           `dir ${dir}`,
+          `logfile ${join(dir, `sentinel-${port}.log`)}`,
           `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 2`,
           `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${name} ${opts.failoverTimeoutMs ?? 5000}`,
@@ -159,6 +162,15 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
     sentinelPorts,
     sentinelsEnv: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     nodes,
+    async logs(lines = 30) {
+      const parts = await Promise.all(
+        sentinelPorts.map(async (port) => {
+          const text = await readFile(join(dir, `sentinel-${port}.log`), 'utf8').catch(() => '');
+          return `sentinel ${port}:\n${text.split('\n').slice(-lines).join('\n')}`;
+        }),
+      );
+      return parts.join('\n');
+    },
     async restart(port) {
       nodes.set(port, await startRedis(port));
     },
