@@ -194,7 +194,8 @@ class Client:
                 if attempt == retries:
                     raise
             except ApiError as err:
-                if err.code != "queue_unavailable" or attempt == retries:
+                # not_replicated: queued but unconfirmed; the same key confirms that job, never a second.
+                if err.code not in ("queue_unavailable", "not_replicated") or attempt == retries:
                     raise
             time.sleep(min(0.2 * 2 ** attempt, 2.0))
         raise AssertionError("unreachable")

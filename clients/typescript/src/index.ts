@@ -19,7 +19,7 @@ export class SbxApiError extends Error {
 export interface SubmitOptions {
   /** Sent as Idempotency-Key; a random one per call by default. */
   idempotencyKey?: string;
-  /** Retries after a failed connection or queue_unavailable (default 2). */
+  /** Retries after a failed connection, queue_unavailable or not_replicated (default 2). */
   retries?: number;
 }
 
@@ -124,7 +124,11 @@ export class SbxClient {
       try {
         return await this.request<T>('POST', path, body, headers);
       } catch (err) {
-        const retriable = err instanceof SbxApiError ? err.code === 'queue_unavailable' : err instanceof TypeError;
+        // not_replicated: queued but unconfirmed; the same key confirms that job, never a second.
+        const retriable =
+          err instanceof SbxApiError
+            ? err.code === 'queue_unavailable' || err.code === 'not_replicated'
+            : err instanceof TypeError;
         if (!retriable || attempt >= retries) throw err;
       }
       await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 2000)));
