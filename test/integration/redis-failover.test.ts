@@ -11,11 +11,12 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import { after, describe, type TestContext, test } from 'node:test';
-import { type RunResult, redisKeys } from '@sbx/shared';
+import { ReplicaFence, ReplicationShortError, type RunResult, redisKeys, replicaFenceFor } from '@sbx/shared';
 import { Redis } from 'ioredis';
 import { sleep } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
 import { type SentinelSet, startSentinelSet } from '../support/sentinel.js';
+import { REDIS_URL } from '../support/stack.js';
 import { spawnApi, spawnWorker } from '../support/worker-process.js';
 
 const JOBS = 120;
@@ -312,5 +313,36 @@ describe('Redis Sentinel: the primary SIGKILLed mid-burst, its replica promoted'
     assert.equal(f.vanished, 0, 'no result vanished');
     assert.equal(f.wrong, 0, 'every verdict right');
     assert.equal(f.duplicateRuns, 0, 'no job ran twice');
+  });
+});
+
+describe('the replica fence on a Redis without replicas', () => {
+  test('callers that arrive together share one WAIT, and a short one is an error naming the count', async (t) => {
+    const redis = new Redis(REDIS_URL);
+    const key = `sbxtest-fence-${randomBytes(4).toString('hex')}`;
+    t.after(async () => {
+      await redis.del(key);
+      redis.disconnect();
+    });
+    const fence = new ReplicaFence(redis, key, 1, 200);
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => fence.confirm()));
+    const ms = performance.now() - started;
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      const err = (o as PromiseRejectedResult).reason;
+      assert.ok(err instanceof ReplicationShortError, String(err));
+      assert.equal(err.acknowledged, 0);
+      assert.equal(err.wanted, 1);
+    }
+    // One WAIT for the first caller, one for all who came while it was out: not twenty in a row.
+    assert.ok(Number(await redis.get(key)) <= 2, `fence writes: ${await redis.get(key)}`);
+    assert.ok(ms < 1500, `20 callers waited ${ms.toFixed(0)} ms, not 20 x 200 ms`);
+  });
+
+  test('off (0 replicas): no fence at all, nothing is written', () => {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    assert.equal(replicaFenceFor(redis, { prefix: 'x', redisWaitReplicas: 0, redisWaitTimeoutMs: 500 }), null);
+    redis.disconnect();
   });
 });
