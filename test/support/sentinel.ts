@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -82,8 +82,12 @@ function startSentinel(conf: string): ChildProcess {
 }
 
 /** A data node without persistence: killed, it comes back empty, and what survives is what a replica had. */
-async function startNode(port: number, replicaOf?: number): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+async function startNode(port: number, dir: string, replicaOf?: number): Promise<ChildProcess> {
+  // A replica writes the RDB of its full sync into its dir (the working directory otherwise), and a
+  // node loads what it finds there at start: one dir each, so a restarted node comes back empty.
+  const own = join(dir, `node-${port}`);
+  await mkdir(own, { recursive: true });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', own];
   if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
   const child = spawn(PRIORITY[0] as string, [...PRIORITY.slice(1), 'redis-server', ...args], { stdio: 'ignore' });
   const up = await eventually(async () => (await ask(port, (c) => c.ping())) === 'PONG', 10_000, 50);
@@ -116,8 +120,8 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    nodes.set(primaryPort, await startNode(primaryPort));
-    nodes.set(replicaPort, await startNode(replicaPort, primaryPort));
+    nodes.set(primaryPort, await startNode(primaryPort, dir));
+    nodes.set(replicaPort, await startNode(replicaPort, dir, primaryPort));
     const synced = await eventually(
       async () => (await ask(replicaPort, (c) => c.info('replication')))?.includes('master_link_status:up') === true,
       15_000,
@@ -182,7 +186,7 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
       return parts.join('\n');
     },
     async restart(port) {
-      nodes.set(port, await startNode(port));
+      nodes.set(port, await startNode(port, dir));
     },
     async currentPrimary() {
       for (const port of sentinelPorts) {

@@ -6,6 +6,7 @@ import {
   internalErrorResult,
   type JobData,
   promoteToFront,
+  ReplicationShortError,
   type RunResult,
   redisConnectionOptions,
   redisKeys,
@@ -103,6 +104,24 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     log.warn({ err: err.message, connection: 'replica fence' }, 'redis connection error'),
   );
   const fence = fenceConnection ? replicaFenceFor(fenceConnection, config) : null;
+  /**
+   * While the replicas are short (a failover leaves the new primary without one until a replica
+   * returns) or Redis is away, waits up to the lock duration rather than spend the job's attempts on
+   * a Redis matter; past that the attempt fails and its retry, finding the result, confirms again.
+   */
+  const confirmReplicated = async () => {
+    if (!fence) return;
+    const giveUpAt = Date.now() + config.lockDurationMs;
+    for (;;) {
+      try {
+        return await fence.confirm();
+      } catch (err) {
+        if (Date.now() >= giveUpAt) throw err;
+        // A short WAIT has waited its timeout already; a refused connection has not.
+        if (!(err instanceof ReplicationShortError)) await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
   // ioredis reconnects by itself; without a listener each failed attempt is an "Unhandled error event".
   for (const [name, client] of [
     ['results', redis],
@@ -338,7 +357,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       log.warn({ job: result.id, outcome, attempt: result.run?.attempt }, 'result of this run not stored');
     // Before BullMQ marks the job done: a result the replicas lack could vanish in a failover while
     // the job stays completed. Short, this throws and the job's retry finds the result and confirms again.
-    await fence?.confirm();
+    await confirmReplicated();
     if (outcome === 'stored' && data.callback_url)
       await webhooks?.enqueue(result.id, data.callback_url, withoutArtifactData(result), data.tenant_id);
     return outcome;
@@ -384,7 +403,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     // A job retaken after its worker died may have finished already: never run it twice.
     const existing = await redis.get(keys.result(jobId));
     if (existing) {
-      await fence?.confirm();
+      await confirmReplicated();
       return { status: (JSON.parse(existing) as RunResult).status };
     }
     const cancel = new AbortController();
