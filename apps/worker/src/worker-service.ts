@@ -147,8 +147,11 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const metrics = createWorkerMetrics();
   metrics.dockerUp.set(1);
   let outageTimer: NodeJS.Timeout | undefined;
+  /** When the engine last stopped answering: jobs are failed for it only once it has been away the bound. */
+  let engineDownSince = 0;
   const watch = new DockerWatch(docker, {
     onDown: () => {
+      engineDownSince = Date.now();
       metrics.dockerUp.set(0);
       metrics.dockerOutages.inc();
       log.error('the Docker engine does not answer: no new jobs until it does');
@@ -377,7 +380,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
     // Read once: the engine may go between two reads, and a job must not be failed for an outage
     // younger than the wait it is owed.
     const engineAway = !watch.up;
-    if (engineAway && Date.now() - Date.parse(job.data.submitted_at) < config.dockerWaitMs) {
+    const waitedOut = (since: number) => Date.now() - since >= config.dockerWaitMs;
+    // Both bounds: a job taken just as one probe went unanswered (a loaded host, with a backlog that
+    // made every queued job older than the bound) goes back to wait rather than failing at once.
+    if (engineAway && !(waitedOut(Date.parse(job.data.submitted_at)) && waitedOut(engineDownSince))) {
       // Back to wait, no attempt spent: another worker's engine may answer, or ours again.
       await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
       throw new DelayedError();
@@ -514,6 +520,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         prefix: config.prefix,
         concurrency: config.concurrency,
         lockDuration: config.lockDurationMs,
+        // Renewed every quarter of the lock rather than BullMQ's half: a worker starved of CPU (or a
+        // slow Redis) then keeps its jobs through a stall of three quarters of the lock, not one half.
+        // A lapsed lock costs a rerun, and a job that lapses three times is failed as stalled.
+        lockRenewTime: Math.max(250, Math.floor(config.lockDurationMs / 4)),
         stalledInterval: config.stalledIntervalMs,
         // A job whose worker dies twice is failed rather than retried forever; the API reports it as internal_error.
         maxStalledCount: 2,
