@@ -19,6 +19,14 @@ test('keys: parsed from a comma list; then all interfaces by default', () => {
   assert.equal(c.apiHost, '0.0.0.0');
 });
 
+test('a tenants file counts as keys: all interfaces by default, any address allowed', () => {
+  assert.equal(loadConfig({ SBX_TENANTS_FILE: '/etc/sbx/tenants.json' }).apiHost, '0.0.0.0');
+  assert.equal(
+    loadConfig({ SBX_TENANTS_FILE: '/etc/sbx/tenants.json', SBX_API_HOST: '198.18.0.10' }).apiHost,
+    '198.18.0.10',
+  );
+});
+
 test('an exposed address without keys is refused', () => {
   assert.throws(() => loadConfig({ SBX_API_HOST: '0.0.0.0' }), ConfigError);
   assert.equal(loadConfig({ SBX_API_HOST: '127.0.0.2' }).apiHost, '127.0.0.2');

@@ -15,6 +15,9 @@ type Env = Record<string, string | undefined>;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
+/** Whether a listen address is reachable only from this host. */
+export const isLoopbackHost = (host: string): boolean => LOOPBACK.test(host);
+
 interface VarSpec<T> {
   name: string;
   doc: string;
@@ -238,13 +241,18 @@ export const ENV_VARS = {
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
   apiHost: {
     name: 'SBX_API_HOST',
-    doc: 'Listen address. Defaults to 0.0.0.0 with keys set, 127.0.0.1 without; without keys only loopback is allowed.',
+    doc: 'Listen address. Defaults to 0.0.0.0 with keys set (SBX_API_KEYS or SBX_TENANTS_FILE), 127.0.0.1 without; without keys only loopback is allowed.',
     default: undefined,
     parse: (raw: string | undefined, env: Env) => {
-      const keyed = (env.SBX_API_KEYS ?? '').split(',').some((k) => k.trim() !== '');
+      // A tenants file holds keys too: an API with only tenants is as authenticated as one with
+      // SBX_API_KEYS, and must be able to listen where the other hosts reach it.
+      const keyed =
+        (env.SBX_API_KEYS ?? '').split(',').some((k) => k.trim() !== '') || (env.SBX_TENANTS_FILE ?? '').trim() !== '';
       if (!raw) return keyed ? '0.0.0.0' : '127.0.0.1';
       if (!keyed && !LOOPBACK.test(raw))
-        throw new ConfigError(`SBX_API_HOST=${raw} would expose an API without authentication: set SBX_API_KEYS`);
+        throw new ConfigError(
+          `SBX_API_HOST=${raw} would expose an API without authentication: set SBX_API_KEYS or SBX_TENANTS_FILE`,
+        );
       return raw;
     },
   } satisfies VarSpec<string>,

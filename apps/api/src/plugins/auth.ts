@@ -1,4 +1,13 @@
-import { ApiError, anonymousTenant, type Config, hashApiKey, loadTenants, type Tenant } from '@sbx/shared';
+import {
+  ApiError,
+  anonymousTenant,
+  type Config,
+  ConfigError,
+  hashApiKey,
+  isLoopbackHost,
+  loadTenants,
+  type Tenant,
+} from '@sbx/shared';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -23,6 +32,11 @@ export default fp<{ config: Config }>(
     const anonymous = anonymousTenant(config);
     app.decorateRequest('tenant', null as unknown as Tenant);
     if (tenants.size === 0) {
+      // Config let a non-loopback address through because a tenants file was named: it holds none.
+      if (!isLoopbackHost(config.apiHost))
+        throw new ConfigError(
+          `SBX_API_HOST=${config.apiHost} would expose an API without authentication: SBX_TENANTS_FILE has no tenant`,
+        );
       app.log.warn('no API keys configured: authentication is OFF; listening on loopback only');
       app.addHook('onRequest', async (req) => {
         req.tenant = anonymous;
