@@ -123,5 +123,15 @@ describe('docker-compose.yml on local images', () => {
     const { status, body } = await runJob();
     assert.equal(status, 200, JSON.stringify(body));
     assert.equal(body.stdout, '42\n');
+    // The restarted worker kept its id (the container's hostname): its warm sandboxes carry it, and
+    // any its dead run left were its own to remove at start.
+    const { stdout: hostname } = await exec('docker', [
+      'inspect',
+      '--format',
+      '{{.Config.Hostname}}',
+      container('worker'),
+    ]);
+    const { stdout: sandboxes } = await exec('docker', ['ps', '-q', '--filter', `label=sbx.worker=${hostname.trim()}`]);
+    assert.ok(sandboxes.trim().length > 0, `sandboxes labelled with worker id ${hostname.trim()}`);
   });
 });
