@@ -1,8 +1,6 @@
 import { LANES, RUN_STATUSES } from '@sbx/shared';
+import { DELIVERY_RESULTS } from '@sbx/webhooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
-/** The results a delivery attempt can have (packages/webhooks: delivered, or the kind its error starts with). */
-const WEBHOOK_RESULTS = ['delivered', 'http_status', 'timeout', 'connection', 'redirect'] as const;
 
 /** Buckets with edges at the default 2 s limit and around a cold gVisor start. */
 const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 5, 10, 30];
@@ -24,7 +22,7 @@ export function createWorkerMetrics() {
     registers: [registry],
   });
   // Zeros for the known results: a failure ratio over a worker that never failed still has a denominator.
-  for (const result of WEBHOOK_RESULTS) webhookAttempts.inc({ result }, 0);
+  for (const result of DELIVERY_RESULTS) webhookAttempts.inc({ result }, 0);
   const queueWait = new Histogram({
     name: 'sbx_queue_wait_seconds',
     help: 'From submission to a worker taking the job, by lane.',

@@ -13,7 +13,7 @@ import {
   replicaFenceFor,
   withoutArtifactData,
 } from '@sbx/shared';
-import { deliverOnce, webhookServiceFromConfig } from '@sbx/webhooks';
+import { deliverOnce, deliveryResult, webhookServiceFromConfig } from '@sbx/webhooks';
 import { DelayedError, Job, Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
@@ -339,8 +339,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const webhooks = webhookServiceFromConfig(config, log, {
     deliver: async (req) => {
       const outcome = await deliverOnce(req);
-      // Errors read `<kind>: <detail>`: the kind alone keeps the label set small.
-      metrics.webhookAttempts.inc({ result: outcome.ok ? 'delivered' : (outcome.error?.split(':')[0] ?? 'unknown') });
+      metrics.webhookAttempts.inc({ result: deliveryResult(outcome) });
       return outcome;
     },
   });

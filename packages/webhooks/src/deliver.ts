@@ -22,6 +22,11 @@ export interface DeliveryRequest {
   maxResponseBytes?: number;
 }
 
+/** What a failed attempt's error starts with (`<kind>: <detail>`). */
+export const DELIVERY_FAILURE_KINDS = ['http_status', 'redirect', 'timeout', 'connection'] as const;
+/** An attempt's result in one word, as metrics label it: delivered, or its failure kind. */
+export const DELIVERY_RESULTS = ['delivered', ...DELIVERY_FAILURE_KINDS] as const;
+
 export interface DeliveryOutcome {
   /** A 2xx arrived. */
   ok: boolean;
@@ -29,7 +34,7 @@ export interface DeliveryOutcome {
   status: number | null;
   /** From Retry-After on a 429 or 503 only. */
   retryAfterMs: number | null;
-  /** `<kind>: <detail>` with kind one of http_status, redirect, timeout, connection; null when ok. */
+  /** `<kind>: <detail>` with kind one of DELIVERY_FAILURE_KINDS; null when ok. */
   error: string | null;
   durationMs: number;
   /** Response body bytes read (at most maxResponseBytes). */
@@ -137,4 +142,9 @@ export function deliverOnce(req: DeliveryRequest): Promise<DeliveryOutcome> {
     request.on('error', (err: NodeJS.ErrnoException) => finish(`connection: ${err.code ?? err.message}`));
     request.end(body);
   });
+}
+
+/** The outcome in one word: delivered, or the kind its error names (the label set stays small). */
+export function deliveryResult(outcome: Pick<DeliveryOutcome, 'ok' | 'error'>): string {
+  return outcome.ok ? 'delivered' : (outcome.error?.split(':')[0] ?? 'unknown');
 }

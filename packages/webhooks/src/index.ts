@@ -11,9 +11,12 @@ export {
 export {
   DEFAULT_MAX_RESPONSE_BYTES,
   DEFAULT_TIMEOUT_MS,
+  DELIVERY_FAILURE_KINDS,
+  DELIVERY_RESULTS,
   type DeliveryOutcome,
   type DeliveryRequest,
   deliverOnce,
+  deliveryResult,
 } from './deliver.js';
 export { webhookQueueName, webhookServiceFromConfig } from './from-config.js';
 export { backoffDelayMs, parseRetryAfter, type RetrySchedule, retryDelayMs } from './retry-policy.js';
