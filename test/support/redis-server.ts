@@ -24,28 +24,38 @@ export async function startRedis(
     ? ['ip', 'netns', 'exec', at.netns, 'redis-server', ...args]
     : ['redis-server', ...args];
   const child = spawn(command as string, argv, { stdio: 'ignore' });
-  const ping = async () => {
-    // A fresh client per try: one that failed to connect stays closed.
-    const probe = new Redis(port, at.host, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      ...(at.password ? { password: at.password } : {}),
-    });
-    probe.on('error', () => {});
-    try {
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
-  };
+  const ping = async () => (await askRedis(port, (c) => c.ping(), at)) === 'PONG';
   const up = await eventually(ping, 10_000, 50);
   // A server that never answered must not outlive the test and keep its process from exiting.
   if (!up) child.kill('SIGKILL');
   assert.ok(up, `redis-server came up on ${port}`);
   return child;
+}
+
+/**
+ * Runs `work` on a client that connects once and never reconnects in the background (a fresh one per
+ * call: one that failed to connect stays closed); null when Redis does not answer.
+ */
+export async function askRedis<T>(
+  port: number,
+  work: (client: Redis) => Promise<T>,
+  at: { host: string; password?: string } = { host: '127.0.0.1' },
+): Promise<T | null> {
+  const client = new Redis(port, at.host, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    ...(at.password ? { password: at.password } : {}),
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await work(client);
+  } catch {
+    return null;
+  } finally {
+    client.disconnect();
+  }
 }
 
 export async function stopRedis(child: ChildProcess | null): Promise<void> {

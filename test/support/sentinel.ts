@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { eventually } from './poll.js';
 import { freePort } from './ports.js';
+import { askRedis } from './redis-server.js';
 
 /**
  * Short, but not shorter: Sentinel promotes no replica whose link to the primary has been down longer
@@ -47,29 +47,6 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-/** A client that tries once and gives up: a probe must not reconnect in the background. */
-function probe(port: number): Redis {
-  const client = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  return client;
-}
-
-async function ask<T>(port: number, work: (c: Redis) => Promise<T>): Promise<T | null> {
-  const client = probe(port);
-  try {
-    await client.connect();
-    return await work(client);
-  } catch {
-    return null;
-  } finally {
-    client.disconnect();
-  }
-}
-
 /**
  * Above the rest of the machine's work: a Sentinel whose timer runs over 2 s late (a starved CPU,
  * seen here at a load of 30 on 2 cores) enters TILT and does nothing for 30 s. `nice` execs, so
@@ -90,7 +67,7 @@ async function startNode(port: number, dir: string, replicaOf?: number): Promise
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', own];
   if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
   const child = spawn(PRIORITY[0] as string, [...PRIORITY.slice(1), 'redis-server', ...args], { stdio: 'ignore' });
-  const up = await eventually(async () => (await ask(port, (c) => c.ping())) === 'PONG', 10_000, 50);
+  const up = await eventually(async () => (await askRedis(port, (c) => c.ping())) === 'PONG', 10_000, 50);
   if (!up) {
     child.kill('SIGKILL');
     throw new Error(`redis-server did not come up on ${port}`);
@@ -123,7 +100,8 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
     nodes.set(primaryPort, await startNode(primaryPort, dir));
     nodes.set(replicaPort, await startNode(replicaPort, dir, primaryPort));
     const synced = await eventually(
-      async () => (await ask(replicaPort, (c) => c.info('replication')))?.includes('master_link_status:up') === true,
+      async () =>
+        (await askRedis(replicaPort, (c) => c.info('replication')))?.includes('master_link_status:up') === true,
       15_000,
       100,
     );
@@ -152,7 +130,7 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
     const acquainted = await eventually(
       async () => {
         for (const port of sentinelPorts) {
-          const known = await ask(port, async (c) => {
+          const known = await askRedis(port, async (c) => {
             const peers = (await c.call('SENTINEL', 'SENTINELS', name)) as unknown[];
             const replicas = (await c.call('SENTINEL', 'REPLICAS', name)) as unknown[];
             return peers.length === sentinelPorts.length - 1 && replicas.length === 1;
@@ -190,7 +168,10 @@ export async function startSentinelSet(opts: SentinelSetOptions = {}): Promise<S
     },
     async currentPrimary() {
       for (const port of sentinelPorts) {
-        const addr = await ask(port, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as Promise<string[]>);
+        const addr = await askRedis(
+          port,
+          (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as Promise<string[]>,
+        );
         if (addr?.[1]) return Number(addr[1]);
       }
       return null;
