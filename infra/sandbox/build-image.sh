@@ -89,7 +89,7 @@ build() {
   local env=$1 repo hash tag root
   # sbx-python for python, sbx-python-data for python-data.
   repo="$IMAGE_REPO${env#python}"
-  hash=$(cat "$here/build-image.sh" "$here"/harness/*.py "$envdir/versions.py" "$envdir/install.sh" \
+  hash=$(cat "$here/build-image.sh" "$here"/harness/*.py "$here"/harness/*.json "$envdir/versions.py" "$envdir/install.sh" \
     "$envdir/$env.packages" $([ -f "$envdir/$env.preload.py" ] && echo "$envdir/$env.preload.py") \
     | sha256sum | cut -c1-12)
   tag="$repo:$hash"
@@ -115,7 +115,7 @@ build() {
   find "$stage" -xdev -perm /6000 -type f -exec chmod ug-s {} +
   ln -sf python3.11 "$stage/usr/bin/python3"
   mkdir -p "$stage/opt/sbx"
-  install -m 0444 "$here"/harness/*.py "$stage/opt/sbx/"
+  install -m 0444 "$here"/harness/*.py "$here"/harness/*.json "$stage/opt/sbx/"
   install -m 0444 "$envdir/versions.py" "$stage/opt/sbx/versions.py"
   [ ! -f "$envdir/$env.preload.py" ] || install -m 0444 "$envdir/$env.preload.py" "$stage/opt/sbx/preload.py"
 

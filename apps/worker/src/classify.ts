@@ -61,8 +61,10 @@ export const HARNESS_FRAME_ERROR_EXIT = 70;
  * DEFAULT_SANDBOX_USER). Anything it does to itself ends in the supervisor's report.
  */
 export function lostBecause(
-  run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut' | 'engineKilled'>,
+  run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut' | 'engineKilled'> &
+    Partial<Pick<RawRun, 'protocolFault'>>,
 ): string | null {
+  if (run.protocolFault && run.killedBy !== 'abort') return `the sandbox harness broke its wire protocol: ${run.protocolFault}`;
   if (run.killedBy !== null || run.completed || run.oomKilled) return null;
   if (run.exitCode === HARNESS_FRAME_ERROR_EXIT) return null;
   if (run.streamCut) return "the sandbox's output stream was cut while it ran (the Docker engine restarted?)";

@@ -7,9 +7,9 @@ import {
   type Stages,
 } from '@sbx/shared';
 import { classify, lostBecause } from './classify.js';
+import { MAX_ARTIFACT_NAME } from './sandbox/harness-report.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
-import { extractReport } from './sandbox/harness-report.js';
-import type { TestSlice } from './sandbox/test-slices.js';
+import type { TestSlice } from './sandbox/harness-stream.js';
 import type { RawRun, SandboxRunner } from './sandbox/types.js';
 import { finishedTestPassed, judgeTests } from './test-cases.js';
 
@@ -109,7 +109,7 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         finished_at: new Date().toISOString(),
       };
     }
-    const { stderr: userStderr, report } = extractReport(raw.stderr, raw.nonce);
+    const { stderr: userStderr, report } = raw;
     const outputBytes = raw.stdout.length + userStderr.length;
     const verdict = classify({
       run: raw,
@@ -132,6 +132,10 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
       verdict.status = 'output_limit';
       verdict.message = `${dropped.count} ${dropped.count === 1 ? 'artifact' : 'artifacts'} dropped past the limits (at most ${opts.artifacts?.maxCount} artifacts, ${opts.artifacts?.maxBytes} bytes together): ${dropped.names.join(', ')}`;
     }
+    // Left out for its name alone: the run stays as it was judged, and says so.
+    const skipped = raw.artifactsSkipped;
+    if (skipped.count > 0 && verdict.status === 'ok')
+      verdict.message = `${skipped.count} output ${skipped.count === 1 ? 'file' : 'files'} left out: a name must be a relative path of printable characters, at most ${MAX_ARTIFACT_NAME} long: ${skipped.names.join(', ')}`;
     return {
       id: jobId,
       status: verdict.status,

@@ -18,6 +18,7 @@ export {
   sandboxMemoryMb,
   sandboxSettingsFromConfig,
 } from './sandbox/container-spec.js';
+export { CgroupOom, counterFiles, parseOomKills } from './sandbox/cgroup-oom.js';
 export {
   BACKGROUND_CPU_SHARES,
   capIdleCpu,
@@ -28,9 +29,9 @@ export {
   StartTicket,
 } from './sandbox/cpu-priority.js';
 export { DockerSandboxRunner, SandboxLostError, SandboxStartError } from './sandbox/docker-runner.js';
-export { doneExitCode, encodeJobFrame, extractReport, stripDone } from './sandbox/harness-report.js';
+export { type HarnessReport, isArtifactName, parseReport } from './sandbox/harness-report.js';
+export { HarnessStream, type TestSlice } from './sandbox/harness-stream.js';
 export { OomEvents } from './sandbox/oom-events.js';
-export { OutputCollector } from './sandbox/output-collector.js';
 export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
 export {
   checkRuntime,
@@ -41,7 +42,7 @@ export {
   type RuntimeFacts,
   supportsFlag,
 } from './sandbox/runtime-probe.js';
-export { splitTestOutputs, type TestSlice } from './sandbox/test-slices.js';
+export { encodeJobLine, encodeTestInput, WIRE } from './sandbox/wire.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { type PoolOutcome, type WarmPoolOptions, WarmPoolRunner } from './sandbox/warm-pool.js';
 export { canaries, checkSandboxRuntime, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';

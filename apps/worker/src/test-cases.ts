@@ -8,7 +8,7 @@ import {
   type TestVerdict,
 } from '@sbx/shared';
 import { classify } from './classify.js';
-import { splitTestOutputs, type TestSlice } from './sandbox/test-slices.js';
+import type { TestSlice } from './sandbox/harness-stream.js';
 import type { RawRun } from './sandbox/types.js';
 
 /** The kept bytes as text (what answers are judged on) and as the job asked to see them. */
@@ -25,7 +25,7 @@ export function judgeTests(
   raw: RawRun,
   outputCap: number,
 ): { tests: TestResult[]; status: RunStatus; passed: number } {
-  const slices = splitTestOutputs(raw.stdout, raw.stderr, raw.nonce, data.tests.length);
+  const slices = raw.tests;
   const results: TestResult[] = [];
   let stopped = false;
   for (const [index, test] of data.tests.entries()) {

@@ -38,8 +38,6 @@ import type { SandboxRunner } from './sandbox/types.js';
 import { POOL_OUTCOMES, WarmPoolRunner } from './sandbox/warm-pool.js';
 import { checkSandboxRuntime, runSelfCheck, type SelfCheckResult } from './self-check.js';
 
-/** Room for the harness report on top of the user's output cap. */
-const REPORT_SLACK_BYTES = 4096;
 /**
  * How long after the last job ends the worker waits before removing used sandboxes and refilling the
  * pool (see QuietPeriod): longer than the gap between back-to-back requests, short enough that a
@@ -184,7 +182,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       docker,
       workerId: config.workerId,
       prefix: config.prefix,
-      keepOutputBytes: config.maxOutputBytes + REPORT_SLACK_BYTES,
+      // Only the program's own bytes are counted (the harness's frames are not output).
+      keepOutputBytes: config.maxOutputBytes,
       wallGraceMs: config.wallGraceMs,
       oomEvents,
       engineAnswers: () => watch.check(),

@@ -8,6 +8,7 @@ import {
 } from '@sbx/shared';
 import type { ContainerCreateOptions } from 'dockerode';
 import { BACKGROUND_CPU_SHARES } from './cpu-priority.js';
+import { WIRE } from './wire.js';
 
 export const LABELS = {
   managed: 'sbx.managed',
@@ -50,8 +51,8 @@ export interface SandboxSettings {
  * was ended from outside, and is rerun rather than blamed on the code (classify.ts, lostBecause).
  */
 export const DEFAULT_SANDBOX_USER = '0:0';
-/** The uid:gid every program runs as: supervisor.py's PROGRAM_UID and PROGRAM_GID. */
-export const PROGRAM_USER = '10001:10001';
+/** The uid:gid every program runs as (wire.json's program uid and gid, which the supervisor drops to). */
+export const PROGRAM_USER = `${WIRE.program.uid}:${WIRE.program.gid}`;
 /** To drop a child to PROGRAM_USER (SETUID, SETGID), and to kill it and what it left (KILL). */
 export const SUPERVISOR_CAPS = ['SETUID', 'SETGID', 'KILL'] as const;
 

@@ -1,24 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
-import {
-  artifactsMarker,
-  doneExitCode,
-  type ExtractedArtifacts,
-  encodeJobFrame,
-  extractArtifacts,
-  extractReport,
-  MAX_DROPPED_NAMES,
-  stripDone,
-} from './harness-report.js';
+import { MAX_DROPPED_NAMES } from './harness-report.js';
+import { HarnessStream, type TestSlice } from './harness-stream.js';
 import type { OomEvents } from './oom-events.js';
-import { OutputCollector } from './output-collector.js';
 import { ReadyGate } from './ready-gate.js';
-import { splitTestOutputs } from './test-slices.js';
 import type { AcquireLabels, RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
+import { encodeJobLine, encodeTestInput, WIRE } from './wire.js';
 
 export interface DockerRunnerOptions {
   docker: Docker;
@@ -160,73 +150,37 @@ class DockerSandbox implements Sandbox {
       killedBy = reason;
       this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
     };
-    const nonce = randomBytes(16).toString('hex');
-    // Both streams end with the supervisor's done marker once everything is reported: the run is
-    // over then, and the sandbox's teardown (about 150 ms under gVisor) need not be waited for.
+    // The supervisor's done frame ends the run once everything is reported: the sandbox's teardown
+    // (about 150 ms under gVisor) need not be waited for.
     let finish: (exitCode: number) => void = () => {};
     const finished = new Promise<number>((resolve) => {
       finish = resolve;
     });
-    const collector = new OutputCollector(
-      this.opts.keepOutputBytes,
-      () => kill('output_cap'),
-      () => {
-        const out = doneExitCode(collector.tail('stdout'), nonce);
-        if (out !== null && doneExitCode(collector.tail('stderr'), nonce) === out) finish(out);
-        else answerFinishedTests();
-      },
-    );
-    // With continueAfter, the supervisor waits after each test but the last for a go-ahead on stdin:
-    // expected outputs never enter the sandbox, so only the worker can tell a wrong answer.
-    const { tests, continueAfter } = input;
-    // Artifacts come after the user's output, behind their marker: they get a cap of their own.
+    const { tests } = input;
+    // Artifacts come after the user's output, in frames of their own: they have their own caps.
     const artifacts = !tests && input.artifacts && input.artifacts.maxCount > 0 ? input.artifacts : undefined;
-    if (artifacts)
-      collector.watchStderr(Buffer.from(artifactsMarker(nonce)), (declared) =>
-        collector.allow(artifactAllowance(declared, artifacts)),
-      );
-    let answered = 0;
-    const reportMarker = Buffer.from(`\n\x1esbx-report:${nonce}:`);
-    const answerFinishedTests = () => {
-      if (!tests || !continueAfter || answered >= tests.length - 1) return;
-      // Only when stderr ends with a whole report line: the supervisor is silent until answered.
-      const tail = collector.tail('stderr');
-      const at = tail.lastIndexOf(reportMarker);
-      if (at < 0 || tail.indexOf(0x0a, at + reportMarker.length) !== tail.length - 1) return;
-      const { stdout, stderr } = collector.result();
-      const slices = splitTestOutputs(stdout, stderr, nonce, tests.length);
-      while (answered < tests.length - 1) {
-        const slice = slices[answered];
-        if (!slice?.report) return;
-        const goOn = continueAfter(answered, slice);
-        this.stream.write(goOn ? 'next\n' : 'stop\n');
-        answered = goOn ? answered + 1 : tests.length;
-      }
-    };
+    const stream = new HarnessStream({
+      keepOutputBytes: this.opts.keepOutputBytes,
+      onOverflow: () => kill('output_cap'),
+      artifacts,
+      onReport: (slice, index) => this.goAhead(input, slice, index),
+      onDone: (exitCode) => finish(exitCode),
+    });
     const drained = new Promise<void>((resolve) => {
-      this.gate.consume((chunk) => collector.push(chunk));
+      this.gate.consume((chunk) => {
+        stream.push(chunk);
+        // A protocol fault is the harness's: stop the sandbox, the run says nothing of the program.
+        if (stream.fault) this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
+      });
       this.stream.once('end', resolve);
       this.stream.once('close', resolve);
       this.stream.once('error', () => resolve());
     });
 
-    const frame = encodeJobFrame({
-      nonce,
-      code: input.code,
-      stdin: input.stdin,
-      ...(input.args ? { args: input.args } : {}),
-      time_ms: this.limits.time_ms,
-      memory_mb: this.limits.memory_mb,
-      policy: input.policy,
-      ...(tests ? { tests, stop_on_failure: continueAfter !== undefined } : {}),
-      artifacts: {
-        format: artifacts?.format ?? 'png',
-        max_count: artifacts?.maxCount ?? 0,
-        max_bytes: artifacts?.maxBytes ?? 0,
-      },
-    });
     const started = performance.now();
-    this.stream.write(frame);
+    this.stream.write(this.jobLine(input, artifacts));
+    // Each test's input enters the sandbox only when that test may start.
+    if (tests?.[0]) this.stream.write(encodeTestInput(tests[0]));
 
     // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
     const budgetMs = tests ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0) : this.limits.time_ms;
@@ -250,32 +204,16 @@ class DockerSandbox implements Sandbox {
       // deadline firing during it must not turn a sandbox that died of something else into a timeout.
       clearTimeout(deadline);
       const wallTime = (performance.now() - started) / 1000;
+      const raw = (how: Omit<RunEnd, 'killedBy' | 'wallTime'>): RawRun => rawRun(stream, { ...how, killedBy, wallTime });
+      if (end && end !== 'stream' && killedBy === null)
+        return raw({ oomKilled: false, exitCode: end.exitCode, completed: true });
       // A sandbox that exits closes its stream a moment before Docker reports the exit: only a
       // stream that ended while the container lives on (or the engine cannot say) was cut.
       const streamCut = end === 'stream' && killedBy === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
-      const raw = (how: Pick<RawRun, 'oomKilled' | 'exitCode'>, completed = false, engineKilled = false): RawRun => {
-        const out = collector.result();
-        const found = takeArtifacts(stripDone(out.stderr, nonce), nonce, artifacts);
-        return {
-          killedBy,
-          ...how,
-          stdout: stripDone(out.stdout, nonce),
-          stderr: found.stderr,
-          artifacts: found.artifacts,
-          artifactsDropped: found.dropped,
-          outputOverflow: out.overflow,
-          wallTime,
-          nonce,
-          completed,
-          streamCut,
-          engineKilled,
-        };
-      };
-      if (end && end !== 'stream' && killedBy === null) return raw({ oomKilled: false, exitCode: end.exitCode }, true);
       if (streamCut) {
         // Nothing more can be read from it: stop it, and let the run be retried elsewhere.
         this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
-        return raw({ oomKilled: false, exitCode: null });
+        return raw({ oomKilled: false, exitCode: null, streamCut });
       }
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
       const state = await this.exitState(killedBy === null);
@@ -283,11 +221,39 @@ class DockerSandbox implements Sandbox {
       const exitCode = state?.ExitCode ?? exit?.StatusCode ?? null;
       const oomKilled = state?.OOMKilled === true;
       const signalled = killedBy === null && !oomKilled && exitCode !== null && exitCode > 128;
-      return raw({ oomKilled, exitCode }, false, signalled && (await this.engineEnded()));
+      return raw({ oomKilled, exitCode, engineKilled: signalled && (await this.engineEnded()) });
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  private jobLine(input: RunInput, artifacts: RunInput['artifacts']): string {
+    const { tests } = input;
+    return encodeJobLine({
+      code: input.code,
+      ...(tests ? {} : { stdin: input.stdin, ...(input.args ? { args: input.args } : {}) }),
+      time_ms: this.limits.time_ms,
+      memory_mb: this.limits.memory_mb,
+      policy: input.policy,
+      ...(tests ? { tests: tests.map((t) => ({ time_ms: t.time_ms, memory_mb: t.memory_mb })) } : {}),
+      artifacts: {
+        format: artifacts?.format ?? 'png',
+        max_count: artifacts?.maxCount ?? 0,
+        max_bytes: artifacts?.maxBytes ?? 0,
+      },
+    });
+  }
+
+  /**
+   * After a test's report: the next test's input (its go-ahead), or `stop` when that was the last or
+   * `continueAfter` says so. The supervisor waits for this line before the next test starts.
+   */
+  private goAhead(input: RunInput, slice: TestSlice, index: number): void {
+    const next = input.tests?.[index + 1];
+    if (!next) return;
+    const goOn = input.continueAfter ? input.continueAfter(index, slice) : true;
+    this.stream.write(goOn ? encodeTestInput(next) : WIRE.stopLine);
   }
 
   /**
@@ -348,40 +314,49 @@ class DockerSandbox implements Sandbox {
   }
 }
 
-/** Per artifact frame beyond its base64: the marker, the nonce and its JSON header (a 200-character name, escaped). */
-const ARTIFACT_FRAME_SLACK = 1536;
-/** The report line's growth with the dropped artifacts' names. */
-const ARTIFACT_REPORT_SLACK = 32 * 1024;
-
-/**
- * How far the output cap is raised at the artifacts' start marker: the total it declares, but never
- * more than the job's artifact caps can take in base64, plus the frames' own bytes.
- */
-export function artifactAllowance(declared: number, caps: { maxCount: number; maxBytes: number }): number {
-  const base64Max = Math.ceil((caps.maxBytes + 2 * caps.maxCount) / 3) * 4;
-  return Math.min(declared, base64Max) + caps.maxCount * ARTIFACT_FRAME_SLACK + ARTIFACT_REPORT_SLACK;
-}
-
-/**
- * The artifact frames out of stderr (which keeps the user's bytes and the report), with what the
- * report says the supervisor dropped added to what was dropped here.
- */
-export function takeArtifacts(
-  stderr: Buffer,
-  nonce: string,
-  caps: { maxCount: number; maxBytes: number } | undefined,
-): ExtractedArtifacts {
-  if (!caps) return { stderr, artifacts: [], dropped: { count: 0, names: [] } };
-  const found = extractArtifacts(stderr, nonce, caps);
-  const { report } = extractReport(found.stderr, nonce);
-  const count = (report?.artifacts_dropped ?? 0) + found.dropped.count;
-  const names = [...(report?.dropped_names ?? []), ...found.dropped.names].slice(0, MAX_DROPPED_NAMES);
-  return { ...found, dropped: { count, names } };
-}
-
 const OOM_EVENT_WAIT_MS = 3000;
 const STREAM_EXIT_GRACE_MS = 1000;
 const KILL_EVENT_WAIT_MS = 1000;
 const OOM_SETTLE_TRIES = 5;
 const OOM_SETTLE_STEP_MS = 100;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** How a run ended, as the sandbox saw it; rawRun adds what the stream carried. */
+interface RunEnd {
+  killedBy: RawRun['killedBy'];
+  wallTime: number;
+  oomKilled: boolean;
+  exitCode: number | null;
+  completed?: boolean;
+  streamCut?: boolean;
+  engineKilled?: boolean;
+}
+
+/** The run as the worker judges it: the program's output, reports and artifacts out of the stream. */
+function rawRun(stream: HarnessStream, end: RunEnd): RawRun {
+  const slices = stream.slices();
+  const { stdout, stderr } = stream.output();
+  const last = slices.at(-1)?.report ?? null;
+  const found = stream.artifacts();
+  const count = (last?.artifacts_dropped ?? 0) + found.dropped.count;
+  const names = [...(last?.dropped_names ?? []), ...found.dropped.names].slice(0, MAX_DROPPED_NAMES);
+  return {
+    killedBy: end.killedBy,
+    oomKilled: end.oomKilled,
+    exitCode: end.exitCode,
+    stdout,
+    stderr,
+    report: last,
+    tests: slices,
+    outputOverflow: stream.overflow,
+    wallTime: end.wallTime,
+    completed: end.completed ?? false,
+    streamCut: end.streamCut ?? false,
+    engineKilled: end.engineKilled ?? false,
+    artifacts: found.artifacts,
+    artifactsDropped: { count, names },
+    artifactsSkipped: { count: last?.artifacts_skipped ?? 0, names: last?.skipped_names ?? [] },
+    protocolFault: stream.fault,
+    harnessLog: stream.harnessLog(),
+  };
+}

@@ -1,7 +1,8 @@
 import type { SandboxSpec } from './container-spec.js';
 import type { StartTicket } from './cpu-priority.js';
 import type { RawArtifact } from './harness-report.js';
-import type { TestSlice } from './test-slices.js';
+import type { HarnessReport } from './harness-report.js';
+import type { TestSlice } from './harness-stream.js';
 
 export interface RunInput {
   code: string;
@@ -13,9 +14,9 @@ export interface RunInput {
   /** Test cases: one fresh process each, in order, instead of the single run on `stdin`. */
   tests?: { stdin: string; args?: string[]; time_ms: number; memory_mb: number }[];
   /**
-   * Asked after each test but the last, once it has finished (its end marker and report are in):
-   * false stops the run there, before the next test starts. Given, the harness also stops by itself
-   * at a test that does not run cleanly. Without it, every test runs.
+   * Asked after each test but the last, once it has finished (its report is in): false stops the run
+   * there, before the next test starts (and before its input enters the sandbox). Without it, every
+   * test runs.
    */
   continueAfter?: (index: number, slice: TestSlice) => boolean;
   /**
@@ -33,17 +34,20 @@ export interface RawRun {
   oomKilled: boolean;
   /** Container exit code; null if it could not be read. */
   exitCode: number | null;
+  /** The program's own output bytes kept, every test's together, in order (never the harness's). */
   stdout: Buffer;
   stderr: Buffer;
+  /** The single run's report (the last test's with tests); null when none arrived. */
+  report: HarnessReport | null;
+  /** With tests: each finished test's output and report, then the one the run stopped in (report null). */
+  tests: TestSlice[];
   /** True when more output arrived than was kept. */
   outputOverflow: boolean;
-  /** The per-run secret that marks the harness report in stderr. */
-  nonce: string;
-  /** Seconds from the job frame being written to the run being over (done marker or container exit). */
+  /** Seconds from the job frame being written to the run being over (done frame or container exit). */
   wallTime: number;
-  /** The harness ended the run itself: its done marker arrived on both streams. */
+  /** The harness ended the run itself: its done frame arrived. */
   completed: boolean;
-  /** The attach stream ended before the done marker and before the container was seen to exit. */
+  /** The attach stream ended before the done frame and before the container was seen to exit. */
   streamCut: boolean;
   /**
    * The container ended on a signal the engine sent (a kill event not ours: its shutdown, an
@@ -57,6 +61,12 @@ export interface RawRun {
   artifacts: RawArtifact[];
   /** Artifacts dropped past a cap (by the supervisor or here): the count, and the first 20 names. */
   artifactsDropped: { count: number; names: string[] };
+  /** Output files left out for a name that cannot leave the sandbox (no limit's doing). */
+  artifactsSkipped: { count: number; names: string[] };
+  /** A frame that broke the wire protocol (a harness fault): the run says nothing about the program. */
+  protocolFault: string | null;
+  /** The supervisor's own stderr, its last bytes: its diagnostics when it failed. */
+  harnessLog: string;
 }
 
 /**
