@@ -72,8 +72,15 @@ def stdin_from(data):
     sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
 
 
+class ProgramReady(BaseException):
+    """Raised in a forked child once its program is ready to run, with (guard, code, namespace): it
+    unwinds every harness frame up to the supervisor's top level, which runs the program there as
+    the bottom Python frame (supervisor.py). A BaseException so no `except Exception` stops it."""
+
+
 def serve(job_fd, status_fd, artifact_fd=None):
-    """Entry point of a forked child: waits for its job, then runs it. Never returns."""
+    """Entry point of a forked child: waits for its job and prepares it. Returns ProgramReady (for
+    the caller to raise), or ends the process."""
     try:
         job, source, stdin = read_job(job_fd)
         stdin_from(stdin)
@@ -81,7 +88,7 @@ def serve(job_fd, status_fd, artifact_fd=None):
     except Exception:
         os._exit(EXIT["frame_error"])  # the supervisor sent a bad job, or died: nothing of the user's ran
     args = job.get("args", [])  # the supervisor checked: a list of str
-    run_program(
+    return prepare_program(
         source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args, figures
     )
 
@@ -105,7 +112,7 @@ def compile_program(source, profile, status_fd):
         fast_exit(1, status_fd)
 
 
-def run_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures=None):
+def prepare_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures=None):
     base_rss = set_limits(time_ms, memory_mb)
     os.write(status_fd, b"base %d\n" % (base_rss // 1024))
     sys.argv = [FILENAME, *args]
@@ -118,34 +125,50 @@ def run_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures
     module.__file__ = FILENAME
     module.__builtins__ = __builtins__
     sys.modules["__main__"] = module
-    namespace = module.__dict__
     if figures is not None:
         figures.install_show()
     if profile != "off":
         sys.addaudithook(make_audit_hook(profile, code, status_fd))
-    try:
-        # Last before the program: from here no process can be started and no socket opened, whatever
-        # the policy layer missed. Without the filter nothing of the program runs.
-        syscall_floor.install()
-    except BaseException:
-        os._exit(EXIT["floor_failed"])
-    # The supervisor's clock for the time limit and the reported time starts here,
-    # so process start-up is not billed to the submission.
-    os.write(status_fd, b"start %.9f\n" % time.monotonic())
-    try:
-        exec(code, namespace)
-        status = 0
-    except SystemExit as exc:
-        status = exit_status(exc)
-    except BaseException as exc:
-        if refused_allocation(exc):
-            try:
-                os.write(status_fd, b"memory_error\n")
-            except OSError:
-                pass
-        print_exception(exc, source)
-        status = 1
-    fast_exit(status, status_fd, figures)
+    return ProgramReady(ProgramGuard(status_fd, figures, source), code, module.__dict__)
+
+
+class ProgramGuard:
+    """The context the program runs in (`with guard: exec(...)` at the supervisor's top level). It
+    lives only on that frame's value stack, which no Python code can read: the program's frames
+    lead to no harness module, no descriptor of ours and no job data."""
+
+    def __init__(self, status_fd, figures, source):
+        self.status_fd = status_fd
+        self.figures = figures
+        self.source = source
+
+    def __enter__(self):
+        try:
+            # Last before the program: from here no process can be started and no socket opened,
+            # whatever the policy layer missed. Without the filter nothing of the program runs.
+            syscall_floor.install()
+        except BaseException:
+            os._exit(EXIT["floor_failed"])
+        # The supervisor's clock for the time limit and the reported time starts here,
+        # so process start-up is not billed to the submission.
+        os.write(self.status_fd, b"start %.9f\n" % time.monotonic())
+
+    def __exit__(self, kind, exc, tb):
+        """The program's end, whichever way it came: never returns."""
+        if exc is None:
+            status = 0
+        elif isinstance(exc, SystemExit):
+            status = exit_status(exc)
+        else:
+            if refused_allocation(exc):
+                try:
+                    os.write(self.status_fd, b"memory_error\n")
+                except OSError:
+                    pass
+            print_exception(exc, self.source)
+            status = 1
+        del exc, tb
+        fast_exit(status, self.status_fd, self.figures)
 
 
 def refused_allocation(exc):

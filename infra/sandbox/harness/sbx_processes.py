@@ -138,9 +138,8 @@ class WaitingChild:
                     except OSError:
                         pass
             become_program_user()
+            ready = serve(job_r, status_w, artifact_w)
         except BaseException:
-            os._exit(EXIT["frame_error"])  # never run a program as the supervisor's user or on its fds
-        try:
-            serve(job_r, status_w, artifact_w)
-        finally:
-            os._exit(EXIT["frame_error"])  # serve ends the process itself; getting here is a harness failure
+            os._exit(EXIT["frame_error"])  # never run a program as the supervisor's user, on its fds, or half-prepared
+        # Up through every harness frame to the supervisor's top level, which runs the program.
+        raise ready

@@ -243,4 +243,13 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()  # in this process, never returns: it ends with os._exit
+    except child.ProgramReady as ready:
+        # Only in a forked child, its program prepared (child.serve). The program runs here, as the
+        # bottom Python frame but this one, whose globals are emptied first: no frame it can walk to
+        # holds a harness module, our os, a descriptor of ours or a job's data. The guard (on the
+        # value stack only) installs the seccomp filter on entry and ends the process on exit.
+        _guard, _code, _namespace = ready.args
+    with _guard:
+        exec(_code, _namespace, globals().clear())

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
+import { WIRE } from './wire.js';
 
-/** What the supervisor writes first on stdout once it waits for its job (infra/sandbox/harness/supervisor.py). */
-export const READY_MARKER = Buffer.from('\x1esbx-ready\n');
+/** What the supervisor writes first on stdout once it waits for its job (wire.json's `ready`). */
+export const READY_MARKER = WIRE.ready;
 
 /**
  * Sits between a sandbox's attach stream and whoever reads it: settles `ready` on the harness's
