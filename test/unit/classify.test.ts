@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { classify } from '@sbx/worker';
+import { classify, lostBecause } from '@sbx/worker';
+
+/**
+ * One test per row of the README's verdicts table (README.md, Verdicts), named by its row number; the
+ * last test holds the table and this file to each other.
+ */
+const covered = new Set<number>();
+const row = (n: number, name: string, fn: () => void) => {
+  covered.add(n);
+  test(`row ${n}: ${name}`, fn);
+};
+/** Rows whose rule lives outside classify.ts, and the test that covers each. */
+const TESTED_ELSEWHERE: Record<number, string> = { 19: 'test/integration/python-data.test.ts' };
 
 const limits = { time_ms: 2000, memory_mb: 128 };
 const report = {
@@ -18,75 +31,132 @@ const report = {
 const run = { killedBy: null, oomKilled: false, exitCode: 0 } as const;
 const judge = (over: Partial<Parameters<typeof classify>[0]>) =>
   classify({ run, report, outputBytes: 10, outputCap: 100, limits, ...over });
+/** A program that peaked well over its 128 MB limit (200 MB) and freed it before it ended. */
+const peaked = { ...report, max_rss_kb: 200 * 1024 };
 
-test('a clean exit is ok', () => {
-  assert.deepEqual(judge({}), { status: 'ok', signal: null });
+/** A run the worker did not stop, the harness did not finish, with no OOM evidence: rows 2-6 decide. */
+const unfinished = {
+  killedBy: null,
+  oomKilled: false,
+  exitCode: 137,
+  completed: false,
+  streamCut: false,
+  engineKilled: false,
+} as const;
+
+row(1, 'a frame that broke the wire protocol is retried, whatever else happened, unless cancelled', () => {
+  const fault = { ...unfinished, completed: true, protocolFault: 'a report frame that is not JSON' };
+  assert.match(lostBecause(fault) ?? '', /broke its wire protocol: a report frame that is not JSON/);
+  assert.match(lostBecause({ ...fault, killedBy: 'deadline' }) ?? '', /wire protocol/);
+  assert.equal(lostBecause({ ...fault, killedBy: 'abort' }), null);
 });
 
-test('the worker deadline wins over everything, even an OOM flag and a forged report', () => {
-  const v = judge({ run: { killedBy: 'deadline', oomKilled: true, exitCode: 137 }, report: null });
-  assert.equal(v.status, 'timeout');
-  assert.match(v.message ?? '', /2000 ms/);
+row(2, 'an attach stream cut while the container lived on is retried', () => {
+  assert.match(lostBecause({ ...unfinished, streamCut: true }) ?? '', /output stream was cut/);
 });
 
-test('the harness timeout is a timeout', () => {
-  assert.equal(judge({ report: { ...report, timed_out: true, exit_code: 137, signal: 9 } }).status, 'timeout');
+row(3, 'no exit status is retried', () => {
+  assert.match(lostBecause({ ...unfinished, exitCode: null }) ?? '', /exit status was lost/);
 });
 
-test('the CPU backstop is a timeout that says the threads spent the CPU time', () => {
-  const v = judge({
-    report: { ...report, timed_out: true, cpu_limit: true, exit_code: 137, signal: 9, cpu_time: 4.02 },
+row(4, "a signal exit with the engine's own kill event is retried, naming the signal", () => {
+  assert.match(
+    lostBecause({ ...unfinished, engineKilled: true }) ?? '',
+    /the Docker engine stopped the sandbox \(signal 9, SIGKILL\)/,
+  );
+});
+
+row(5, 'a signal exit without that evidence is retried as a kill from outside the engine', () => {
+  assert.match(lostBecause(unfinished) ?? '', /killed from outside the engine \(signal 9, SIGKILL\)/);
+});
+
+row(
+  6,
+  'any other exit but 70 without the harness finishing is retried; the worker, the harness and OOM evidence judge instead',
+  () => {
+    assert.match(
+      lostBecause({ ...unfinished, exitCode: 1 }) ?? '',
+      /harness ended without finishing the run \(exit code 1\)/,
+    );
+    assert.equal(lostBecause({ ...unfinished, exitCode: 70 }), null, 'row 14');
+    assert.equal(lostBecause({ ...unfinished, killedBy: 'deadline' }), null);
+    assert.equal(lostBecause({ ...unfinished, completed: true }), null);
+    assert.equal(lostBecause({ ...unfinished, oomKilled: true }), null, 'row 9');
+  },
+);
+
+row(7, 'a cancel is cancelled, whatever the container looked like when killed', () => {
+  const v = judge({ report: null, run: { killedBy: 'abort', oomKilled: true, exitCode: 137 } });
+  assert.deepEqual(v, { status: 'cancelled', signal: null, message: 'cancelled by request' });
+});
+
+row(
+  8,
+  "the worker's deadline, the harness's time limit and the CPU backstop are timeout, before any OOM evidence",
+  () => {
+    const deadline = judge({ run: { killedBy: 'deadline', oomKilled: true, exitCode: 137 }, report: null });
+    assert.deepEqual([deadline.status, deadline.message], ['timeout', 'time limit of 2000 ms exceeded']);
+    assert.equal(judge({ report: { ...report, timed_out: true, exit_code: 137, signal: 9 } }).status, 'timeout');
+    const cpu = judge({
+      report: { ...report, timed_out: true, cpu_limit: true, exit_code: 137, signal: 9, cpu_time: 4.02 },
+    });
+    assert.equal(cpu.status, 'timeout');
+    assert.equal(cpu.message, "time limit of 2000 ms exceeded: the program's threads used 4.0 s of CPU");
+  },
+);
+
+row(9, 'a kernel OOM kill in the sandbox is memory_limit: the whole sandbox, or (systrap) only the program', () => {
+  const message =
+    "memory limit of 128 MB exceeded: the sandbox ran out of memory and the kernel's OOM killer ended the program";
+  const oom = { killedBy: null, oomKilled: true, exitCode: 137 } as const;
+  // The whole sandbox: no report.
+  assert.deepEqual(judge({ run: oom, report: null }), { status: 'memory_limit', signal: null, message });
+  // Only the program's stub process: gVisor ends the program with exit 1, the harness reports it, the counter rose.
+  const stub = { ...report, exit_code: 1, ended_itself: false, max_rss_kb: 100 * 1024 };
+  assert.equal(judge({ run: { ...run, oomKilled: true }, report: stub }).status, 'memory_limit');
+  // It outranks the output cap and a violation (the worker's own evidence, before the report's).
+  assert.equal(judge({ run: { ...oom, killedBy: 'output_cap' }, outputBytes: 1000 }).status, 'memory_limit');
+  const violation = { message: 'x', line: null };
+  assert.equal(judge({ run: { ...run, oomKilled: true }, report: { ...report, violation } }).status, 'memory_limit');
+});
+
+row(10, "the program's own allocation refused and not caught (MemoryError, or ENOMEM) is memory_limit", () => {
+  const v = judge({ report: { ...report, exit_code: 1, memory_error: true } });
+  assert.deepEqual(v, {
+    status: 'memory_limit',
+    signal: null,
+    message:
+      'memory limit of 128 MB exceeded: an allocation was refused (MemoryError or ENOMEM) and the program did not catch it',
   });
-  assert.equal(v.status, 'timeout');
-  assert.match(v.message ?? '', /2000 ms exceeded: the program's threads used 4\.0 s of CPU/);
+  // However little the program held: the refusal is the evidence, not a peak.
+  assert.equal(
+    judge({ report: { ...report, exit_code: 1, memory_error: true, max_rss_kb: 10 } }).status,
+    'memory_limit',
+  );
 });
 
-test('a SIGKILL while holding more than the memory limit is memory_limit; under it, a runtime_error', () => {
-  const killed = { ...report, exit_code: 137, signal: 9 };
-  assert.equal(judge({ report: { ...killed, max_rss_kb: 135_204 } }).status, 'memory_limit');
-  assert.equal(judge({ report: { ...killed, max_rss_kb: 128 * 1024 } }).status, 'memory_limit');
-  const underLimit = judge({ report: { ...killed, max_rss_kb: 100 * 1024 } });
-  assert.equal(underLimit.status, 'runtime_error');
-  assert.match(underLimit.message ?? '', /SIGKILL/);
-  assert.equal(judge({ report: { ...report, exit_code: 1, max_rss_kb: 200 * 1024 } }).status, 'runtime_error');
+row(11, 'the worker stopping the run at the output cap is output_limit, saying the run was stopped', () => {
+  const v = judge({ run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 }, report: null });
+  assert.deepEqual(v, {
+    status: 'output_limit',
+    signal: null,
+    message: 'output exceeded the limit of 100 bytes (stdout and stderr together): the run was stopped',
+  });
+  // The kill lands late: the harness reached the time limit meanwhile. The cap came first.
+  const late = judge({ run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 }, report: { ...report, timed_out: true, exit_code: 137, signal: 9 } });
+  assert.equal(late.status, 'output_limit');
 });
 
-test('ended from outside with exit 1 over the memory limit is memory_limit (systrap kills only the address space)', () => {
-  // What gVisor 20240729 reports when the host OOM killer takes the program's stub process.
-  const ended = { ...report, exit_code: 1, ended_itself: false };
-  assert.equal(judge({ report: { ...ended, max_rss_kb: 144_100 } }).status, 'memory_limit');
-  const under = judge({ report: { ...ended, max_rss_kb: 100 * 1024 } });
-  assert.deepEqual([under.status, under.message], ['runtime_error', 'exited with code 1']);
-  // Its own exit (an uncaught exception) while holding that much is the program's failure, as before.
-  assert.equal(judge({ report: { ...ended, ended_itself: true, max_rss_kb: 144_100 } }).status, 'runtime_error');
-  // os._exit(0) skips the exit path too: still ok.
-  assert.equal(judge({ report: { ...ended, exit_code: 0, max_rss_kb: 144_100 } }).status, 'ok');
-});
-
-test('OOMKilled is memory_limit; exit 137 alone is not', () => {
-  assert.equal(judge({ run: { killedBy: null, oomKilled: true, exitCode: 137 }, report: null }).status, 'memory_limit');
-  const selfKill = judge({ run: { killedBy: null, oomKilled: false, exitCode: 137 }, report: null });
-  assert.equal(selfKill.status, 'runtime_error');
-  assert.equal(selfKill.signal, 9);
-  assert.match(selfKill.message ?? '', /SIGKILL/);
-});
-
-test('a MemoryError reported by the harness is memory_limit', () => {
-  assert.equal(judge({ report: { ...report, exit_code: 1, memory_error: true } }).status, 'memory_limit');
-});
-
-test('memory beats output: an OOM during a flood is memory_limit', () => {
-  const v = judge({ run: { killedBy: 'output_cap', oomKilled: true, exitCode: 137 }, outputBytes: 1000 });
-  assert.equal(v.status, 'memory_limit');
-});
-
-test('the output cap is output_limit, whether the worker stopped the run or the bytes merely exceed it', () => {
-  assert.equal(judge({ run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 } }).status, 'output_limit');
-  assert.equal(judge({ outputBytes: 101 }).status, 'output_limit');
+row(12, 'more output than the cap in a run that ended by itself is output_limit; exactly the cap is not', () => {
+  const v = judge({ outputBytes: 101 });
+  assert.equal(v.status, 'output_limit');
+  assert.match(v.message ?? '', /limit of 100 bytes .*: what came after it was dropped/);
   assert.equal(judge({ outputBytes: 100 }).status, 'ok');
+  const violation = { message: 'x', line: null };
+  assert.equal(judge({ report: { ...report, violation }, outputBytes: 1000 }).status, 'output_limit');
 });
 
-test('a violation reported by the policy layer is security_violation, naming what and where', () => {
+row(13, 'a refused action is security_violation, naming what and where, however much the program held', () => {
   const v = judge({
     report: { ...report, exit_code: 99, violation: { message: "import of 'os' is not allowed", line: 3 } },
   });
@@ -97,47 +167,77 @@ test('a violation reported by the policy layer is security_violation, naming wha
   });
   const noLine = judge({ report: { ...report, exit_code: 99, violation: { message: 'network access', line: null } } });
   assert.equal(noLine.message, 'network access');
-});
-
-test('the deadline, OOM and the output cap outrank a violation', () => {
-  const violation = { message: 'x', line: null };
-  assert.equal(judge({ report: { ...report, violation }, run: { ...run, killedBy: 'deadline' } }).status, 'timeout');
-  assert.equal(judge({ report: { ...report, violation }, run: { ...run, oomKilled: true } }).status, 'memory_limit');
-  assert.equal(judge({ report: { ...report, violation }, outputBytes: 1000 }).status, 'output_limit');
-});
-
-test('signals and exit codes are runtime_error; the report beats the container exit code', () => {
-  const seg = judge({ report: { ...report, exit_code: 139, signal: 11 } });
-  assert.deepEqual([seg.status, seg.signal], ['runtime_error', 11]);
-  assert.match(seg.message ?? '', /SIGSEGV/);
-  const exit3 = judge({ report: { ...report, exit_code: 3 }, run: { ...run, exitCode: 0 } });
-  assert.deepEqual([exit3.status, exit3.message], ['runtime_error', 'exited with code 3']);
-});
-
-test('a harness that rejected its frame and a lost exit code are internal_error', () => {
-  assert.equal(judge({ report: null, run: { ...run, exitCode: 70 } }).status, 'internal_error');
-  assert.equal(judge({ report: null, run: { ...run, exitCode: null } }).status, 'internal_error');
-});
-
-test('a cancel (abort) is cancelled, whatever the container looked like when killed', () => {
-  assert.equal(
-    judge({ report: null, run: { killedBy: 'abort', oomKilled: false, exitCode: 137 } }).status,
-    'cancelled',
-  );
-});
-
-test('without a report the container exit code decides', () => {
-  assert.equal(judge({ report: null, run: { ...run, exitCode: 0 } }).status, 'ok');
-  assert.equal(judge({ report: null, run: { ...run, exitCode: 2 } }).status, 'runtime_error');
-});
-
-test('a refused action is a security_violation however much the process held (python-data preloads 130 MB)', () => {
-  const refused = {
-    ...report,
-    exit_code: 99,
-    ended_itself: false,
-    max_rss_kb: 140_000,
-    violation: { message: 'writing files is not allowed', line: 3 },
-  };
+  // python-data preloads 130 MB; a refusal ends the program from outside its exit path.
+  const refused = { ...peaked, exit_code: 99, ended_itself: false, violation: { message: 'writing files', line: 3 } };
   assert.equal(judge({ report: refused }).status, 'security_violation');
+});
+
+row(14, 'exit 70 without a report is internal_error: the harness refused its frame', () => {
+  const v = judge({ report: null, run: { ...run, exitCode: 70 } });
+  assert.deepEqual(v, {
+    status: 'internal_error',
+    signal: null,
+    message: 'the sandbox harness rejected its job frame',
+  });
+  // With a report, 70 is the program's own exit code.
+  assert.equal(judge({ report: { ...report, exit_code: 70 } }).message, 'exited with code 70');
+});
+
+row(15, 'no exit code at all is internal_error', () => {
+  const v = judge({ report: null, run: { ...run, exitCode: null } });
+  assert.deepEqual(v, { status: 'internal_error', signal: null, message: 'the sandbox exit code was lost' });
+});
+
+row(
+  16,
+  'a signal is runtime_error with that signal: a SIGKILL the program sent itself after a peak over its limit too',
+  () => {
+    const seg = judge({ report: { ...report, exit_code: 139, signal: 11 } });
+    assert.deepEqual(seg, { status: 'runtime_error', signal: 11, message: 'killed by signal 11 (SIGSEGV)' });
+    const selfKill = judge({ report: { ...peaked, exit_code: 137, signal: 9, ended_itself: false } });
+    assert.deepEqual(selfKill, { status: 'runtime_error', signal: 9, message: 'killed by signal 9 (SIGKILL)' });
+    // Without a report, exit 128+n; with no OOM evidence, exit 137 is a SIGKILL and nothing more.
+    const noReport = judge({ run: { ...run, exitCode: 137 }, report: null });
+    assert.deepEqual([noReport.status, noReport.signal], ['runtime_error', 9]);
+    assert.equal(judge({ report: { ...report, exit_code: 159, signal: 31 } }).message, 'killed by signal 31 (SIGSYS)');
+  },
+);
+
+row(
+  17,
+  'a non-zero exit is runtime_error with its code, whatever the program held before; the report beats the container',
+  () => {
+    const exit3 = judge({ report: { ...report, exit_code: 3 }, run: { ...run, exitCode: 0 } });
+    assert.deepEqual(exit3, { status: 'runtime_error', signal: null, message: 'exited with code 3' });
+    // Peaked over its limit, freed, then os._exit(1) (no exit path) or sys.exit(1).
+    for (const ended_itself of [false, true]) {
+      const v = judge({ report: { ...peaked, exit_code: 1, ended_itself } });
+      assert.deepEqual(
+        v,
+        { status: 'runtime_error', signal: null, message: 'exited with code 1' },
+        `ended_itself ${ended_itself}`,
+      );
+    }
+    assert.equal(judge({ report: null, run: { ...run, exitCode: 2 } }).message, 'exited with code 2');
+  },
+);
+
+row(18, 'exit 0 is ok, os._exit(0) after a peak over the limit included', () => {
+  assert.deepEqual(judge({}), { status: 'ok', signal: null });
+  assert.deepEqual(judge({ report: { ...peaked, ended_itself: false } }), { status: 'ok', signal: null });
+  assert.deepEqual(judge({ report: null }), { status: 'ok', signal: null });
+});
+
+test("the README's verdicts table and these tests cover the same rows", async () => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = /\n## Verdicts\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+  const rows = [...section.matchAll(/^\| (\d+) +\|/gm)].map((m) => Number(m[1]));
+  assert.ok(rows.length > 0, 'the table was found');
+  assert.deepEqual(
+    rows,
+    [...rows].sort((a, b) => a - b),
+    'rows are numbered in order',
+  );
+  const tested = [...covered, ...Object.keys(TESTED_ELSEWHERE).map(Number)].sort((a, b) => a - b);
+  assert.deepEqual(rows, tested);
 });

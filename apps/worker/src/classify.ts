@@ -41,20 +41,10 @@ export const HARNESS_FRAME_ERROR_EXIT = 70;
 /**
  * Why a run says nothing about the user's code, or null when it does and `classify` judges it.
  * Such a run is retried on a fresh sandbox, and ends `internal_error` naming the cause after the
- * configured attempts. How each case is told apart (the README's verdicts section has this table):
- *
- * | what the worker saw                                               | who ended the run            | result              |
- * | ----------------------------------------------------------------- | ---------------------------- | ------------------- |
- * | its own deadline, output cap or cancel (`killedBy`)               | the worker                   | classify            |
- * | the done marker on both streams (`completed`)                     | the harness, after reporting | classify            |
- * | `OOMKilled`, or Docker's `oom` event for the container            | the kernel, for the memory   | classify (memory)   |
- * | exit 70 without a marker                                          | the harness refused a frame  | classify (internal) |
- * | the attach stream ended while the container lived on              | the engine (a restart)       | lost: retried       |
- * | no exit status (the engine did not answer)                        | the engine                   | lost: retried       |
- * | a signal exit without a marker, with the engine's `kill` event    | the engine: its shutdown, an | lost: retried       |
- * | not ours, or the engine gone right after (`engineKilled`)         | operator's stop or kill      |                     |
- * | a signal exit without a marker and no such evidence               | runsc killed on the host     | lost: retried       |
- * | any other exit without a marker                                   | the harness died             | lost: retried       |
+ * configured attempts. The cases are rows 1-6 of the README's verdicts table (README.md, Verdicts: the
+ * one statement of the rules; test/unit/classify.test.ts tests each row). A run the worker stopped
+ * itself (`killedBy`), one the harness finished (`completed`), one with kernel OOM evidence
+ * (`oomKilled`) and exit 70 without a report (the harness refused its frame) are judged instead.
  *
  * The program cannot end a sandbox without a marker itself: it runs as its own uid with no
  * capability, so it can neither signal nor ptrace its supervisor, PID 1 (container-spec.ts,
@@ -64,7 +54,8 @@ export function lostBecause(
   run: Pick<RawRun, 'killedBy' | 'oomKilled' | 'exitCode' | 'completed' | 'streamCut' | 'engineKilled'> &
     Partial<Pick<RawRun, 'protocolFault'>>,
 ): string | null {
-  if (run.protocolFault && run.killedBy !== 'abort') return `the sandbox harness broke its wire protocol: ${run.protocolFault}`;
+  if (run.protocolFault && run.killedBy !== 'abort')
+    return `the sandbox harness broke its wire protocol: ${run.protocolFault}`;
   if (run.killedBy !== null || run.completed || run.oomKilled) return null;
   if (run.exitCode === HARNESS_FRAME_ERROR_EXIT) return null;
   if (run.streamCut) return "the sandbox's output stream was cut while it ran (the Docker engine restarted?)";
@@ -79,48 +70,80 @@ export function lostBecause(
 }
 
 /**
- * Judges a finished run. The order is fixed (../shared/reference/sandbox.md):
- * the worker's own observations come first, the harness report (which user
- * code could forge, to its own detriment only) after.
+ * Judges a finished run, from evidence only: the worker's own observations first (its deadline, its
+ * output count, the kernel's OOM kills), the harness report (which user code could forge, to its own
+ * detriment only) after. Rows 7-18 of the README's verdicts table are this function, in order, and
+ * test/unit/classify.test.ts has a test per row. Never judged: the program's peak memory
+ * (`max_rss_kb`, reported as `memory_kb`) and whether it ended through its own exit path
+ * (`ended_itself`). A program that peaked over its limit and freed the memory has not been refused
+ * anything: how it then ends (exit 1, a SIGKILL it sent itself, os._exit(0)) is what it did.
  */
 export function classify({ run, report, outputBytes, outputCap, limits }: VerdictInput): Verdict {
   // A cancel kills the container: whatever it looked like then, the caller asked for it to stop.
   if (run.killedBy === 'abort') return { status: 'cancelled', signal: null, message: 'cancelled by request' };
-  const exit = report?.exit_code ?? run.exitCode;
-  const signal = report ? report.signal : exit !== null && exit > 128 ? exit - 128 : null;
-
-  if (run.killedBy === 'deadline' || report?.timed_out) {
-    const message = report?.cpu_limit
-      ? `time limit of ${limits.time_ms} ms exceeded: the program's threads used ${report.cpu_time.toFixed(1)} s of CPU`
-      : `time limit of ${limits.time_ms} ms exceeded`;
-    return { status: 'timeout', signal: null, message };
-  }
-  // gVisor may SIGKILL a program that outgrows the sandbox's memory itself, before the host's OOM
-  // killer would (no Docker OOM event then). Under systrap the host's OOM killer may kill only the
-  // program's address space (its stub process): gVisor then ends the program with exit status 1,
-  // not through the program's own exit path, and the sandbox lives on. Either way, ended from
-  // outside while holding more than its limit is that limit.
-  const endedFromOutside = report !== null && (report.signal === 9 || (report.signal === null && !report.ended_itself));
-  // (A refused action also ends the program without its exit path: that is the harness's doing.)
-  const killedOverLimit =
-    endedFromOutside && !report.violation && report.exit_code !== 0 && report.max_rss_kb >= limits.memory_mb * 1024;
-  if (run.oomKilled || report?.memory_error || killedOverLimit)
-    return { status: 'memory_limit', signal: null, message: `memory limit of ${limits.memory_mb} MB exceeded` };
-  if (run.killedBy === 'output_cap' || outputBytes > outputCap)
-    return { status: 'output_limit', signal: null, message: `output exceeded ${outputCap} bytes; the run was stopped` };
+  // The worker's own kill at the output cap came first: a report of the harness's time limit can still
+  // arrive while that kill lands (Docker takes a second or more to kill a busy sandbox).
+  if (run.killedBy === 'deadline' || (report?.timed_out && run.killedBy !== 'output_cap'))
+    return timedOut(report, limits.time_ms);
+  const memory = memoryVerdict(run, report, limits.memory_mb);
+  if (memory) return memory;
+  if (run.killedBy === 'output_cap' || outputBytes > outputCap) return outputLimit(run, outputCap);
   if (report?.violation) {
     const where = report.violation.line === null ? '' : ` (line ${report.violation.line})`;
     return { status: 'security_violation', signal: null, message: `${report.violation.message}${where}` };
   }
   if (!report && run.exitCode === HARNESS_FRAME_ERROR_EXIT)
     return { status: 'internal_error', signal: null, message: 'the sandbox harness rejected its job frame' };
-  if (exit === null) return { status: 'internal_error', signal: null, message: 'the sandbox exit code was lost' };
-  if (signal !== null)
+  return programEnd(run, report);
+}
+
+function timedOut(report: HarnessReport | null, timeMs: number): Verdict {
+  const message = report?.cpu_limit
+    ? `time limit of ${timeMs} ms exceeded: the program's threads used ${report.cpu_time.toFixed(1)} s of CPU`
+    : `time limit of ${timeMs} ms exceeded`;
+  return { status: 'timeout', signal: null, message };
+}
+
+/**
+ * The two kinds of evidence that a limit, not the program, ended it: the kernel OOM-killed in the
+ * sandbox (`oomKilled`: the cgroup's oom_kill counter rose, or Docker's OOMKilled or `oom` event; under
+ * systrap the kill may take only the program, which gVisor then ends with exit status 1), or the limit
+ * refused the program's own allocation and it did not catch the error (the report's `memory_error`:
+ * an uncaught MemoryError, or an uncaught OSError ENOMEM such as an mmap past RLIMIT_AS).
+ */
+function memoryVerdict(run: VerdictInput['run'], report: HarnessReport | null, memoryMb: number): Verdict | null {
+  const limit = `memory limit of ${memoryMb} MB exceeded`;
+  if (run.oomKilled)
     return {
-      status: 'runtime_error',
-      signal,
-      message: `killed by signal ${signal} (${SIGNAL_NAMES[signal] ?? 'unknown'})`,
+      status: 'memory_limit',
+      signal: null,
+      message: `${limit}: the sandbox ran out of memory and the kernel's OOM killer ended the program`,
     };
+  if (report?.memory_error)
+    return {
+      status: 'memory_limit',
+      signal: null,
+      message: `${limit}: an allocation was refused (MemoryError or ENOMEM) and the program did not catch it`,
+    };
+  return null;
+}
+
+function outputLimit(run: VerdictInput['run'], outputCap: number): Verdict {
+  const what = `output exceeded the limit of ${outputCap} bytes (stdout and stderr together)`;
+  const message =
+    run.killedBy === 'output_cap' ? `${what}: the run was stopped` : `${what}: what came after it was dropped`;
+  return { status: 'output_limit', signal: null, message };
+}
+
+/** How the program ended by itself, as it did: its signal (the report's, or 128+n without one), its exit code. */
+function programEnd(run: VerdictInput['run'], report: HarnessReport | null): Verdict {
+  const exit = report?.exit_code ?? run.exitCode;
+  if (exit === null) return { status: 'internal_error', signal: null, message: 'the sandbox exit code was lost' };
+  const signal = report ? report.signal : exit > 128 ? exit - 128 : null;
+  if (signal !== null)
+    return { status: 'runtime_error', signal, message: `killed by signal ${signal} (${signalName(signal)})` };
   if (exit !== 0) return { status: 'runtime_error', signal: null, message: `exited with code ${exit}` };
   return { status: 'ok', signal: null };
 }
+
+const signalName = (signal: number) => SIGNAL_NAMES[signal] ?? 'unknown';

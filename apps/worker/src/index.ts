@@ -8,6 +8,7 @@ export { createWorkerMetrics } from './metrics.js';
 export { QuietPeriod } from './quiet-period.js';
 export { parseRunLog, ResultStore, RUN_LOG_CAP, type RunStart, withRun } from './result-store.js';
 export { watchdogMs, withinWatchdog } from './run-watchdog.js';
+export { CgroupOom, counterFiles, parseOomKills } from './sandbox/cgroup-oom.js';
 export {
   buildContainerSpec,
   DEFAULT_SANDBOX_USER,
@@ -18,7 +19,6 @@ export {
   sandboxMemoryMb,
   sandboxSettingsFromConfig,
 } from './sandbox/container-spec.js';
-export { CgroupOom, counterFiles, parseOomKills } from './sandbox/cgroup-oom.js';
 export {
   BACKGROUND_CPU_SHARES,
   capIdleCpu,
@@ -42,9 +42,9 @@ export {
   type RuntimeFacts,
   supportsFlag,
 } from './sandbox/runtime-probe.js';
-export { encodeJobLine, encodeTestInput, WIRE } from './sandbox/wire.js';
 export type { RawRun, Sandbox, SandboxRunner } from './sandbox/types.js';
 export { type PoolOutcome, type WarmPoolOptions, WarmPoolRunner } from './sandbox/warm-pool.js';
+export { encodeJobLine, encodeTestInput, WIRE } from './sandbox/wire.js';
 export { canaries, checkSandboxRuntime, runSelfCheck, SAFE_NPROC_CEILING, type SelfCheckResult } from './self-check.js';
 export { finishedTestPassed, judgeTests } from './test-cases.js';
 export { createWorkerService, JOB_ATTEMPTS, type WorkerService } from './worker-service.js';

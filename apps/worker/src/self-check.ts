@@ -14,23 +14,25 @@ interface Canary {
 }
 
 const printedOk = (r: RunResult) => (r.status === 'ok' && r.stdout === 'ok\n' ? null : describe(r));
+/** The seccomp filter's kill: the refused call never returned, so nothing after it printed. */
+const killedByFloor = (r: RunResult) =>
+  r.status === 'security_violation' && r.stdout === '' && /seccomp/.test(r.message ?? '') ? null : describe(r);
 const describe = (r: RunResult) => `${r.status}: ${(r.stdout + r.stderr).trim().slice(-200) || r.message || ''}`;
 
 /** Real attacks on a real sandbox, with the policy layer off: only the container floor answers them. */
 export function canaries(memoryMb: number): Canary[] {
   return [
     {
+      // The seccomp floor (syscall_floor.py) in this runtime: a socket of any network family ends
+      // the program, whatever the policy layer (off here) would have said.
       name: 'network_blocked',
-      code: [
-        'import socket',
-        'names = sorted(n for _, n in socket.if_nameindex())',
-        'try:',
-        '    socket.create_connection(("127.0.0.1", 9), timeout=1); reached = True',
-        'except OSError:',
-        '    reached = False',
-        'print("ok" if names == ["lo"] and not reached else f"interfaces={names} reached={reached}")',
-      ].join('\n'),
-      judge: printedOk,
+      code: 'import socket\nsocket.create_connection(("127.0.0.1", 9), timeout=1)\nprint("connected")',
+      judge: killedByFloor,
+    },
+    {
+      name: 'process_blocked',
+      code: 'import os\nif os.fork() == 0:\n    os._exit(0)\nprint("forked")',
+      judge: killedByFloor,
     },
     {
       name: 'root_read_only',

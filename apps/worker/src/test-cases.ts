@@ -69,7 +69,7 @@ function judgeTest(
 ): TestResult {
   const { limits } = test;
   const verdict = classify({
-    run: inProgress ?? { killedBy: null, oomKilled: false, exitCode: slice.report?.exit_code ?? null },
+    run: inProgress ?? { killedBy: null, oomKilled: slice.oomKilled === true, exitCode: slice.report?.exit_code ?? null },
     report: slice.report,
     outputBytes: inProgress?.outputOverflow ? Number.POSITIVE_INFINITY : slice.stdout.length + slice.stderr.length,
     outputCap,

@@ -32,6 +32,7 @@ import { watchdogMs, withinWatchdog } from './run-watchdog.js';
 import { LABELS, sandboxSettingsFromConfig } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { EnvironmentRouter } from './sandbox/environment-router.js';
+import { CgroupOom } from './sandbox/cgroup-oom.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
@@ -176,6 +177,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   const oomEvents = new OomEvents(docker, `${LABELS.worker}=${config.workerId}`, (err) =>
     log.warn({ err }, 'docker event stream failed'),
   );
+  const cgroupOom = new CgroupOom();
   const cold =
     runner ??
     new DockerSandboxRunner({
@@ -186,6 +188,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       keepOutputBytes: config.maxOutputBytes,
       wallGraceMs: config.wallGraceMs,
       oomEvents,
+      cgroupOom,
       engineAnswers: () => watch.check(),
       settings: sandboxSettingsFromConfig(config),
     });
@@ -562,6 +565,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       // What a failed removal left (the engine was away when a sandbox was due to go) goes now.
       await removeOwnContainers();
       oomEvents.close();
+      cgroupOom.close();
       await heartbeat.stop();
       await webhooks?.stop();
       await redis.hdel(keys.workerHealth, config.workerId).catch(() => {});

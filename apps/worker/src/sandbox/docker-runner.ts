@@ -5,6 +5,7 @@ import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './co
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { MAX_DROPPED_NAMES } from './harness-report.js';
 import { HarnessStream, type TestSlice } from './harness-stream.js';
+import type { CgroupOom } from './cgroup-oom.js';
 import type { OomEvents } from './oom-events.js';
 import { ReadyGate } from './ready-gate.js';
 import type { AcquireLabels, RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
@@ -26,6 +27,8 @@ export interface DockerRunnerOptions {
   readyTimeoutMs?: number;
   /** Docker's OOM events for these sandboxes; without them an OOM kill is judged from inspect alone. */
   oomEvents?: OomEvents;
+  /** The kernel's OOM-kill count in each sandbox's memory cgroup, read while it runs: the first evidence. */
+  cgroupOom?: CgroupOom;
   /** Whether the engine answers now (the worker's DockerWatch); without it, it is assumed to. */
   engineAnswers?: () => Promise<boolean>;
 }
@@ -163,7 +166,9 @@ class DockerSandbox implements Sandbox {
       keepOutputBytes: this.opts.keepOutputBytes,
       onOverflow: () => kill('output_cap'),
       artifacts,
-      onReport: (slice, index) => this.goAhead(input, slice, index),
+      onReport: (slice, index) => {
+        if (this.goAhead(input, slice, index)) stream.begin();
+      },
       onDone: (exitCode) => finish(exitCode),
     });
     const drained = new Promise<void>((resolve) => {
@@ -177,10 +182,15 @@ class DockerSandbox implements Sandbox {
       this.stream.once('error', () => resolve());
     });
 
+    // Before the job line: a kill can land before the first frame comes back.
+    await this.opts.cgroupOom?.watch(this.id);
     const started = performance.now();
     this.stream.write(this.jobLine(input, artifacts));
     // Each test's input enters the sandbox only when that test may start.
-    if (tests?.[0]) this.stream.write(encodeTestInput(tests[0]));
+    if (tests?.[0]) {
+      this.stream.write(encodeTestInput(tests[0]));
+      stream.begin();
+    }
 
     // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
     const budgetMs = tests ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0) : this.limits.time_ms;
@@ -205,8 +215,10 @@ class DockerSandbox implements Sandbox {
       clearTimeout(deadline);
       const wallTime = (performance.now() - started) / 1000;
       const raw = (how: Omit<RunEnd, 'killedBy' | 'wallTime'>): RawRun => rawRun(stream, { ...how, killedBy, wallTime });
+      // Under systrap the kernel may OOM-kill only the program: the harness then finishes the run.
+      const counted = (await this.opts.cgroupOom?.killed(this.id)) ?? null;
       if (end && end !== 'stream' && killedBy === null)
-        return raw({ oomKilled: false, exitCode: end.exitCode, completed: true });
+        return raw({ oomKilled: counted === true, exitCode: end.exitCode, completed: true });
       // A sandbox that exits closes its stream a moment before Docker reports the exit: only a
       // stream that ended while the container lives on (or the engine cannot say) was cut.
       const streamCut = end === 'stream' && killedBy === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
@@ -216,10 +228,11 @@ class DockerSandbox implements Sandbox {
         return raw({ oomKilled: false, exitCode: null, streamCut });
       }
       await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
-      const state = await this.exitState(killedBy === null);
+      // The cgroup's count is an answer: Docker's late event (up to 3 s) is waited for only without one.
+      const state = await this.exitState(killedBy === null && counted === null);
       const exit = await this.exited.catch(() => null);
       const exitCode = state?.ExitCode ?? exit?.StatusCode ?? null;
-      const oomKilled = state?.OOMKilled === true;
+      const oomKilled = counted === true || state?.OOMKilled === true;
       const signalled = killedBy === null && !oomKilled && exitCode !== null && exitCode > 128;
       return raw({ oomKilled, exitCode, engineKilled: signalled && (await this.engineEnded()) });
     } finally {
@@ -245,15 +258,27 @@ class DockerSandbox implements Sandbox {
     });
   }
 
+  private oomKillsSeen = 0;
+
+  /** Whether the kernel OOM-killed in the sandbox since the last report: that test's program, then. */
+  private oomKillsSince(): boolean {
+    const kills = this.opts.cgroupOom?.kills(this.id) ?? null;
+    if (kills === null || kills <= this.oomKillsSeen) return false;
+    this.oomKillsSeen = kills;
+    return true;
+  }
+
   /**
    * After a test's report: the next test's input (its go-ahead), or `stop` when that was the last or
    * `continueAfter` says so. The supervisor waits for this line before the next test starts.
+   * Returns whether a next test was started.
    */
-  private goAhead(input: RunInput, slice: TestSlice, index: number): void {
+  private goAhead(input: RunInput, slice: TestSlice, index: number): boolean {
     const next = input.tests?.[index + 1];
-    if (!next) return;
+    if (!next) return false;
     const goOn = input.continueAfter ? input.continueAfter(index, slice) : true;
     this.stream.write(goOn ? encodeTestInput(next) : WIRE.stopLine);
+    return goOn;
   }
 
   /**
@@ -308,6 +333,7 @@ class DockerSandbox implements Sandbox {
   async dispose(): Promise<void> {
     this.stream.destroy();
     this.opts.oomEvents?.forget(this.id);
+    this.opts.cgroupOom?.forget(this.id);
     await this.container.remove({ force: true }).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 404) throw err;
     });

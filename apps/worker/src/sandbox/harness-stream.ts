@@ -7,6 +7,8 @@ export interface TestSlice {
   stdout: Buffer;
   stderr: Buffer;
   report: HarnessReport | null;
+  /** The kernel OOM-killed in the sandbox while this test ran (the cgroup's count rose by its report). */
+  oomKilled?: boolean;
 }
 
 export interface HarnessStreamOptions {
@@ -38,6 +40,8 @@ export class HarnessStream {
   private pending: Buffer = Buffer.alloc(0);
   private readonly done: TestSlice[] = [];
   private current = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  /** Tests handed their input (begin): one past the reports is the test in progress. */
+  private begun = 0;
   private kept = 0;
   private received = 0;
   private overflowed = false;
@@ -178,11 +182,19 @@ export class HarnessStream {
   }
 
   /**
-   * The finished slices (each with its report), then, when the run stopped inside one, that one
-   * with `report: null` and whatever output it produced.
+   * A test was handed its input (the worker's go-ahead): until its report it is the one in
+   * progress, and has a slice even if it never writes a byte (a run stopped in it must judge it).
+   */
+  begin(): void {
+    this.begun += 1;
+  }
+
+  /**
+   * The finished slices (each with its report), then, when the run stopped inside one (it wrote
+   * something, or was begun), that one with `report: null` and whatever output it produced.
    */
   slices(): TestSlice[] {
-    const open = this.current.stdout.length > 0 || this.current.stderr.length > 0;
+    const open = this.current.stdout.length > 0 || this.current.stderr.length > 0 || this.begun > this.done.length;
     return open ? [...this.done, { ...this.peek(), report: null }] : [...this.done];
   }
 
