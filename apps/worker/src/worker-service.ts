@@ -184,8 +184,9 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       docker,
       workerId: config.workerId,
       prefix: config.prefix,
-      // Only the program's own bytes are counted (the harness's frames are not output).
-      keepOutputBytes: config.maxOutputBytes,
+      // Only the program's own bytes are counted (the harness's frames are not output); one byte past
+      // the cap is kept so the stream it arrived on is known to be truncated.
+      keepOutputBytes: config.maxOutputBytes + 1,
       wallGraceMs: config.wallGraceMs,
       oomEvents,
       cgroupOom,
