@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { loadConfig } from '@sbx/shared';
-import { DockerSandboxRunner, extractReport, sandboxSettingsFromConfig, splitTestOutputs } from '@sbx/worker';
+import { DockerSandboxRunner, sandboxSettingsFromConfig } from '@sbx/worker';
 import Docker from 'dockerode';
 import type { RawRun, RunInput } from '../../apps/worker/src/sandbox/types.js';
 
@@ -45,7 +45,8 @@ async function runOnce(code: string, opts: Options = {}): Promise<RawRun> {
   }
 }
 
-const userStderr = (raw: RawRun) => extractReport(raw.stderr, raw.nonce).stderr.toString();
+/** The program's own stderr: nothing of the harness is in it (its report and artifacts come in frames of their own). */
+const userStderr = (raw: RawRun) => raw.stderr.toString();
 const byName = (raw: RawRun) => Object.fromEntries(raw.artifacts.map((a) => [a.name, a]));
 
 describe('artifacts: files under /tmp/outputs (python image)', () => {
@@ -72,7 +73,9 @@ describe('artifacts: files under /tmp/outputs (python image)', () => {
       ],
     );
     assert.deepEqual(raw.artifactsDropped, { count: 0, names: [] });
-    assert.equal(extractReport(raw.stderr, raw.nonce).report?.artifacts_dropped, 0);
+    assert.equal(raw.report?.artifacts_dropped, 0);
+    assert.deepEqual(raw.artifactsSkipped, { count: 0, names: [] });
+    assert.equal(raw.protocolFault, null);
   });
 
   test('symlinks are not followed, FIFOs do not block, unreadable files are skipped', async () => {
@@ -98,6 +101,58 @@ describe('artifacts: files under /tmp/outputs (python image)', () => {
       [['real.txt', 'real']],
     );
     assert.equal(raw.artifactsDropped.count, 0);
+  });
+
+  test('a file whose name cannot leave the sandbox is skipped, not dropped; the file beside it comes back', async () => {
+    const raw = await runOnce(
+      [
+        'open("/tmp/outputs/good.txt", "w").write("good")',
+        'open("/tmp/outputs/bad\\nname.txt", "w").write("bad")',
+        'print("ok")',
+      ].join('\n'),
+    );
+    assert.equal(raw.completed, true, userStderr(raw));
+    assert.equal(raw.stdout.toString(), 'ok\n');
+    assert.deepEqual(
+      raw.artifacts.map((a) => [a.name, a.data.toString()]),
+      [['good.txt', 'good']],
+    );
+    // Left out for its name alone: no limit's doing, and named printably.
+    assert.deepEqual(raw.artifactsSkipped, { count: 1, names: ['bad?name.txt'] });
+    assert.deepEqual(raw.artifactsDropped, { count: 0, names: [] });
+    assert.equal(raw.report?.artifacts_skipped, 1);
+    assert.equal(raw.report?.artifacts_dropped, 0);
+    assert.equal(raw.protocolFault, null);
+  });
+
+  test('names as long as the supervisor allows come back, and a report naming the most of them fits its frame', async () => {
+    // Three folders of 60 astral characters: each file's name is 186 characters (372 UTF-16 units).
+    const raw = await runOnce(
+      [
+        'import os',
+        'p = "/tmp/outputs"',
+        'for i in range(3):',
+        '    p += "/" + "\\U0001F600" * 60',
+        '    os.makedirs(p)',
+        'for i in range(25):',
+        '    open(p + "/%02d" % i, "w").write("x")',
+        '    open(p + "/\\n%02d" % i, "w").write("x")',
+        'print("ok")',
+      ].join('\n'),
+      { artifacts: { ...CAPS, maxCount: 3 } },
+    );
+    assert.equal(raw.protocolFault, null, raw.harnessLog);
+    assert.equal(raw.completed, true);
+    assert.equal(raw.stdout.toString(), 'ok\n');
+    const dir = Array.from({ length: 3 }, () => '😀'.repeat(60)).join('/');
+    assert.deepEqual(
+      raw.artifacts.map((a) => a.name),
+      ['00', '01', '02'].map((n) => `${dir}/${n}`),
+    );
+    assert.equal(raw.artifactsDropped.count, 22);
+    assert.equal(raw.artifactsDropped.names.length, 20);
+    assert.equal(raw.artifactsSkipped.count, 25);
+    assert.equal(raw.artifactsSkipped.names[0], `${dir}/?00`);
   });
 
   test('past max_count what fit is kept in order, the rest dropped and named; max_bytes likewise', async () => {
@@ -134,7 +189,6 @@ describe('artifacts: files under /tmp/outputs (python image)', () => {
     assert.equal(raw.stdout.toString(), '1\n');
     assert.equal(userStderr(raw), '');
     assert.deepEqual(raw.artifacts, []);
-    assert.ok(!raw.stderr.includes('sbx-artifacts'));
   });
 
   test('print(1) is byte for byte what it was, and sends nothing extra', async () => {
@@ -145,10 +199,11 @@ describe('artifacts: files under /tmp/outputs (python image)', () => {
       assert.equal(userStderr(raw), '');
       assert.deepEqual(raw.artifacts, []);
       assert.deepEqual(raw.artifactsDropped, { count: 0, names: [] });
-      // Nothing but the report line: no artifacts marker, no extra report fields.
-      const report = extractReport(raw.stderr, raw.nonce).report;
-      assert.equal(report?.artifacts_dropped, undefined);
-      assert.ok(!raw.stderr.includes('sbx-artifact'));
+      // Nothing but the report: no artifact frame, no artifact fields in it.
+      assert.equal(raw.report?.artifacts_dropped, undefined);
+      assert.equal(raw.report?.artifacts_skipped, undefined);
+      assert.equal(raw.completed, true);
+      assert.equal(raw.protocolFault, null);
     }
   });
 
@@ -162,14 +217,53 @@ describe('artifacts: files under /tmp/outputs (python image)', () => {
       { tests },
     );
     assert.deepEqual(raw.artifacts, []);
-    const slices = splitTestOutputs(raw.stdout, raw.stderr, raw.nonce, tests.length);
     assert.deepEqual(
-      slices.map((s) => [s.stdout.toString(), s.stderr.toString(), s.report?.exit_code]),
+      raw.tests.map((s) => [s.stdout.toString(), s.stderr.toString(), s.report?.exit_code]),
       [
         ['1\n', 'e1', 0],
         ['2\n', 'e2', 0],
       ],
     );
+  });
+});
+
+describe('test slices of a raw run (python image)', () => {
+  test('a run stopped inside a test that wrote nothing yet still has that test, report null', async () => {
+    const sandbox = await runner.acquire(
+      { time_ms: 10_000, memory_mb: 256, environment: 'python' },
+      { jobId: 'slices' },
+    );
+    const abort = new AbortController();
+    try {
+      const raw = await sandbox.run(
+        {
+          code: 'x = input()\nif x == "spin":\n    while True: pass\nprint(x)',
+          stdin: '',
+          policy: 'standard',
+          tests: [
+            { stdin: '1\n', time_ms: 5000, memory_mb: 64 },
+            { stdin: 'spin\n', time_ms: 5000, memory_mb: 64 },
+            { stdin: '3\n', time_ms: 5000, memory_mb: 64 },
+          ],
+          // Test 0 is done (its report is in) and test 1 starts: stop the run from outside while it spins.
+          continueAfter: () => {
+            setTimeout(() => abort.abort(), 500);
+            return true;
+          },
+        },
+        abort.signal,
+      );
+      assert.equal(raw.killedBy, 'abort');
+      assert.deepEqual(
+        raw.tests.map((s) => [s.stdout.toString(), s.stderr.toString(), s.report?.exit_code ?? null]),
+        [
+          ['1\n', '', 0],
+          ['', '', null],
+        ],
+      );
+    } finally {
+      await sandbox.dispose();
+    }
   });
 });
 
@@ -248,16 +342,16 @@ describe('artifacts: matplotlib figures (python-data image)', { skip: skipData }
   test('figures still come back after an exception or sys.exit', async () => {
     const raised = await data(`${CHART}\nraise ValueError("boom")`);
     assert.match(userStderr(raised), /ValueError: boom\n$/);
-    assert.equal(extractReport(raised.stderr, raised.nonce).report?.exit_code, 1);
+    assert.equal(raised.report?.exit_code, 1);
     pngSize(byName(raised)['figure-1.png']?.data);
     const exited = await data(`${CHART}\nimport sys\nsys.exit(3)`);
-    assert.equal(extractReport(exited.stderr, exited.nonce).report?.exit_code, 3);
+    assert.equal(exited.report?.exit_code, 3);
     pngSize(byName(exited)['figure-1.png']?.data);
   });
 
   test('the strict profile gets its figures too', async () => {
     const raw = await data(`${CHART}\nplt.show()\nplt.figure()\nplt.title("second")`, { policy: 'strict' });
-    assert.equal(extractReport(raw.stderr, raw.nonce).report?.violation, null, userStderr(raw));
+    assert.equal(raw.report?.violation, null, userStderr(raw));
     assert.deepEqual(
       raw.artifacts.map((a) => a.name),
       ['figure-1.png', 'figure-2.png'],
@@ -303,7 +397,7 @@ describe('artifacts: matplotlib figures (python-data image)', { skip: skipData }
       tests: [{ stdin: 'x\n', time_ms: 5000, memory_mb: 256 }],
     });
     assert.deepEqual(raw.artifacts, []);
-    const [slice] = splitTestOutputs(raw.stdout, raw.stderr, raw.nonce, 1);
+    const [slice] = raw.tests;
     assert.equal(slice?.stdout.toString(), 'x\n');
     assert.equal(slice?.report?.exit_code, 0);
   });

@@ -1,93 +1,59 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeJobFrame, extractReport, fitOutput, OutputCollector } from '@sbx/worker';
+import { encodeJobLine, encodeTestInput, fitOutput, parseReport, WIRE } from '@sbx/worker';
+import { decode, reportBody, reportFrame, stderrFrame, stdoutFrame } from '../support/wire-frames.js';
 
-const frame = (kind: number, text: string | Buffer) => {
-  const payload = Buffer.isBuffer(text) ? text : Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header[0] = kind;
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-};
+// The demultiplexing and the output cap (the old OutputCollector's) are HarnessStream's now:
+// test/unit/harness-stream.test.ts.
 
-test('the collector demultiplexes frames split at any byte', () => {
-  const stream = Buffer.concat([frame(1, 'hello '), frame(2, 'oops\n'), frame(1, 'world\n')]);
-  for (let cut = 0; cut <= stream.length; cut++) {
-    const c = new OutputCollector(1000, () => assert.fail('no overflow'));
-    c.push(stream.subarray(0, cut));
-    c.push(stream.subarray(cut));
-    const out = c.result();
-    assert.equal(out.stdout.toString(), 'hello world\n');
-    assert.equal(out.stderr.toString(), 'oops\n');
-    assert.equal(out.overflow, false);
-  }
+const report = (extra: Record<string, unknown>) => parseReport(Buffer.from(JSON.stringify(reportBody(extra))));
+
+test("the program's stderr comes out byte for byte, the report apart from it", () => {
+  const user = Buffer.concat([Buffer.from('warning: no newline'), Buffer.from([0xff, 0xfe])]);
+  const seen = decode([stderrFrame(user), stdoutFrame('out'), reportFrame({ time: 0.5 })]);
+  assert.deepEqual(seen.stream.output().stderr, user);
+  assert.equal(seen.stream.output().stdout.toString(), 'out');
+  const [slice] = seen.stream.slices();
+  assert.deepEqual(slice?.stderr, user);
+  assert.equal(slice?.report?.time, 0.5);
 });
 
-test('the collector keeps at most its budget, in arrival order, and signals overflow once', () => {
-  let overflows = 0;
-  const c = new OutputCollector(10, () => overflows++);
-  c.push(frame(1, '123456'));
-  c.push(frame(2, 'abcdef'));
-  c.push(frame(1, 'zzzz'));
-  const out = c.result();
-  assert.equal(out.stdout.toString(), '123456');
-  assert.equal(out.stderr.toString(), 'abcd');
-  assert.equal(out.overflow, true);
-  assert.equal(overflows, 1);
+test('a report says whether the CPU backstop fired; absent means the wall clock or no limit at all', () => {
+  const { cpu_limit: _, ...withoutCpu } = reportBody();
+  assert.equal(parseReport(Buffer.from(JSON.stringify(withoutCpu)))?.cpu_limit, false);
+  assert.equal(report({ timed_out: true, cpu_limit: true })?.cpu_limit, true);
+  assert.equal(report({ cpu_limit: 'yes' }), null);
 });
 
-test('exactly the budget is not an overflow', () => {
-  const c = new OutputCollector(6, () => assert.fail('no overflow'));
-  c.push(frame(1, '123456'));
-  assert.equal(c.result().overflow, false);
-});
-
-const reportLine = (nonce: string, body: object) => `\n\x1esbx-report:${nonce}:${JSON.stringify(body)}\n`;
-const good = {
-  v: 1,
-  timed_out: false,
-  exit_code: 0,
-  signal: null,
-  time: 0.5,
-  cpu_time: 0.4,
-  max_rss_kb: 9000,
-  memory_error: false,
-  ended_itself: true,
-  violation: null,
-};
-
-test('the report is found at the end of stderr and stripped, leaving user stderr byte for byte', () => {
-  const { stderr, report } = extractReport(Buffer.from(`warning: no newline${reportLine('n1', good)}`), 'n1');
-  assert.equal(stderr.toString(), 'warning: no newline');
-  assert.equal(report?.time, 0.5);
-  assert.equal(report?.cpu_limit, false, 'absent means the wall clock or no limit at all');
-  const viaCpu = extractReport(Buffer.from(reportLine('n1', { ...good, timed_out: true, cpu_limit: true })), 'n1');
-  assert.equal(viaCpu.report?.cpu_limit, true);
-  assert.equal(extractReport(Buffer.from(reportLine('n1', { ...good, cpu_limit: 'yes' })), 'n1').report, null);
-});
-
-test('a report with another nonce, not at the end, or malformed is ignored', () => {
-  const forged = Buffer.from(`x${reportLine('guess', good)}`);
-  assert.equal(extractReport(forged, 'n1').report, null);
-  assert.equal(extractReport(forged, 'n1').stderr, forged);
-  const notLast = Buffer.from(`${reportLine('n1', good)}more`);
-  assert.equal(extractReport(notLast, 'n1').report, null);
-  const bad = Buffer.from(reportLine('n1', { ...good, time: 'fast' }));
-  assert.equal(extractReport(bad, 'n1').report, null);
-  assert.equal(extractReport(Buffer.from('\n\x1esbx-report:n1:{not json\n'), 'n1').report, null);
-  const noViolationField = { ...good } as Partial<typeof good>;
-  delete noViolationField.violation;
-  assert.equal(extractReport(Buffer.from(reportLine('n1', noViolationField)), 'n1').report, null);
+test('a malformed report is none; a violation comes through as it was', () => {
+  assert.equal(report({ time: 'fast' }), null);
+  assert.equal(report({ exit_code: null }), null);
+  assert.equal(report({ signal: '9' }), null);
+  assert.equal(report({ timed_out: 0 }), null);
+  assert.equal(report({ v: 1 }), null, 'the old protocol');
+  assert.equal(report({ violation: { message: 3, line: null } }), null);
+  assert.equal(report({ violation: 'no' }), null);
+  assert.equal(parseReport(Buffer.from('{not json')), null);
+  assert.equal(parseReport(Buffer.from('[1]')), null);
+  const { violation: _, ...noViolationField } = reportBody();
+  assert.equal(parseReport(Buffer.from(JSON.stringify(noViolationField))), null);
   const violation = { message: 'no', line: 2 };
-  assert.deepEqual(
-    extractReport(Buffer.from(reportLine('n1', { ...good, violation })), 'n1').report?.violation,
-    violation,
-  );
+  assert.deepEqual(report({ violation })?.violation, violation);
+  assert.deepEqual(report({ violation: { message: 'killed', line: null } })?.violation, {
+    message: 'killed',
+    line: null,
+  });
 });
 
-test('the job frame is one JSON line whatever the code contains', () => {
-  const line = encodeJobFrame({
-    nonce: 'n',
+test("the report's peak memory is the program's own: what its process held before it started is not charged", () => {
+  assert.equal(report({ max_rss_kb: 150_000, base_rss_kb: 130_000 })?.max_rss_kb, 20_000);
+  assert.equal(report({ max_rss_kb: 1000, base_rss_kb: 5000 })?.max_rss_kb, 0, 'never negative');
+  const { base_rss_kb: _, ...noBase } = reportBody({ max_rss_kb: 1000 });
+  assert.equal(parseReport(Buffer.from(JSON.stringify(noBase)))?.max_rss_kb, 1000, 'a report without it: all of it');
+});
+
+test('the job line is one JSON line of the current version whatever the code contains', () => {
+  const line = encodeJobLine({
     code: 'print("a\\nb")\n\u2028',
     stdin: '\n\n',
     time_ms: 1,
@@ -96,14 +62,25 @@ test('the job frame is one JSON line whatever the code contains', () => {
   });
   assert.equal(line.indexOf('\n'), line.length - 1);
   assert.deepEqual(JSON.parse(line), {
-    v: 1,
-    nonce: 'n',
+    v: WIRE.version,
     code: 'print("a\\nb")\n\u2028',
     stdin: '\n\n',
     time_ms: 1,
     memory_mb: 2,
     policy: 'strict',
   });
+});
+
+test("a test's input is one JSON line, args only when given; stop is its own line", () => {
+  const line = encodeTestInput({ stdin: 'a\nb\n\u2029' });
+  assert.equal(line.indexOf('\n'), line.length - 1);
+  assert.deepEqual(JSON.parse(line), { stdin: 'a\nb\n\u2029' });
+  assert.deepEqual(JSON.parse(encodeTestInput({ stdin: '', args: ['-x', 'y\nz'] })), {
+    stdin: '',
+    args: ['-x', 'y\nz'],
+  });
+  assert.equal(WIRE.stopLine, 'stop\n');
+  assert.notEqual(encodeTestInput({ stdin: 'stop' }), WIRE.stopLine, 'an input of "stop" is not the stop line');
 });
 
 test('fitOutput keeps stdout first and flags what it cut', () => {

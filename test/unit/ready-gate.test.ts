@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { READY_MARKER, ReadyGate } from '@sbx/worker';
+import { READY_MARKER, ReadyGate, WIRE } from '@sbx/worker';
 
 const frame = (kind: 1 | 2, payload: Buffer) => {
   const header = Buffer.alloc(8);
@@ -21,6 +21,11 @@ async function through(chunks: Buffer[], end = false) {
   gate.consume((c) => seen.push(c));
   return { ready, bytes: Buffer.concat(seen) };
 }
+
+test("the marker is wire.json's ready bytes", () => {
+  assert.deepEqual(READY_MARKER, WIRE.ready);
+  assert.equal(WIRE.ready.toString(), '\x1esbx-ready\n');
+});
 
 test('the ready marker settles ready and is stripped, split at any byte', async () => {
   const after = frame(2, Buffer.from('err'));

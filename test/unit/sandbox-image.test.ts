@@ -15,8 +15,9 @@ test('the registry Dockerfile and the registry-free build make the same image', 
   assert.equal(envs.length, 1, 'one ENV line: the rest is set by preload.py (the worker replaces the env)');
   assert.ok(script.includes(`--change 'ENV ${envs[0]}'`), 'same env');
   assert.equal((script.match(/--change 'ENV /g) ?? []).length, 1, 'build-image.sh sets no other env');
-  assert.match(dockerfile, /^COPY harness\/\*\.py \/opt\/sbx\/$/m);
-  assert.match(script, /"\$here"\/harness\/\*\.py "\$stage\/opt\/sbx\/"/);
+  // The harness's modules and wire.json, the protocol both it and the worker load.
+  assert.match(dockerfile, /^COPY harness\/\*\.py harness\/\*\.json \/opt\/sbx\/$/m);
+  assert.match(script, /"\$here"\/harness\/\*\.py "\$here"\/harness\/\*\.json "\$stage\/opt\/sbx\/"/);
   for (const text of [dockerfile, script]) assert.match(text, /ctypes/, 'ctypes is removed in both');
   for (const text of [dockerfile, script]) assert.match(text, /chmod ug-s/, 'setuid bits are cleared in both');
 });
@@ -42,7 +43,14 @@ test('both builds install each environment from the same package list, with its 
   assert.match(script, /"\$envdir\/\$env\.preload\.py" "\$stage\/opt\/sbx\/preload\.py"/);
   // The tag changes whenever anything that goes into the image does.
   const hashed = /hash=\$\(cat ([^|]+)\|/.exec(script)?.[1] ?? '';
-  for (const part of ['harness/*.py', 'versions.py', 'install.sh', '$env.packages', '$env.preload.py'])
+  for (const part of [
+    'harness/*.py',
+    'harness/*.json',
+    'versions.py',
+    'install.sh',
+    '$env.packages',
+    '$env.preload.py',
+  ])
     assert.ok(hashed.includes(part), `the image hash covers ${part}`);
 });
 

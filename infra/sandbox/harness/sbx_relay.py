@@ -16,12 +16,19 @@ from sbx_wire import MAX_CHUNK, STDERR, STDOUT, json_loads, send
 DRAIN_ROUNDS = 1024
 
 
+# A line number the worker takes as one (a JSON number it can read back exactly).
+MAX_LINE = 1 << 31
+
+
 def parse_violation(raw):
     try:
         found = json_loads(raw)
         message = str(found["message"])[:500]
         line = found.get("line")
-        return {"message": message, "line": line if isinstance(line, int) else None}
+        # Not a bool (an int to Python, not a number to the worker) nor one too large for it: the
+        # program can write this line, and must not make the report unreadable.
+        usable = type(line) is int and 0 <= line < MAX_LINE
+        return {"message": message, "line": line if usable else None}
     except Exception:
         return {"message": "refused by the policy layer", "line": None}
 
@@ -42,9 +49,12 @@ class StatusEvents:
         self.violation = None
 
     def feed(self, chunk):
-        # Bounded: user code holds this fd too and may write garbage to it.
-        self.buffer = (self.buffer + chunk)[-4096:]
-        *lines, self.buffer = self.buffer.split(b"\n")
+        *lines, rest = (self.buffer + chunk).split(b"\n")
+        # Bounded: user code holds this fd too and may write garbage to it. Only the unfinished line
+        # is cut, to its head (where its keyword is), never a whole line: the child's own start line
+        # can share a read with a flood of the program's and must not be lost to it (a forged one
+        # would come first), nor a long violation line its "violation" (a long module name in it).
+        self.buffer = rest[:4096]
         for line in lines:
             self._line(line)
 
@@ -55,11 +65,16 @@ class StatusEvents:
         fields = line.split()
         if len(fields) == 2 and fields[0] == b"start" and self.start is None:
             try:
-                self.start = float(fields[1])
+                start = float(fields[1])
             except ValueError:
-                pass
-        elif len(fields) == 2 and fields[0] == b"base" and self.base_rss_kb is None and fields[1].isdigit():
-            self.base_rss_kb = int(fields[1])
+                return
+            # Finite only: nan or inf would disable the time limit and make the report unwritable (JSON).
+            if start - start == 0:
+                self.start = start
+        elif len(fields) == 2 and fields[0] == b"base" and self.base_rss_kb is None:
+            # A whole line can be long now: int() refuses past 4,300 digits, and must not raise here.
+            if fields[1].isdigit() and len(fields[1]) <= 15:
+                self.base_rss_kb = int(fields[1])
         elif fields == [b"memory_error"]:
             self.memory_error = True
         elif fields == [b"exit"]:

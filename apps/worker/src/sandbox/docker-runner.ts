@@ -1,11 +1,11 @@
 import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
+import type { CgroupOom } from './cgroup-oom.js';
 import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
 import { MAX_DROPPED_NAMES } from './harness-report.js';
 import { HarnessStream, type TestSlice } from './harness-stream.js';
-import type { CgroupOom } from './cgroup-oom.js';
 import type { OomEvents } from './oom-events.js';
 import { ReadyGate } from './ready-gate.js';
 import type { AcquireLabels, RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
@@ -214,7 +214,8 @@ class DockerSandbox implements Sandbox {
       // deadline firing during it must not turn a sandbox that died of something else into a timeout.
       clearTimeout(deadline);
       const wallTime = (performance.now() - started) / 1000;
-      const raw = (how: Omit<RunEnd, 'killedBy' | 'wallTime'>): RawRun => rawRun(stream, { ...how, killedBy, wallTime });
+      const raw = (how: Omit<RunEnd, 'killedBy' | 'wallTime'>): RawRun =>
+        rawRun(stream, { ...how, killedBy, wallTime });
       // Under systrap the kernel may OOM-kill only the program: the harness then finishes the run.
       const counted = (await this.opts.cgroupOom?.killed(this.id)) ?? null;
       if (end && end !== 'stream' && killedBy === null)

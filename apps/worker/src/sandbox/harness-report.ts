@@ -108,10 +108,12 @@ export const MAX_ARTIFACT_NAME = WIRE.artifacts.maxName;
 /**
  * A name an artifact may have: a relative path of printable characters, no empty, `.` or `..`
  * segment, no backslash, at most MAX_ARTIFACT_NAME characters (the supervisor's clean_name).
+ * Characters are code points, as Python counts them: an astral one (an emoji) is two UTF-16 units.
  */
 export function isArtifactName(name: unknown): name is string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_ARTIFACT_NAME) return false;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 2 * MAX_ARTIFACT_NAME) return false;
   if (!PRINTABLE.test(name) || name.includes('\\')) return false;
+  if (Array.from(name).length > MAX_ARTIFACT_NAME) return false;
   return name.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
@@ -122,7 +124,8 @@ export const MIME = /^[A-Za-z0-9.+-]{1,60}\/[A-Za-z0-9.+-]{1,60}$/;
 
 /** Any name, made printable and short, for the list of dropped artifacts. */
 export function shownName(name: string): string {
-  return Array.from(name.slice(0, MAX_ARTIFACT_NAME))
+  return Array.from(name)
+    .slice(0, MAX_ARTIFACT_NAME)
     .map((c) => (PRINTABLE.test(c) && c !== '\\' ? c : '?'))
     .join('');
 }

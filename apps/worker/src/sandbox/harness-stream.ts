@@ -1,5 +1,13 @@
 import { AttachDemux } from './attach-demux.js';
-import { type HarnessReport, isArtifactName, MAX_DROPPED_NAMES, MIME, parseReport, type RawArtifact, shownName } from './harness-report.js';
+import {
+  type HarnessReport,
+  isArtifactName,
+  MAX_DROPPED_NAMES,
+  MIME,
+  parseReport,
+  type RawArtifact,
+  shownName,
+} from './harness-report.js';
 import { WIRE } from './wire.js';
 
 /** One run's output, or one test's: the program's own bytes, and the report once it finished. */
@@ -90,8 +98,7 @@ export class HarnessStream {
     if (kind === k.stdout || kind === k.stderr) return WIRE.maxChunkBytes;
     if (kind === k.report) return WIRE.maxReportBytes;
     if (kind === k.done) return DONE_MAX_BYTES;
-    if (kind === k.artifact && this.opts.artifacts)
-      return WIRE.artifactHeaderMaxBytes + this.opts.artifacts.maxBytes;
+    if (kind === k.artifact && this.opts.artifacts) return WIRE.artifactHeaderMaxBytes + this.opts.artifacts.maxBytes;
     return null;
   }
 
@@ -147,14 +154,25 @@ export class HarnessStream {
       if (newline >= 0) header = JSON.parse(body.toString('utf8', 0, newline)) as Record<string, unknown>;
     } catch {}
     const data = body.subarray(newline + 1);
-    if (!caps || !header || typeof header !== 'object' || header.bytes !== data.length || !isArtifactName(header.name)) {
+    if (
+      !caps ||
+      !header ||
+      typeof header !== 'object' ||
+      header.bytes !== data.length ||
+      !isArtifactName(header.name)
+    ) {
       this.fault = 'an artifact frame that is not an artifact';
       return;
     }
     const name = header.name;
     const full = this.dropped.count > 0;
     const taken = this.keptArtifacts.some((a) => a.name === name);
-    if (full || taken || this.keptArtifacts.length >= caps.maxCount || this.keptArtifactBytes + data.length > caps.maxBytes) {
+    if (
+      full ||
+      taken ||
+      this.keptArtifacts.length >= caps.maxCount ||
+      this.keptArtifactBytes + data.length > caps.maxBytes
+    ) {
       this.dropped.count += 1;
       if (this.dropped.names.length < MAX_DROPPED_NAMES) this.dropped.names.push(shownName(name));
       return;
