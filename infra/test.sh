@@ -11,6 +11,8 @@ echo "== type check (tsc, strict)"
 pnpm exec tsc -p tsconfig.json
 echo "== harness compiles"
 python3 -m py_compile infra/sandbox/harness/*.py
+echo "== harness unit tests (on the host, no Docker)"
+/usr/bin/python3 -m unittest discover -s test/harness -p 'test_*.py'
 
 echo "== tests"
 # One process per file, one file at a time: the integration files share the machine's two cores

@@ -82,6 +82,8 @@ def serve(job_fd, status_fd, artifact_fd=None):
     """Entry point of a forked child: waits for its job and prepares it. Returns ProgramReady (for
     the caller to raise), or ends the process."""
     try:
+        # While no job is here yet (off the program's clock): most of install()'s cost, paid early.
+        syscall_floor.prepare()
         job, source, stdin = read_job(job_fd)
         stdin_from(stdin)
         figures = FigureSink.for_job(artifact_fd, job.get("artifacts"))
@@ -223,4 +225,6 @@ def fast_exit(status, status_fd, figures=None):
         os.write(status_fd, b"exit\n")
     except OSError:
         pass
+    # A call the filter stopped while the program kept SIGSYS blocked: its verdict, not a quiet exit.
+    syscall_floor.deliver_pending()
     os._exit(status)

@@ -42,7 +42,6 @@ finally:
         sys.modules.pop(_name, None)
 
 STARTUP_BUDGET_S = wire.PROGRAM["startup_budget_s"]
-SIGSYS = 31
 
 
 def load_source_module(name, path):
@@ -151,7 +150,7 @@ def judge(status, usage, events, timed_out, elapsed, time_ms):
     # (User code may lower its own RLIMIT_CPU; dying of that stays a runtime error.)
     cpu_limit = not timed_out and rc in (-9, -24) and cpu >= cpu_limit_seconds(time_ms) - 0.01
     violation = events.violation
-    if rc == -SIGSYS and violation is None:
+    if rc == -syscall_floor.KILL_SIGNAL and violation is None:
         # Nothing but the filter can send it: the filter refuses a SIGSYS the program sends itself.
         violation = {"message": syscall_floor.KILLED_MESSAGE, "line": None}
     return {
