@@ -149,3 +149,35 @@ test('stop_on_first_failure: the tests after the first failure are skipped, not 
   assert.equal(judged.status, 'ok', 'a wrong answer is no run failure');
   assert.equal(judged.passed, 0);
 });
+
+test("the output cap is the job's: every test's bytes count together, the test that crosses it is output_limit", () => {
+  const out = (n: number) => stdoutFrame(`${'x'.repeat(n - 1)}\n`);
+  const frames = [
+    out(40),
+    reportFrame({ test: 0 }),
+    out(40),
+    reportFrame({ test: 1 }),
+    out(20),
+    reportFrame({ test: 2 }),
+  ];
+  const exactly = judgeTests(job(['x', 'x', 'x']), rawOf(streamOf(frames, 3), { completed: true }), 100);
+  assert.deepEqual(
+    exactly.tests.map((t) => t.status),
+    ['ok', 'ok', 'ok'],
+    '100 bytes in all is the cap, not past it',
+  );
+  const over = [
+    out(40),
+    reportFrame({ test: 0 }),
+    out(40),
+    reportFrame({ test: 1 }),
+    out(21),
+    reportFrame({ test: 2 }),
+  ];
+  const judged = judgeTests(job(['x', 'x', 'x']), rawOf(streamOf(over, 3), { completed: true }), 100);
+  assert.deepEqual(
+    judged.tests.map((t) => t.status),
+    ['ok', 'ok', 'output_limit'],
+  );
+  assert.equal(judged.status, 'output_limit');
+});

@@ -28,6 +28,8 @@ export function judgeTests(
   const slices = raw.tests;
   const results: TestResult[] = [];
   let stopped = false;
+  // The output cap is the job's: every test's bytes count together (the harness's never do).
+  let before = 0;
   for (const [index, test] of data.tests.entries()) {
     const slice = slices[index];
     if (!slice || stopped) {
@@ -37,7 +39,8 @@ export function judgeTests(
       continue;
     }
     // Only the last slice can be the one the container died in; earlier ones finished cleanly.
-    const result = judgeTest(data, index, test, slice, slice.report === null ? raw : null, outputCap);
+    const result = judgeTest(data, index, test, slice, slice.report === null ? raw : null, outputCap, before);
+    before += slice.stdout.length + slice.stderr.length;
     results.push(result);
     if (data.stop_on_first_failure && result.verdict !== 'accepted') stopped = true;
   }
@@ -66,12 +69,20 @@ function judgeTest(
   slice: TestSlice,
   inProgress: RawRun | null,
   outputCap: number,
+  /** The program's bytes in the tests before this one. */
+  before = 0,
 ): TestResult {
   const { limits } = test;
   const verdict = classify({
-    run: inProgress ?? { killedBy: null, oomKilled: slice.oomKilled === true, exitCode: slice.report?.exit_code ?? null },
+    run: inProgress ?? {
+      killedBy: null,
+      oomKilled: slice.oomKilled === true,
+      exitCode: slice.report?.exit_code ?? null,
+    },
     report: slice.report,
-    outputBytes: inProgress?.outputOverflow ? Number.POSITIVE_INFINITY : slice.stdout.length + slice.stderr.length,
+    outputBytes: inProgress?.outputOverflow
+      ? Number.POSITIVE_INFINITY
+      : before + slice.stdout.length + slice.stderr.length,
     outputCap,
     limits,
   });

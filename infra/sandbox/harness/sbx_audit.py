@@ -169,6 +169,20 @@ def make_audit_hook(profile, user_code, status_fd):
             return True
         return issubclass_(type_(flags), int) and int.__and__(flags, write_flags) != 0
 
+    def judge_sqlite(event, args):
+        # SQLite opens and writes its database in C, past the open event: judged as a write of that path.
+        if event in ("sqlite3.load_extension", "sqlite3.enable_load_extension"):
+            if event == "sqlite3.load_extension" or (len_(args) > 1 and args[1]):
+                refuse("loading native code into SQLite is not allowed")
+            return
+        if event != "sqlite3.connect":
+            return
+        path = path_of(args[0]) if args else ""
+        if path == ":memory:":
+            return
+        if strict or not under_tmp(path):
+            refuse("writing files%s is not allowed (SQLite database %s)" % ("" if strict else " outside /tmp", path))
+
     def hook(event, args):
         if busy[0]:
             return
@@ -195,6 +209,8 @@ def make_audit_hook(profile, user_code, status_fd):
                 # where its path resolves.
                 if strict and path is not None and (caller_is_user() or not library_data(path)):
                     refuse("reading '%s' is not allowed" % (path or "a path-like object"))
+            elif str_startswith(event, "sqlite3."):
+                judge_sqlite(event, args)
             elif event in write_path_events:
                 path = path_of(args[0]) if args else ""
                 # An fd target (ftruncate, fchmod) was already judged when it was opened.

@@ -206,7 +206,28 @@ def install():
     # STOP works through SIGSYS's default action: whatever the supervisor left, restore it.
     signal.signal(signal.SIGSYS, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGSYS,))
+    _keep_sigsys_deliverable()
     _FILTER.load()
+
+
+def _keep_sigsys_deliverable():
+    """A filter cannot read the signal set rt_sigprocmask is given, and a SIGSYS the program blocked
+    would leave a stopped call unreported (gVisor does not force it). Python's one way to block a
+    signal, _signal.pthread_sigmask (which signal.pthread_sigmask calls through the module), leaves
+    SIGSYS out of what it blocks from now on. Native code could still block it: the images carry no
+    module that exposes sigprocmask, and ctypes is not in them."""
+    import _signal
+
+    original = _signal.pthread_sigmask
+    sigsys, unblock = KILL_SIGNAL, signal.SIG_UNBLOCK
+
+    def pthread_sigmask(how, mask):
+        if how != unblock:
+            mask = [s for s in mask if int(s) != sigsys]
+        return original(how, mask)
+
+    pthread_sigmask.__doc__ = original.__doc__
+    _signal.pthread_sigmask = pthread_sigmask
 
 
 def deliver_pending():

@@ -1,5 +1,5 @@
 # expect: security_violation
-# floor: any
+# floor: security_violation
 # policy: standard
 import multiprocessing
 

@@ -1,4 +1,5 @@
 # expect: security_violation
-# floor: any
+# floor: security_violation
 # policy: strict
+# never: uid=
 __import__('os').system('id')

@@ -1,5 +1,6 @@
 # expect: security_violation
-# floor: any
+# floor: security_violation
 # policy: standard
+# never: uid=
 import os
 os.posix_spawn('/bin/sh', ['sh', '-c', 'id'], {})

@@ -1,5 +1,5 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: strict
 import urllib.request
 try:

@@ -1,5 +1,6 @@
 # expect: security_violation
-# floor: any
+# floor: security_violation
 # policy: strict
+# never: uid=
 import pickle
 pickle.loads(b"cposix\nsystem\n(S'id'\ntR.")

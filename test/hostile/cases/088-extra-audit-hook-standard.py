@@ -1,5 +1,5 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: standard
 import sys, socket
 sys.addaudithook(lambda *a: None)

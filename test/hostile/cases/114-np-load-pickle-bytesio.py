@@ -1,10 +1,10 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: strict
 # environment: python-data
-# never-on: pwned
+# never: pwned
 # An object array's pickle names any callable: here posix.system. numpy unpickles from its own frame;
-# strict refuses pickle.find_class whoever calls it. The floor runs the command (no network, own uid).
+# strict refuses pickle.find_class whoever calls it. The floor (seccomp) kills the process creation.
 import io
 import numpy as np
 payload = b"cposix\nsystem\n(S'echo pwned'\ntR."

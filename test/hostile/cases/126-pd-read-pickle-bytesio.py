@@ -1,8 +1,8 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: strict
 # environment: python-data
-# never-on: pwned
+# never: pwned
 import io
 import pandas as pd
 payload = b"cposix\nsystem\n(S'echo pwned'\ntR."

@@ -1,7 +1,7 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: strict
 # environment: python-data
-# never-on: pwned
+# never: pwned
 import numpy as np
 np.lib.npyio.os.system('echo pwned')

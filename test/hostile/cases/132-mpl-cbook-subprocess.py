@@ -1,7 +1,7 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: strict
 # environment: python-data
-# never-on: pwned
+# never: pwned
 import matplotlib.cbook
 print(matplotlib.cbook.subprocess.run(['sh', '-c', 'echo pwned'], capture_output=True).stdout)

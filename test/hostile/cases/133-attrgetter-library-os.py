@@ -1,8 +1,8 @@
 # expect: security_violation
-# floor: ok
+# floor: security_violation
 # policy: strict
 # environment: python-data
-# never-on: pwned
+# never: pwned
 # The attribute named by a string the AST check cannot see: the audit hook's process event refuses it.
 import operator
 import numpy as np

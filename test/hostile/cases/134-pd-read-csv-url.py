@@ -1,7 +1,7 @@
 # expect: security_violation
-# floor: runtime_error
+# floor: security_violation
 # policy: strict
 # environment: python-data
-# A URL to pandas: urllib opens a socket (refused). The floor has no network: URLError.
+# A URL to pandas: urllib opens a socket (refused by the policy layer, and by seccomp below it).
 import pandas as pd
 print(pd.read_csv('http://169.254.169.254/latest/meta-data/'))

@@ -1,0 +1,18 @@
+# expect: runtime_error
+# floor: runtime_error
+# policy: standard
+# time_ms: 3000
+# A peak up to the memory limit (the allocation past it refused and caught), memory freed, then the
+# program SIGKILLs itself: signal 9, its own doing, not the memory limit's.
+import os
+import sys
+held = []
+try:
+    while len(held) < 400:
+        held.append(bytearray(1 << 20))
+except MemoryError:
+    pass
+print('held', len(held), 'MB, then freed')
+held.clear()
+sys.stdout.flush()
+os.kill(os.getpid(), 9)
