@@ -7,13 +7,28 @@
  * should, because figures from broken runs are worse than none.
  *
  * Sizes: BENCH_SEQUENTIAL (50), BENCH_BURST (200), BENCH_TEST_JOBS (20) × BENCH_TESTS (20),
- * BENCH_BASELINE (20), BENCH_BASELINE_BURST (40), BENCH_BARE (50); pool: BENCH_POOL_MIN/BENCH_POOL_MAX
- * (the service's defaults otherwise); BENCH_HOST_PYTHON (/usr/bin/python3) for the bare baseline.
+ * BENCH_BASELINE (20), BENCH_BASELINE_BURST (40), BENCH_BARE (50), BENCH_COLD_START (10),
+ * BENCH_WARM (20), BENCH_SYSCALL (5) and BENCH_SYSCALL_BASELINE (5) runs of each syscall program,
+ * BENCH_CHARTS (20), BENCH_CHART_BASELINE (10); pool: BENCH_POOL_MIN/BENCH_POOL_MAX (the service's
+ * defaults otherwise); BENCH_HOST_PYTHON (/usr/bin/python3) for the bare baseline; images:
+ * SBX_SANDBOX_IMAGE / SBX_SANDBOX_IMAGE_PYTHON_DATA (the `:latest` tags build-image.sh moves
+ * otherwise), to measure one build by its content tag whatever was built since.
+ *
+ * Rows: BENCH_ONLY picks some of the row groups below (a comma list; all by default), run in this
+ * order whatever the list's: latency (sequential POST /run, pool at its floor), burst (the burst,
+ * then sequential POST /run with the pool it grew), cases (test cases/s), baseline (cold docker and
+ * bare python `print(2 + 2)`), cold (cold start: POST /run with a sandbox started for the job), warm
+ * (POST /run on a warm sandbox, the pool refilled before each), syscall (syscall-heavy programs
+ * through a warm sandbox, a cold docker run and bare python), idle (the idle pool's cost), charts
+ * (python-data). Ratios to a baseline show only when its group ran. With BENCH_ONLY set the report is
+ * only printed unless BENCH_OUTPUT names a file: a partial report must not replace docs/benchmarks.md.
+ * E.g. `BENCH_ONLY=baseline,cold,warm,cases,syscall node --import tsx test/bench/bench.ts` (about 2
+ * minutes): what issue 18 compares before and after a harness change.
  */
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ENV_VARS, type RunResult } from '@sbx/shared';
+import { ENV_VARS, type JobRequest, type RunResult } from '@sbx/shared';
 import type { WorkerService } from '@sbx/worker';
 import { startStack } from '../support/stack.js';
 import { coldChartCommand, measureWarmCharts, timeColdChart } from './chart.js';
@@ -30,12 +45,46 @@ import {
   timeCommand,
 } from './commands.js';
 import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
-import { measureIdleCost, readAcquisitions, waitForPoolAtRest } from './pool.js';
-import { renderReport, type StageBreakdown } from './report.js';
+import { measureIdleCost, type RestOutcome, readAcquisitions, waitForPoolAtRest } from './pool.js';
+import {
+  type Probe,
+  type Results,
+  renderReport,
+  type Sequential,
+  type StageBreakdown,
+  type SyscallRow,
+} from './report.js';
 import { SbxHttp } from './sbx-http.js';
-import { percentile, spread } from './stats.js';
+import { percentile, type Spread, spread } from './stats.js';
+import {
+  assertSyscallResult,
+  bareSyscallCommand,
+  coldSyscallCommand,
+  SYSCALL_PROGRAMS,
+  syscallJob,
+  timeSyscallCommand,
+} from './syscalls.js';
 
 type Registry = WorkerService['metrics']['registry'];
+
+/** Row groups, in the order they run (see the header). */
+const GROUPS = ['latency', 'burst', 'cases', 'baseline', 'cold', 'warm', 'syscall', 'idle', 'charts'] as const;
+type Group = (typeof GROUPS)[number];
+
+/** BENCH_ONLY as a set of groups; null (every group) when unset. */
+function onlyGroups(raw: string | undefined): ReadonlySet<Group> | null {
+  if (raw === undefined || raw.trim() === '') return null;
+  const names = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(GROUPS as readonly string[]).includes(n));
+  if (unknown.length) throw new Error(`BENCH_ONLY: unknown ${unknown.join(', ')}; the groups are ${GROUPS.join(', ')}`);
+  return new Set(names as Group[]);
+}
+
+const ONLY = onlyGroups(process.env.BENCH_ONLY);
+const runs = (group: Group) => ONLY === null || ONLY.has(group);
 
 const SETTINGS = {
   sequential: envCount('BENCH_SEQUENTIAL', 50),
@@ -45,6 +94,10 @@ const SETTINGS = {
   baseline: envCount('BENCH_BASELINE', 20),
   baselineBurst: envCount('BENCH_BASELINE_BURST', 40),
   bare: envCount('BENCH_BARE', 50),
+  coldStarts: envCount('BENCH_COLD_START', 10),
+  warm: envCount('BENCH_WARM', 20),
+  syscall: envCount('BENCH_SYSCALL', 5),
+  syscallBaseline: envCount('BENCH_SYSCALL_BASELINE', 5),
   charts: envCount('BENCH_CHARTS', 20),
   chartBaseline: envCount('BENCH_CHART_BASELINE', 10),
   /** The worker's concurrency, and so the parallelism of the cold docker rate it is compared with. */
@@ -52,7 +105,8 @@ const SETTINGS = {
   idleSeconds: 10,
   // Not the pyenv shim on PATH, which adds a second of bash to every spawn: the interpreter itself.
   python: process.env.BENCH_HOST_PYTHON ?? '/usr/bin/python3',
-  output: process.env.BENCH_OUTPUT ?? fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)),
+  output:
+    process.env.BENCH_OUTPUT ?? (ONLY ? '-' : fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url))),
 };
 
 const benchStarted = performance.now();
@@ -78,13 +132,25 @@ function poolEnv(): Record<string, string> {
   return env;
 }
 
+/** The sandbox images, when pinned (see the header): the stack reads only the variables it is given. */
+function imageEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ['SBX_SANDBOX_IMAGE', 'SBX_SANDBOX_IMAGE_PYTHON_DATA']) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
 function stackEnv(pool: Record<string, string>): Record<string, string> {
   return {
     SBX_WORKER_CONCURRENCY: String(SETTINGS.concurrency),
     SBX_LOG_LEVEL: 'error',
     // Every request counts against the anonymous tenant's 600/min; the polls alone would reach it.
     SBX_RATE_PER_MINUTE: '1000000',
-    SBX_ENVIRONMENTS: 'python,python-data',
+    // python-data's probe and pool only when its rows run.
+    SBX_ENVIRONMENTS: runs('charts') ? 'python,python-data' : 'python',
+    ...imageEnv(),
     ...pool,
   };
 }
@@ -106,9 +172,9 @@ interface Timed {
   result: RunResult;
 }
 
-async function measureSequential(sbx: SbxHttp, runs: number): Promise<Timed[]> {
+async function measureSequential(sbx: SbxHttp, count: number): Promise<Timed[]> {
   const timed: Timed[] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < count; i++) {
     const t = await sbx.run({ code: CODE });
     assertPrintedFour(t.result);
     timed.push(t);
@@ -131,6 +197,48 @@ function stageBreakdown(timed: readonly Timed[]): StageBreakdown | null {
     n: withStages.length,
   };
 }
+
+/** p50 of the client wall, the sandbox and run stages and the program's own time, over one-at-a-time runs. */
+function probe(timed: readonly Timed[]): Probe {
+  const p50 = (pick: (t: Timed) => number | undefined) =>
+    percentile(
+      timed.flatMap((t) => {
+        const x = pick(t);
+        return x === undefined ? [] : [x];
+      }),
+      50,
+    );
+  return {
+    latency: spread(timed.map((t) => t.seconds)),
+    sandbox: p50((t) => t.result.stages?.sandbox),
+    run: p50((t) => t.result.stages?.run),
+    own: p50((t) => t.result.time),
+    warmHits: timed.filter((t) => t.result.stages?.warm).length,
+  };
+}
+
+/**
+ * `count` POST /run of `job`, one at a time, each sent once `ready` resolved (the pool refilled, the
+ * last sandbox removed): what one request costs when nothing else of ours shares the CPU with it.
+ */
+async function measureOneAtATime(
+  sbx: SbxHttp,
+  count: number,
+  job: JobRequest,
+  check: (r: RunResult) => void,
+  ready: () => Promise<unknown>,
+): Promise<Timed[]> {
+  const timed: Timed[] = [];
+  for (let i = 0; i < count; i++) {
+    await ready();
+    const t = await sbx.run(job);
+    check(t.result);
+    timed.push(t);
+  }
+  return timed;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counter increase between two readings, by label. */
 function counterDelta(before: Map<string, number> | null, after: Map<string, number> | null) {
@@ -189,58 +297,160 @@ try {
       timeoutMs: 150_000,
       fallbackMs: until === 'floor' ? 10_000 : 0,
     });
+  if (ONLY) log(`only: ${GROUPS.filter(runs).join(', ')}`);
 
   log(`pool ${pool.SBX_POOL_MIN ?? '?'}..${pool.SBX_POOL_MAX ?? '?'}: waiting for it to fill`);
   await rest('full', 0);
   log('warm-up: 2 POST /run');
   await measureSequential(sbx, 2);
-  // A quiet service: the pool at its floor, as after a minute without a job it could not serve warm.
-  const quietStart = await rest('full', 0);
-  log(`latency: ${SETTINGS.sequential} sequential POST /run, pool at its floor`);
-  const quiet = await measureSequential(sbx, SETTINGS.sequential);
-  log(`throughput: burst of ${SETTINGS.burst} jobs`);
-  const burst = await measureBurst(sbx, registry, SETTINGS.burst);
-  // A busy service: the jobs the pool could not serve in the last minute have raised it towards its ceiling.
-  log('waiting for the pool to grow to its target');
-  const busyStart = await rest('full', 0);
-  log(`latency: ${SETTINGS.sequential} sequential POST /run, pool grown by the last minute's demand`);
-  const busy = await measureSequential(sbx, SETTINGS.sequential);
-  log('waiting for the pool to refill');
-  const casesStart = await rest('full', 0);
-  log(
-    `test cases: ${SETTINGS.testJobs} jobs × ${SETTINGS.testsPerJob}, from ${casesStart.pool?.idle ?? '?'} idle sandboxes`,
-  );
-  const cases = { ...(await measureTestCases(sbx, SETTINGS.testJobs, SETTINGS.testsPerJob)), start: casesStart };
-  log('waiting for the pool to settle at its floor before the baselines');
-  const baselineRest = await rest('floor', 5000);
-  log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
-  const cold = coldDockerCommand(stack.config.image, stack.config.runtime);
-  const coldCpuBefore = machineCpuSeconds();
-  const coldLatency = await sequentially(SETTINGS.baseline, () => timeCommand(cold));
-  const coldCpuPerRun = (machineCpuSeconds() - coldCpuBefore) / SETTINGS.baseline;
-  log(`baseline: ${SETTINGS.baselineBurst} cold docker runs, ${SETTINGS.concurrency} at a time`);
-  const coldRate = await rateAt(SETTINGS.baselineBurst, SETTINGS.concurrency, () => timeCommand(cold));
-  log(`baseline: ${SETTINGS.bare} bare host python runs`);
-  const bare = await sequentially(SETTINGS.bare, () => timeCommand(bareHostCommand(SETTINGS.python)));
-  log('idle pool: waiting for it to sit idle at its floor');
-  const idleRest = await rest('floor', 5000);
-  log(`idle pool: measuring for ${SETTINGS.idleSeconds} s`);
-  const idle = await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds);
-  log(`charts: ${SETTINGS.charts} sequential POST /run of a 1,000-point chart from a warm python-data sandbox`);
-  const charts = await measureWarmCharts(sbx, registry, SETTINGS.charts);
-  log(`charts baseline: ${SETTINGS.chartBaseline} cold docker runs of the same chart`);
-  const coldCharts = await sequentially(SETTINGS.chartBaseline, () =>
-    timeColdChart(coldChartCommand(stack.config.dataImage, stack.config.runtime)),
-  );
-  log(`idle python-data sandbox: measuring for ${SETTINGS.idleSeconds} s`);
-  await waitForPoolAtRest(registry, 0, {
-    until: 'full',
-    restMs: 3000,
-    timeoutMs: 60_000,
-    fallbackMs: 5000,
-    environment: 'python-data',
-  });
-  const dataIdle = await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds, 'python-data');
+  const sequential: Sequential[] = [];
+  if (runs('latency')) {
+    // A quiet service: the pool at its floor, as after a minute without a job it could not serve warm.
+    const quietStart = await rest('full', 0);
+    log(`latency: ${SETTINGS.sequential} sequential POST /run, pool at its floor`);
+    const quiet = await measureSequential(sbx, SETTINGS.sequential);
+    sequential.push({
+      label: 'pool at its floor',
+      latency: spread(quiet.map((t) => t.seconds)),
+      stages: stageBreakdown(quiet),
+      start: quietStart,
+    });
+  }
+  let burst: Results['burst'];
+  if (runs('burst')) {
+    log(`throughput: burst of ${SETTINGS.burst} jobs`);
+    burst = await measureBurst(sbx, registry, SETTINGS.burst);
+    // A busy service: the jobs the pool could not serve in the last minute have raised it towards its ceiling.
+    log('waiting for the pool to grow to its target');
+    const busyStart = await rest('full', 0);
+    log(`latency: ${SETTINGS.sequential} sequential POST /run, pool grown by the last minute's demand`);
+    const busy = await measureSequential(sbx, SETTINGS.sequential);
+    sequential.push({
+      label: "pool grown by the last minute's demand",
+      latency: spread(busy.map((t) => t.seconds)),
+      stages: stageBreakdown(busy),
+      start: busyStart,
+    });
+  }
+  let cases: Results['cases'];
+  if (runs('cases')) {
+    log('waiting for the pool to refill');
+    const casesStart = await rest('full', 0);
+    log(
+      `test cases: ${SETTINGS.testJobs} jobs × ${SETTINGS.testsPerJob}, from ${casesStart.pool?.idle ?? '?'} idle sandboxes`,
+    );
+    cases = { ...(await measureTestCases(sbx, SETTINGS.testJobs, SETTINGS.testsPerJob)), start: casesStart };
+  }
+  let baseline: { cold: NonNullable<Results['cold']>; bare: Spread; rest: RestOutcome } | undefined;
+  if (runs('baseline')) {
+    log('waiting for the pool to settle at its floor before the baselines');
+    const baselineRest = await rest('floor', 5000);
+    log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
+    const cold = coldDockerCommand(stack.config.image, stack.config.runtime);
+    const coldCpuBefore = machineCpuSeconds();
+    const coldLatency = await sequentially(SETTINGS.baseline, () => timeCommand(cold));
+    const coldCpuPerRun = (machineCpuSeconds() - coldCpuBefore) / SETTINGS.baseline;
+    log(`baseline: ${SETTINGS.baselineBurst} cold docker runs, ${SETTINGS.concurrency} at a time`);
+    const coldRate = await rateAt(SETTINGS.baselineBurst, SETTINGS.concurrency, () => timeCommand(cold));
+    log(`baseline: ${SETTINGS.bare} bare host python runs`);
+    const bare = await sequentially(SETTINGS.bare, () => timeCommand(bareHostCommand(SETTINGS.python)));
+    baseline = {
+      cold: {
+        runtime: stack.config.runtime,
+        latency: spread(coldLatency),
+        rate: coldRate,
+        parallel: SETTINGS.concurrency,
+        cpuPerRun: coldCpuPerRun,
+      },
+      bare: spread(bare),
+      rest: baselineRest,
+    };
+  }
+  // The rows below run one request at a time with nothing else of ours running: first the pool at rest.
+  if (runs('cold') || runs('warm') || runs('syscall')) {
+    log('waiting for the pool to settle at its floor before the one-at-a-time rows');
+    await rest('floor', 2000);
+  }
+  // A job whose memory limit is not the pool's cannot take a pooled sandbox: one is started for it.
+  const coldMemoryMb = stack.config.defaultMemoryMb - 1;
+  let coldStart: Probe | undefined;
+  if (runs('cold')) {
+    if (coldMemoryMb < stack.config.minMemoryMb) throw new Error('cold start row: no memory limit below the default');
+    log(`cold start: ${SETTINGS.coldStarts} POST /run with memory_mb ${coldMemoryMb}, a sandbox started for each`);
+    coldStart = probe(
+      await measureOneAtATime(
+        sbx,
+        SETTINGS.coldStarts,
+        { code: CODE, limits: { memory_mb: coldMemoryMb } },
+        assertPrintedFour,
+        // The last sandbox's removal (about 0.15 CPU-s) must not share the CPU with the next start.
+        () => sleep(500),
+      ),
+    );
+  }
+  const refilled = () => rest('full', 250);
+  let warmRun: Probe | undefined;
+  if (runs('warm')) {
+    log(`warm run: ${SETTINGS.warm} POST /run, each once the pool has refilled`);
+    warmRun = probe(await measureOneAtATime(sbx, SETTINGS.warm, { code: CODE }, assertPrintedFour, refilled));
+  }
+  let syscalls: SyscallRow[] | undefined;
+  if (runs('syscall')) {
+    const sbxRuns: Probe[] = [];
+    for (const p of SYSCALL_PROGRAMS) {
+      log(`syscalls: ${SETTINGS.syscall} POST /run of ${p.label}, each once the pool has refilled`);
+      const check = (r: RunResult) => assertSyscallResult(p, r);
+      sbxRuns.push(probe(await measureOneAtATime(sbx, SETTINGS.syscall, syscallJob(p), check, refilled)));
+    }
+    await refilled();
+    syscalls = [];
+    for (const [i, p] of SYSCALL_PROGRAMS.entries()) {
+      log(`syscalls baseline: ${SETTINGS.syscallBaseline} cold docker and bare python runs of ${p.label}`);
+      const cold = coldSyscallCommand(stack.config.image, stack.config.runtime, p);
+      const coldSeconds = await sequentially(SETTINGS.syscallBaseline, () => timeSyscallCommand(p, cold));
+      const bare = bareSyscallCommand(SETTINGS.python, p);
+      const bareSeconds = await sequentially(SETTINGS.syscallBaseline, () => timeSyscallCommand(p, bare));
+      syscalls.push({
+        label: p.label,
+        sbx: sbxRuns[i] as Probe,
+        cold: spread(coldSeconds),
+        bare: spread(bareSeconds),
+      });
+    }
+  }
+  let idle: Results['idle'];
+  if (runs('idle')) {
+    log('idle pool: waiting for it to sit idle at its floor');
+    const idleRest = await rest('floor', 5000);
+    log(`idle pool: measuring for ${SETTINGS.idleSeconds} s`);
+    idle = { rest: idleRest, cost: await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds) };
+  }
+  let chart: Results['chart'];
+  if (runs('charts')) {
+    log(`charts: ${SETTINGS.charts} sequential POST /run of a 1,000-point chart from a warm python-data sandbox`);
+    const charts = await measureWarmCharts(sbx, registry, SETTINGS.charts);
+    log(`charts baseline: ${SETTINGS.chartBaseline} cold docker runs of the same chart`);
+    const coldCharts = await sequentially(SETTINGS.chartBaseline, () =>
+      timeColdChart(coldChartCommand(stack.config.dataImage, stack.config.runtime)),
+    );
+    log(`idle python-data sandbox: measuring for ${SETTINGS.idleSeconds} s`);
+    await waitForPoolAtRest(registry, 0, {
+      until: 'full',
+      restMs: 3000,
+      timeoutMs: 60_000,
+      fallbackMs: 5000,
+      environment: 'python-data',
+    });
+    const dataIdle = await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds, 'python-data');
+    chart = {
+      warm: spread(charts.seconds),
+      warmHits: charts.warm,
+      runs: SETTINGS.charts,
+      pngBytes: charts.pngBytes,
+      cold: spread(coldCharts),
+      idle: dataIdle,
+    };
+  }
 
   const report = renderReport({
     machine,
@@ -250,41 +460,20 @@ try {
         ? `warm pool min ${pool.SBX_POOL_MIN ?? '?'} / max ${pool.SBX_POOL_MAX}`
         : 'pool settings unknown',
     },
-    sequential: [
-      {
-        label: 'pool at its floor',
-        latency: spread(quiet.map((t) => t.seconds)),
-        stages: stageBreakdown(quiet),
-        start: quietStart,
-      },
-      {
-        label: "pool grown by the last minute's demand",
-        latency: spread(busy.map((t) => t.seconds)),
-        stages: stageBreakdown(busy),
-        start: busyStart,
-      },
-    ],
+    runtime: stack.config.runtime,
+    only: ONLY ? GROUPS.filter(runs) : null,
+    sequential,
     burst,
     cases,
-    cold: {
-      runtime: stack.config.runtime,
-      latency: spread(coldLatency),
-      rate: coldRate,
-      parallel: SETTINGS.concurrency,
-      cpuPerRun: coldCpuPerRun,
-    },
-    bare: spread(bare),
-    baselineRest,
-    idleRest,
+    cold: baseline?.cold,
+    bare: baseline?.bare,
+    baselineRest: baseline?.rest,
+    coldStart,
+    coldMemoryMb,
+    warmRun,
+    syscalls,
     idle,
-    chart: {
-      warm: spread(charts.seconds),
-      warmHits: charts.warm,
-      runs: SETTINGS.charts,
-      pngBytes: charts.pngBytes,
-      cold: spread(coldCharts),
-      idle: dataIdle,
-    },
+    chart,
     elapsedSeconds: (performance.now() - benchStarted) / 1000,
     loadAtEnd: loadAverage(),
   });

@@ -27,22 +27,53 @@ export interface Sequential {
   start: RestOutcome;
 }
 
+/** One-at-a-time POST /run of one program, nothing else of ours running: p50s of the wall, two stages and the program. */
+export interface Probe {
+  latency: Spread;
+  /** p50 of `stages.sandbox`: acquiring the sandbox (a cold start's container and harness start). */
+  sandbox: number;
+  /** p50 of `stages.run`: the job handed to the sandbox until its run is over. */
+  run: number;
+  /** p50 of the result's `time`: the program's own wall time, as the harness measured it. */
+  own: number;
+  warmHits: number;
+}
+
+/** A syscall-heavy program through a warm sandbox, a cold docker run of the same image, and bare python. */
+export interface SyscallRow {
+  label: string;
+  sbx: Probe;
+  cold: Spread;
+  bare: Spread;
+}
+
+/** Every row group but the machine's is optional: BENCH_ONLY runs some of them. */
 export interface Results {
   machine: Machine;
   service: { concurrency: number; pool: string };
+  /** The sandbox runtime's name, for the baselines' labels. */
+  runtime: string;
+  /** The row groups BENCH_ONLY picked, null when all ran. */
+  only: readonly string[] | null;
   /** The same sequential run twice: on a quiet service (pool at its floor), then on a busy one. */
   sequential: Sequential[];
   /** cpuPerJob: the whole machine's CPU seconds per burst job, polling included (sandbox start, run, removal). */
-  burst: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null; cpuPerJob: number };
-  cases: { jobs: number; perJob: number; rate: Rate; start: RestOutcome };
+  burst?: { rate: Rate; warmHits: number; acquisitions: Map<string, number> | null; cpuPerJob: number };
+  cases?: { jobs: number; perJob: number; rate: Rate; start: RestOutcome };
   /** cpuPerRun: the whole machine's CPU seconds per sequential cold run (docker, containerd, runsc, python). */
-  cold: { runtime: string; latency: Spread; rate: Rate; parallel: number; cpuPerRun: number };
-  bare: Spread;
-  baselineRest: RestOutcome;
-  idleRest: RestOutcome;
-  idle: IdleCost | null;
+  cold?: { runtime: string; latency: Spread; rate: Rate; parallel: number; cpuPerRun: number };
+  bare?: Spread;
+  baselineRest?: RestOutcome;
+  /** POST /run with a sandbox started for the job: asked with memory_mb `coldMemoryMb`, which no pooled sandbox has. */
+  coldStart?: Probe;
+  coldMemoryMb: number;
+  /** POST /run on a warm sandbox, the pool refilled before each. */
+  warmRun?: Probe;
+  syscalls?: SyscallRow[];
+  /** The idle pool's cost: null when there is no cgroup v1 hierarchy to read. */
+  idle?: { rest: RestOutcome; cost: IdleCost | null };
   /** The chart row: warm python-data POST /run beside a cold docker run of the same chart, and the idle data sandbox. */
-  chart: {
+  chart?: {
     warm: Spread;
     warmHits: number;
     runs: number;
@@ -80,35 +111,47 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), `| ${width.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
+/** The targets whose figures (and baselines) this run measured. */
 function targetRows(r: Results): string[][] {
-  const latencyLimit = TARGET.latencyVsCold * r.cold.latency.p50;
-  const throughputLimit = TARGET.throughputVsCold * r.cold.rate.perSecond;
-  const rows = [
-    ...r.sequential.map((seq) => [
-      `p50 POST /run ≤ ${TARGET.latencyVsCold} × cold docker p50 (${seq.label})`,
-      `${ms(seq.latency.p50)} (limit ${ms(latencyLimit)})`,
-      mark(seq.latency.p50 <= latencyLimit),
-    ]),
-    [
-      `job throughput ≥ ${TARGET.throughputVsCold} × cold docker rate`,
-      `${perSecond(r.burst.rate.perSecond, 'jobs')} (limit ${perSecond(throughputLimit, 'jobs')})`,
-      mark(r.burst.rate.perSecond >= throughputLimit),
-    ],
-    [
+  const rows: string[][] = [];
+  const cold = r.cold;
+  if (cold) {
+    const latencyLimit = TARGET.latencyVsCold * cold.latency.p50;
+    rows.push(
+      ...r.sequential.map((seq) => [
+        `p50 POST /run ≤ ${TARGET.latencyVsCold} × cold docker p50 (${seq.label})`,
+        `${ms(seq.latency.p50)} (limit ${ms(latencyLimit)})`,
+        mark(seq.latency.p50 <= latencyLimit),
+      ]),
+    );
+    if (r.burst) {
+      const throughputLimit = TARGET.throughputVsCold * cold.rate.perSecond;
+      rows.push([
+        `job throughput ≥ ${TARGET.throughputVsCold} × cold docker rate`,
+        `${perSecond(r.burst.rate.perSecond, 'jobs')} (limit ${perSecond(throughputLimit, 'jobs')})`,
+        mark(r.burst.rate.perSecond >= throughputLimit),
+      ]);
+    }
+  }
+  if (r.cases)
+    rows.push([
       `test cases ≥ ${TARGET.casesPerSecond} cases/s`,
       perSecond(r.cases.rate.perSecond, 'cases'),
       mark(r.cases.rate.perSecond >= TARGET.casesPerSecond),
-    ],
-  ];
-  const chartLimit = TARGET.chartVsCold * r.chart.cold.p50;
-  rows.push([
-    `p50 chart POST /run (python-data, PNG artifact) ≤ ${TARGET.chartVsCold} × cold docker chart p50`,
-    `${ms(r.chart.warm.p50)} (limit ${ms(chartLimit)})`,
-    mark(r.chart.warm.p50 <= chartLimit),
-  ]);
+    ]);
+  if (r.chart) {
+    const chartLimit = TARGET.chartVsCold * r.chart.cold.p50;
+    rows.push([
+      `p50 chart POST /run (python-data, PNG artifact) ≤ ${TARGET.chartVsCold} × cold docker chart p50`,
+      `${ms(r.chart.warm.p50)} (limit ${ms(chartLimit)})`,
+      mark(r.chart.warm.p50 <= chartLimit),
+    ]);
+  }
+  if (!r.idle) return rows;
   // No containers means no pool to judge, not a pool that costs nothing.
-  const idle = r.idle?.containers ? r.idle : null;
-  const pool = r.idle ? `idle pool (${r.idle.containers} containers)` : 'idle pool';
+  const measured = r.idle.cost;
+  const idle = measured?.containers ? measured : null;
+  const pool = measured ? `idle pool (${measured.containers} containers)` : 'idle pool';
   rows.push(
     [
       `${pool} < ${TARGET.idlePoolMiB} MiB`,
@@ -126,6 +169,7 @@ function targetRows(r: Results): string[][] {
 
 function chartSection(r: Results): string {
   const c = r.chart;
+  if (!c) return '';
   const rows = [
     [
       `POST /run, warm python-data sandbox (${c.warmHits} of ${c.runs} warm)`,
@@ -133,12 +177,7 @@ function chartSection(r: Results): string {
       ms(c.warm.p95),
       ratio(c.warm.p50 / c.cold.p50),
     ],
-    [
-      `cold \`docker run --runtime=${r.cold.runtime}\` of the same image and chart`,
-      ms(c.cold.p50),
-      ms(c.cold.p95),
-      '1.00×',
-    ],
+    [`cold \`docker run --runtime=${r.runtime}\` of the same image and chart`, ms(c.cold.p50), ms(c.cold.p95), '1.00×'],
   ];
   const idle = c.idle?.containers ? c.idle : null;
   const idleLine = idle
@@ -180,15 +219,16 @@ function latencySection(r: Results): string {
     ratio(sbx.p95 / base.p95),
     ratio(sbx.p99 / base.p99),
   ];
+  const { cold, bare } = r;
   return table(
     ['`print(2 + 2)`, one at a time', 'runs', 'p50', 'p95', 'p99'],
     [
       ...r.sequential.map((seq) => row(`sbx \`POST /run\`, ${seq.label}`, seq.latency)),
-      row(`cold \`docker run --rm --runtime=${r.cold.runtime}\``, r.cold.latency),
-      row('bare host `python3 -I -S`', r.bare),
+      ...(cold ? [row(`cold \`docker run --rm --runtime=${cold.runtime}\``, cold.latency)] : []),
+      ...(bare ? [row('bare host `python3 -I -S`', bare)] : []),
       ...r.sequential.flatMap((seq) => [
-        ratios(`ratio sbx (${seq.label}) / cold docker`, seq.latency, r.cold.latency),
-        ratios(`ratio sbx (${seq.label}) / bare python`, seq.latency, r.bare),
+        ...(cold ? [ratios(`ratio sbx (${seq.label}) / cold docker`, seq.latency, cold.latency)] : []),
+        ...(bare ? [ratios(`ratio sbx (${seq.label}) / bare python`, seq.latency, bare)] : []),
       ]),
     ],
   );
@@ -199,35 +239,60 @@ function sequentialNote(r: Results): string {
     const pool = seq.start.pool;
     return `${seq.label}: ${pool ? `${pool.idle} idle sandboxes at the start` : 'pool size unknown'}`;
   });
-  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills, so the stock at the start decides how many are warm: a cold \`docker run\` cost the machine ${r.cold.cpuPerRun.toFixed(2)} CPU-s (over the sequential cold runs), a job of the burst ${r.burst.cpuPerJob.toFixed(2)} CPU-s (its sandbox's start and run, the removals done by the end, the API and polling), so ${r.machine.cores} cores can replace at most about ${(r.machine.cores / r.burst.cpuPerJob).toFixed(1)} sandboxes a second, however the pool schedules them.`;
+  const costs =
+    r.cold && r.burst
+      ? `: a cold \`docker run\` cost the machine ${r.cold.cpuPerRun.toFixed(2)} CPU-s (over the sequential cold runs), a job of the burst ${r.burst.cpuPerJob.toFixed(2)} CPU-s (its sandbox's start and run, the removals done by the end, the API and polling), so ${r.machine.cores} cores can replace at most about ${(r.machine.cores / r.burst.cpuPerJob).toFixed(1)} sandboxes a second, however the pool schedules them`
+      : '';
+  return `Each sbx run is ${r.sequential[0]?.latency.n ?? 0} requests one right after the other (${starts.join('; ')}). The first follows two warm-up requests on a quiet service; the second follows the burst, whose shortfalls raised the pool's target for a minute. Back-to-back requests outrun the pool's refills, so the stock at the start decides how many are warm${costs}.`;
 }
 
 function throughputSection(r: Results): string {
   const { burst, cases, cold } = r;
-  return table(
-    ['throughput', 'count', 'seconds', 'rate'],
-    [
-      [
-        'sbx: burst of `print(2 + 2)` jobs (`POST /jobs/batch`)',
-        `${burst.rate.count} jobs`,
-        burst.rate.seconds.toFixed(2),
-        perSecond(burst.rate.perSecond, 'jobs'),
-      ],
-      [
-        `cold docker run, ${cold.parallel} at a time`,
-        `${cold.rate.count} runs`,
-        cold.rate.seconds.toFixed(2),
-        perSecond(cold.rate.perSecond, 'runs'),
-      ],
-      ['ratio sbx / cold docker', '', '', ratio(burst.rate.perSecond / cold.rate.perSecond)],
-      [
-        `sbx: ${cases.jobs} jobs × ${cases.perJob} test cases`,
-        `${cases.rate.count} cases`,
-        cases.rate.seconds.toFixed(2),
-        perSecond(cases.rate.perSecond, 'cases'),
-      ],
-    ],
-  );
+  const rows: string[][] = [];
+  if (burst)
+    rows.push([
+      'sbx: burst of `print(2 + 2)` jobs (`POST /jobs/batch`)',
+      `${burst.rate.count} jobs`,
+      burst.rate.seconds.toFixed(2),
+      perSecond(burst.rate.perSecond, 'jobs'),
+    ]);
+  if (cold)
+    rows.push([
+      `cold docker run, ${cold.parallel} at a time`,
+      `${cold.rate.count} runs`,
+      cold.rate.seconds.toFixed(2),
+      perSecond(cold.rate.perSecond, 'runs'),
+    ]);
+  if (burst && cold) rows.push(['ratio sbx / cold docker', '', '', ratio(burst.rate.perSecond / cold.rate.perSecond)]);
+  if (cases)
+    rows.push([
+      `sbx: ${cases.jobs} jobs × ${cases.perJob} test cases`,
+      `${cases.rate.count} cases`,
+      cases.rate.seconds.toFixed(2),
+      perSecond(cases.rate.perSecond, 'cases'),
+    ]);
+  return table(['throughput', 'count', 'seconds', 'rate'], rows);
+}
+
+function throughputNote(r: Results): string {
+  const notes = [
+    "Jobs were all submitted at once and polled with `GET /jobs?ids=`; the time runs from the first submission to the last result's `finished_at`.",
+  ];
+  if (r.cold)
+    notes.push(
+      `The cold docker figure is a rate: ${r.cold.rate.count} \`docker run\`s, ${r.cold.parallel} at a time (as many as the worker's concurrency), divided by the time they took together.`,
+    );
+  if (r.cases)
+    notes.push(
+      `The test-case jobs started with ${r.cases.start.pool?.idle ?? 'an unknown number of'} idle sandboxes in the pool.`,
+    );
+  if (r.baselineRest)
+    notes.push(
+      r.baselineRest.settled
+        ? `The baselines ran after the pool had settled at its floor (waited ${r.baselineRest.seconds.toFixed(0)} s), so its refills and trims did not share the CPU with them.`
+        : `The pool had NOT settled before the baselines (waited ${r.baselineRest.seconds.toFixed(0)} s): its churn may have slowed them.`,
+    );
+  return notes.join(' ');
 }
 
 function acquisitionsLine(acquisitions: Map<string, number> | null): string {
@@ -238,9 +303,11 @@ function acquisitionsLine(acquisitions: Map<string, number> | null): string {
 
 function stagesSection(r: Results): string {
   const burst = r.burst;
-  const burstHits = `Burst: ${burst.warmHits} of ${burst.rate.count} jobs warm (${percent(burst.warmHits / burst.rate.count)}).${acquisitionsLine(burst.acquisitions)}`;
+  const burstHits = burst
+    ? `Burst: ${burst.warmHits} of ${burst.rate.count} jobs warm (${percent(burst.warmHits / burst.rate.count)}).${acquisitionsLine(burst.acquisitions)}`
+    : '';
   const runs = r.sequential.flatMap((seq) => (seq.stages ? [{ label: seq.label, s: seq.stages }] : []));
-  if (runs.length === 0) return `Results carry no \`stages\`: no breakdown.\n\n${burstHits}`;
+  if (runs.length === 0) return [`Results carry no \`stages\`: no breakdown.`, burstHits].filter(Boolean).join('\n\n');
   const row = (name: string, pick: (s: StageBreakdown) => number) => [name, ...runs.map(({ s }) => ms(pick(s)))];
   return [
     table(
@@ -257,12 +324,15 @@ function stagesSection(r: Results): string {
     ),
     'Each p50 is taken on its own, so the stage p50s need not add up to the wall p50. A job that joined a pool start under way, or started cold, waits in its sandbox stage for the container to be created and the harness to start.',
     burstHits,
-  ].join('\n\n');
+  ]
+    .filter(Boolean)
+    .join('\n\n');
 }
 
 function idleSection(r: Results): string {
-  const idle = r.idle;
-  const rest = r.idleRest;
+  if (!r.idle) return '';
+  const idle = r.idle.cost;
+  const rest = r.idle.rest;
   const waited = `${rest.settled ? 'The pool sat at its floor' : 'The pool did NOT settle at its floor'} (${
     rest.pool ? `${rest.pool.idle} idle, ${rest.pool.starting} starting, target ${rest.pool.target}` : 'no pool gauge'
   }) after ${rest.seconds.toFixed(0)} s of waiting.`;
@@ -288,27 +358,157 @@ function idleSection(r: Results): string {
   ].join('\n');
 }
 
+/** The cold start and warm run rows: `print(2 + 2)` one request at a time, beside the same program's baselines. */
+function startupSection(r: Results): string {
+  const rows: string[][] = [];
+  const base = r.cold?.latency;
+  const vs = (s: Spread, b: Spread | undefined) => (b ? ratio(s.p50 / b.p50) : 'n/a');
+  const sbx = (name: string, p: Probe) => [
+    name,
+    String(p.latency.n),
+    ms(p.latency.p50),
+    ms(p.latency.p95),
+    ms(p.sandbox),
+    ms(p.run),
+    vs(p.latency, base),
+    vs(p.latency, r.bare),
+  ];
+  if (r.coldStart)
+    rows.push(
+      sbx(
+        `sbx \`POST /run\`, cold start (a sandbox started for each; ${r.coldStart.latency.n - r.coldStart.warmHits} of ${r.coldStart.latency.n} cold)`,
+        r.coldStart,
+      ),
+    );
+  if (r.warmRun)
+    rows.push(
+      sbx(
+        `sbx \`POST /run\`, warm run (the pool refilled before each; ${r.warmRun.warmHits} of ${r.warmRun.latency.n} warm)`,
+        r.warmRun,
+      ),
+    );
+  if (r.cold)
+    rows.push([
+      `cold \`docker run --rm --runtime=${r.cold.runtime}\` (baseline)`,
+      String(r.cold.latency.n),
+      ms(r.cold.latency.p50),
+      ms(r.cold.latency.p95),
+      '',
+      '',
+      '1.00×',
+      vs(r.cold.latency, r.bare),
+    ]);
+  if (r.bare)
+    rows.push([
+      'bare host `python3 -I -S` (baseline)',
+      String(r.bare.n),
+      ms(r.bare.p50),
+      ms(r.bare.p95),
+      '',
+      '',
+      vs(r.bare, base),
+      '1.00×',
+    ]);
+  return [
+    table(
+      [
+        '`print(2 + 2)`, one request at a time',
+        'runs',
+        'p50',
+        'p95',
+        'sandbox stage p50',
+        'run stage p50',
+        'vs cold docker p50',
+        'vs bare p50',
+      ],
+      rows,
+    ),
+    `Nothing else of ours ran during these requests. A cold start asks for \`memory_mb: ${r.coldMemoryMb}\`, which no pooled sandbox has, so the worker starts a sandbox for the job (its sandbox stage is the container's creation and the harness's start); half a second separates the requests, for the last sandbox's removal. A warm run is sent once the pool has refilled and sat still for 250 ms: its run stage is the harness taking the job, running it and reporting. The baselines are the latency rows' (a baseline that did not run shows n/a).`,
+  ].join('\n\n');
+}
+
+/** The syscall-heavy programs: warm POST /run, a cold docker run and bare python of each. */
+function syscallSection(r: Results): string {
+  const rows: string[][] = [];
+  const less = (s: Spread, base: Spread | undefined) => (base ? ms(s.p50 - base.p50) : 'n/a');
+  for (const row of r.syscalls ?? []) {
+    const p = row.sbx;
+    rows.push(
+      [
+        `${row.label}: sbx \`POST /run\`, warm (${p.warmHits} of ${p.latency.n})`,
+        String(p.latency.n),
+        ms(p.latency.p50),
+        ms(p.latency.p95),
+        less(p.latency, r.warmRun?.latency),
+        ms(p.own),
+        ms(p.run),
+      ],
+      [
+        `${row.label}: cold \`docker run --runtime=${r.runtime}\``,
+        String(row.cold.n),
+        ms(row.cold.p50),
+        ms(row.cold.p95),
+        less(row.cold, r.cold?.latency),
+        '',
+        '',
+      ],
+      [
+        `${row.label}: bare host python`,
+        String(row.bare.n),
+        ms(row.bare.p50),
+        ms(row.bare.p95),
+        less(row.bare, r.bare),
+        '',
+        '',
+      ],
+      [
+        'ratio sbx / cold docker, sbx / bare',
+        '',
+        `${ratio(p.latency.p50 / row.cold.p50)}, ${ratio(p.latency.p50 / row.bare.p50)}`,
+        '',
+        '',
+        '',
+        '',
+      ],
+    );
+  }
+  return [
+    table(
+      [
+        'syscall-heavy program',
+        'runs',
+        'p50',
+        'p95',
+        'p50 less `print(2 + 2)`',
+        "program's own time p50",
+        'run stage p50',
+      ],
+      rows,
+    ),
+    "Each program makes its writes one syscall each. Through the sandbox every write to stdout is output the harness carries and counts; the /tmp file's writes are syscalls alone. Warm requests are sent once the pool has refilled, as the warm run above; the cold docker run has a /tmp tmpfs as the sandboxes do. \"Less `print(2 + 2)`\" takes the same path's `print(2 + 2)` p50 away (the warm run, the cold docker baseline, bare python: n/a when that row did not run), leaving the writes' own cost; the program's own time is the result's `time`. The sizes keep every run well inside the default 2 s time limit.",
+  ].join('\n\n');
+}
+
 export function renderReport(r: Results): string {
-  const baselineWait = r.baselineRest.settled
-    ? `The baselines ran after the pool had settled at its floor (waited ${r.baselineRest.seconds.toFixed(0)} s), so its refills and trims did not share the CPU with them.`
-    : `The pool had NOT settled before the baselines (waited ${r.baselineRest.seconds.toFixed(0)} s): its churn may have slowed them.`;
+  const targets = targetRows(r);
   const blocks = [
     '# Benchmarks',
     'Written by `npm run bench` (`test/bench/bench.ts`): every figure below comes from one run on the machine described at the end, the service and its baselines measured back to back. Rerun it rather than edit this file.',
-    '## Targets (issues 5 and 11)',
-    table(['target', 'measured', ''], targetRows(r)),
-    '## Latency',
-    latencySection(r),
-    `${sequentialNote(r)} p99 is nearest-rank: with fewer than 100 runs it is the slowest run. The API, the worker and the client share one Node process (\`test/support/stack.ts\`); requests go over real HTTP on loopback.`,
-    '## Throughput',
-    throughputSection(r),
-    `Jobs were all submitted at once and polled with \`GET /jobs?ids=\`; the time runs from the first submission to the last result's \`finished_at\`. The cold docker figure is a rate: ${r.cold.rate.count} \`docker run\`s, ${r.cold.parallel} at a time (as many as the worker's concurrency), divided by the time they took together. The test-case jobs started with ${r.cases.start.pool?.idle ?? 'an unknown number of'} idle sandboxes in the pool. ${baselineWait}`,
-    '## Where the time goes',
-    stagesSection(r),
-    '## Charts (python-data)',
-    chartSection(r),
-    '## Idle pool cost',
-    idleSection(r),
+    ...(r.only ? [`Only these row groups ran (BENCH_ONLY): ${r.only.join(', ')}.`] : []),
+    ...(targets.length ? ['## Targets (issues 5 and 11)', table(['target', 'measured', ''], targets)] : []),
+    ...(r.sequential.length || r.cold || r.bare
+      ? [
+          '## Latency',
+          latencySection(r),
+          `${r.sequential.length ? `${sequentialNote(r)} ` : ''}p99 is nearest-rank: with fewer than 100 runs it is the slowest run. The API, the worker and the client share one Node process (\`test/support/stack.ts\`); requests go over real HTTP on loopback.`,
+        ]
+      : []),
+    ...(r.burst || r.cases || r.cold ? ['## Throughput', throughputSection(r), throughputNote(r)] : []),
+    ...(r.sequential.length || r.burst ? ['## Where the time goes', stagesSection(r)] : []),
+    ...(r.coldStart || r.warmRun ? ['## Cold start and warm run', startupSection(r)] : []),
+    ...(r.syscalls ? ['## Syscall-heavy programs', syscallSection(r)] : []),
+    ...(r.chart ? ['## Charts (python-data)', chartSection(r)] : []),
+    ...(r.idle ? ['## Idle pool cost', idleSection(r)] : []),
     '## Machine',
     machineSection(r),
   ];

@@ -143,7 +143,10 @@ row(11, 'the worker stopping the run at the output cap is output_limit, saying t
     message: 'output exceeded the limit of 100 bytes (stdout and stderr together): the run was stopped',
   });
   // The kill lands late: the harness reached the time limit meanwhile. The cap came first.
-  const late = judge({ run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 }, report: { ...report, timed_out: true, exit_code: 137, signal: 9 } });
+  const late = judge({
+    run: { killedBy: 'output_cap', oomKilled: false, exitCode: 137 },
+    report: { ...report, timed_out: true, exit_code: 137, signal: 9 },
+  });
   assert.equal(late.status, 'output_limit');
 });
 

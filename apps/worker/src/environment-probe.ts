@@ -76,7 +76,9 @@ async function runVersions(
     try {
       parsed = JSON.parse(line);
     } catch {
-      throw new Error(`no versions in its output: ${JSON.stringify((raw.stderr.toString("utf8") || raw.harnessLog).slice(-300))}`);
+      throw new Error(
+        `no versions in its output: ${JSON.stringify((raw.stderr.toString('utf8') || raw.harnessLog).slice(-300))}`,
+      );
     }
     if (typeof parsed !== 'object' || parsed === null) throw new Error('versions are not an object');
     return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));

@@ -7,8 +7,8 @@ import {
   type Stages,
 } from '@sbx/shared';
 import { classify, lostBecause } from './classify.js';
-import { MAX_ARTIFACT_NAME } from './sandbox/harness-report.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
+import { MAX_ARTIFACT_NAME } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/harness-stream.js';
 import type { RawRun, SandboxRunner } from './sandbox/types.js';
 import { finishedTestPassed, judgeTests } from './test-cases.js';

@@ -3,7 +3,7 @@ import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import type { CgroupOom } from './cgroup-oom.js';
 import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
-import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority, type StartTicket } from './cpu-priority.js';
+import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority } from './cpu-priority.js';
 import { MAX_DROPPED_NAMES } from './harness-report.js';
 import { HarnessStream, type TestSlice } from './harness-stream.js';
 import type { OomEvents } from './oom-events.js';
@@ -167,6 +167,7 @@ class DockerSandbox implements Sandbox {
       onOverflow: () => kill('output_cap'),
       artifacts,
       onReport: (slice, index) => {
+        slice.oomKilled = this.oomKillsSince();
         if (this.goAhead(input, slice, index)) stream.begin();
       },
       onDone: (exitCode) => finish(exitCode),

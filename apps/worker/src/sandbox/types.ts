@@ -1,7 +1,6 @@
 import type { SandboxSpec } from './container-spec.js';
 import type { StartTicket } from './cpu-priority.js';
-import type { RawArtifact } from './harness-report.js';
-import type { HarnessReport } from './harness-report.js';
+import type { HarnessReport, RawArtifact } from './harness-report.js';
 import type { TestSlice } from './harness-stream.js';
 
 export interface RunInput {
