@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -24,7 +24,12 @@ async function fakeCgroup(index: number, text: string) {
   return {
     root,
     id,
-    set: (content: string) => writeFile(file, content),
+    // Written whole, as the kernel serves it: writeFile truncates first, and a poll in between would
+    // read an empty file (a reading no real cgroup gives).
+    set: async (content: string) => {
+      await writeFile(`${file}.next`, content);
+      await rename(`${file}.next`, file);
+    },
     remove: () => rm(dirname(file), { recursive: true }),
   };
 }
