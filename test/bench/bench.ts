@@ -113,6 +113,24 @@ const benchStarted = performance.now();
 const log = (message: string) =>
   process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(3)} s] ${message}\n`);
 
+const failures: { group: Group; message: string }[] = [];
+
+/**
+ * Runs one row group, if BENCH_ONLY picked it. A group that fails (a run that printed the wrong thing,
+ * a job that never finished) leaves no figures, and the report says so; the other groups still run,
+ * so a broken chart at minute fifteen does not take the latency rows with it. The bench then exits 1.
+ */
+async function group(name: Group, body: () => Promise<void>): Promise<void> {
+  if (!runs(name)) return;
+  try {
+    await body();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log(`${name}: FAILED: ${message}`);
+    failures.push({ group: name, message });
+  }
+}
+
 /**
  * SBX_POOL_MIN/SBX_POOL_MAX from BENCH_POOL_MIN/BENCH_POOL_MAX, else the service's own defaults: the
  * test stack turns the pool off unless told otherwise, and the bench measures the service as shipped.
@@ -304,7 +322,7 @@ try {
   log('warm-up: 2 POST /run');
   await measureSequential(sbx, 2);
   const sequential: Sequential[] = [];
-  if (runs('latency')) {
+  await group('latency', async () => {
     // A quiet service: the pool at its floor, as after a minute without a job it could not serve warm.
     const quietStart = await rest('full', 0);
     log(`latency: ${SETTINGS.sequential} sequential POST /run, pool at its floor`);
@@ -315,9 +333,9 @@ try {
       stages: stageBreakdown(quiet),
       start: quietStart,
     });
-  }
+  });
   let burst: Results['burst'];
-  if (runs('burst')) {
+  await group('burst', async () => {
     log(`throughput: burst of ${SETTINGS.burst} jobs`);
     burst = await measureBurst(sbx, registry, SETTINGS.burst);
     // A busy service: the jobs the pool could not serve in the last minute have raised it towards its ceiling.
@@ -331,18 +349,18 @@ try {
       stages: stageBreakdown(busy),
       start: busyStart,
     });
-  }
+  });
   let cases: Results['cases'];
-  if (runs('cases')) {
+  await group('cases', async () => {
     log('waiting for the pool to refill');
     const casesStart = await rest('full', 0);
     log(
       `test cases: ${SETTINGS.testJobs} jobs × ${SETTINGS.testsPerJob}, from ${casesStart.pool?.idle ?? '?'} idle sandboxes`,
     );
     cases = { ...(await measureTestCases(sbx, SETTINGS.testJobs, SETTINGS.testsPerJob)), start: casesStart };
-  }
+  });
   let baseline: { cold: NonNullable<Results['cold']>; bare: Spread; rest: RestOutcome } | undefined;
-  if (runs('baseline')) {
+  await group('baseline', async () => {
     log('waiting for the pool to settle at its floor before the baselines');
     const baselineRest = await rest('floor', 5000);
     log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
@@ -365,7 +383,7 @@ try {
       bare: spread(bare),
       rest: baselineRest,
     };
-  }
+  });
   // The rows below run one request at a time with nothing else of ours running: first the pool at rest.
   if (runs('cold') || runs('warm') || runs('syscall')) {
     log('waiting for the pool to settle at its floor before the one-at-a-time rows');
@@ -374,7 +392,7 @@ try {
   // A job whose memory limit is not the pool's cannot take a pooled sandbox: one is started for it.
   const coldMemoryMb = stack.config.defaultMemoryMb - 1;
   let coldStart: Probe | undefined;
-  if (runs('cold')) {
+  await group('cold', async () => {
     if (coldMemoryMb < stack.config.minMemoryMb) throw new Error('cold start row: no memory limit below the default');
     log(`cold start: ${SETTINGS.coldStarts} POST /run with memory_mb ${coldMemoryMb}, a sandbox started for each`);
     coldStart = probe(
@@ -387,15 +405,15 @@ try {
         () => sleep(500),
       ),
     );
-  }
+  });
   const refilled = () => rest('full', 250);
   let warmRun: Probe | undefined;
-  if (runs('warm')) {
+  await group('warm', async () => {
     log(`warm run: ${SETTINGS.warm} POST /run, each once the pool has refilled`);
     warmRun = probe(await measureOneAtATime(sbx, SETTINGS.warm, { code: CODE }, assertPrintedFour, refilled));
-  }
+  });
   let syscalls: SyscallRow[] | undefined;
-  if (runs('syscall')) {
+  await group('syscall', async () => {
     const sbxRuns: Probe[] = [];
     for (const p of SYSCALL_PROGRAMS) {
       log(`syscalls: ${SETTINGS.syscall} POST /run of ${p.label}, each once the pool has refilled`);
@@ -417,16 +435,16 @@ try {
         bare: spread(bareSeconds),
       });
     }
-  }
+  });
   let idle: Results['idle'];
-  if (runs('idle')) {
+  await group('idle', async () => {
     log('idle pool: waiting for it to sit idle at its floor');
     const idleRest = await rest('floor', 5000);
     log(`idle pool: measuring for ${SETTINGS.idleSeconds} s`);
     idle = { rest: idleRest, cost: await measureIdleCost(stack.config.prefix, SETTINGS.idleSeconds) };
-  }
+  });
   let chart: Results['chart'];
-  if (runs('charts')) {
+  await group('charts', async () => {
     log(`charts: ${SETTINGS.charts} sequential POST /run of a 1,000-point chart from a warm python-data sandbox`);
     const charts = await measureWarmCharts(sbx, registry, SETTINGS.charts);
     log(`charts baseline: ${SETTINGS.chartBaseline} cold docker runs of the same chart`);
@@ -450,7 +468,7 @@ try {
       cold: spread(coldCharts),
       idle: dataIdle,
     };
-  }
+  });
 
   const report = renderReport({
     machine,
@@ -462,6 +480,7 @@ try {
     },
     runtime: stack.config.runtime,
     only: ONLY ? GROUPS.filter(runs) : null,
+    failures,
     sequential,
     burst,
     cases,
@@ -478,9 +497,14 @@ try {
     loadAtEnd: loadAverage(),
   });
   process.stdout.write(report);
-  if (SETTINGS.output !== '-') {
+  // A report with failed groups goes only where it was explicitly sent: never over docs/benchmarks.md.
+  if (SETTINGS.output !== '-' && (failures.length === 0 || process.env.BENCH_OUTPUT)) {
     writeFileSync(SETTINGS.output, report);
     log(`written to ${SETTINGS.output}`);
+  }
+  if (failures.length) {
+    log(`failed: ${failures.map((f) => f.group).join(', ')}`);
+    process.exitCode = 1;
   }
 } finally {
   await stack.stop();

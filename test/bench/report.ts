@@ -55,6 +55,8 @@ export interface Results {
   runtime: string;
   /** The row groups BENCH_ONLY picked, null when all ran. */
   only: readonly string[] | null;
+  /** Groups that failed: they have no figures below. */
+  failures: readonly { group: string; message: string }[];
   /** The same sequential run twice: on a quiet service (pool at its floor), then on a busy one. */
   sequential: Sequential[];
   /** cpuPerJob: the whole machine's CPU seconds per burst job, polling included (sandbox start, run, removal). */
@@ -495,6 +497,11 @@ export function renderReport(r: Results): string {
     '# Benchmarks',
     'Written by `npm run bench` (`test/bench/bench.ts`): every figure below comes from one run on the machine described at the end, the service and its baselines measured back to back. Rerun it rather than edit this file.',
     ...(r.only ? [`Only these row groups ran (BENCH_ONLY): ${r.only.join(', ')}.`] : []),
+    ...(r.failures.length
+      ? [
+          `**Failed, so missing below:** ${r.failures.map((f) => `${f.group} (${f.message.slice(0, 300).replaceAll('\n', ' ')})`).join('; ')}.`,
+        ]
+      : []),
     ...(targets.length ? ['## Targets (issues 5 and 11)', table(['target', 'measured', ''], targets)] : []),
     ...(r.sequential.length || r.cold || r.bare
       ? [

@@ -62,6 +62,8 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     assert.ok(await poolFull(2));
     const loop = await run(stack.app, { code: 'while True: pass', limits: { time_ms: 500 } });
     assert.equal(loop.status, 'timeout');
+    // The job's clock, not the pool's (2000 ms): only the memory limit is the container's.
+    assert.ok(loop.time < 1.2, `ran ${loop.time} s on a 500 ms limit`);
     const mem = await run(stack.app, { code: 'x = bytearray(150 * 2**20)' });
     assert.equal(mem.status, 'memory_limit');
   });

@@ -60,6 +60,8 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
         code: data.code,
         stdin: data.stdin,
         ...(data.args ? { args: data.args } : {}),
+        // A pooled sandbox carries the pool's limits: the clock must be this job's.
+        timeMs: data.limits.time_ms,
         policy,
         // Test-case jobs collect none: their tests are judged on stdout (README, Artifacts).
         ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0

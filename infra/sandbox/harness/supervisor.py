@@ -137,8 +137,14 @@ def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifa
     watch.drain()
     sink.finish()
     status, usage = reaped
-    if events.start is None and os.waitstatus_to_exitcode(status) == wire.EXIT["floor_failed"]:
-        harness_failed("the child could not install its seccomp filter; nothing of the program ran", wire.EXIT["floor_failed"])
+    if events.start is None:
+        # Before its start line a child exits only of its own accord for a syntax error (1) or a
+        # refusal (99); these two are the harness's failures, never a verdict on the program.
+        rc = os.waitstatus_to_exitcode(status)
+        if rc == wire.EXIT["floor_failed"]:
+            harness_failed("the child could not install its seccomp filter; nothing of the program ran", rc)
+        if rc == wire.EXIT["frame_error"]:
+            harness_failed("the child could not take its job; nothing of the program ran", rc)
     return judge(status, usage, events, timed_out, ended - started, time_ms), sink
 
 

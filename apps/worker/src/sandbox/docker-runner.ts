@@ -194,7 +194,9 @@ class DockerSandbox implements Sandbox {
     }
 
     // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
-    const budgetMs = tests ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0) : this.limits.time_ms;
+    const budgetMs = tests
+      ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0)
+      : (input.timeMs ?? this.limits.time_ms);
     const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
     const onAbort = () => kill('abort');
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -248,7 +250,7 @@ class DockerSandbox implements Sandbox {
     return encodeJobLine({
       code: input.code,
       ...(tests ? {} : { stdin: input.stdin, ...(input.args ? { args: input.args } : {}) }),
-      time_ms: this.limits.time_ms,
+      time_ms: input.timeMs ?? this.limits.time_ms,
       memory_mb: this.limits.memory_mb,
       policy: input.policy,
       ...(tests ? { tests: tests.map((t) => ({ time_ms: t.time_ms, memory_mb: t.memory_mb })) } : {}),

@@ -8,6 +8,12 @@ export interface RunInput {
   stdin: string;
   /** sys.argv[1:] of the single run. */
   args?: string[];
+  /**
+   * The job's time limit for the single run. A pooled sandbox was started with the pool's limits, of
+   * which only the memory must match (it is the container's); the clock is the job's. Default: the
+   * sandbox's own.
+   */
+  timeMs?: number;
   /** Profile for the in-sandbox policy layer; `off` only when the operator disabled the layer. */
   policy: 'strict' | 'standard' | 'off';
   /** Test cases: one fresh process each, in order, instead of the single run on `stdin`. */
