@@ -1,6 +1,7 @@
 import type { RunStatus } from '@sbx/shared';
 import type { HarnessReport } from './sandbox/harness-report.js';
 import type { RawRun } from './sandbox/types.js';
+import { WIRE } from './sandbox/wire.js';
 
 export interface Verdict {
   status: RunStatus;
@@ -36,7 +37,7 @@ const SIGNAL_NAMES: Record<number, string> = {
 };
 
 /** Exit code the supervisor uses when it could not read its job frame. */
-export const HARNESS_FRAME_ERROR_EXIT = 70;
+export const HARNESS_FRAME_ERROR_EXIT = WIRE.exitCodes.frameError;
 
 /**
  * Why a run says nothing about the user's code, or null when it does and `classify` judges it.

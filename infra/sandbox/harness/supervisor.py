@@ -156,7 +156,7 @@ def judge(status, usage, events, timed_out, elapsed, time_ms):
     # (User code may lower its own RLIMIT_CPU; dying of that stays a runtime error.)
     cpu_limit = not timed_out and rc in (-9, -24) and cpu >= cpu_limit_seconds(time_ms) - 0.01
     violation = events.violation
-    if rc == -syscall_floor.KILL_SIGNAL and violation is None:
+    if syscall_floor.killed_by_filter(status) and violation is None:
         # Nothing but the filter can send it: the filter refuses a SIGSYS the program sends itself.
         violation = {"message": syscall_floor.KILLED_MESSAGE, "line": None}
     return {
