@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/src/main.ts', import.meta.url));
 const API_MAIN = fileURLToPath(new URL('../../apps/api/src/server.ts', import.meta.url));
 
+/** How long a service may take to log its ready line before it is killed and the spawn fails. */
+export const DEFAULT_READY_MS = 30_000;
+
 /**
  * A real service in its own process, so a test can SIGKILL it. Resolves once its log has `readyLine`.
  * With `netns`, it runs in that network namespace (`ip netns exec` execs it: the pid is the service's).
@@ -15,6 +18,7 @@ async function spawnService(
   readyLine: string,
   onLine?: (line: string) => void,
   netns?: string,
+  readyMs = DEFAULT_READY_MS,
 ): Promise<ChildProcess> {
   const node = [process.execPath, '--import', 'tsx', main];
   const [command, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...node] : node;
@@ -45,7 +49,7 @@ async function spawnService(
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${main} exited with ${code} before ready: ${seen}`)));
   });
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const timeout = setTimeout(() => child.kill('SIGKILL'), readyMs);
   try {
     await ready;
   } finally {
@@ -59,6 +63,7 @@ export function spawnWorker(
   env: Record<string, string>,
   onLine?: (line: string) => void,
   netns?: string,
+  readyMs = DEFAULT_READY_MS,
 ): Promise<ChildProcess> {
   // The plain environment unless the test asks for python-data: its probe and pool cost seconds.
   return spawnService(
@@ -67,6 +72,7 @@ export function spawnWorker(
     '"worker ready"',
     onLine,
     netns,
+    readyMs,
   );
 }
 

@@ -31,3 +31,22 @@ test('a failed disposal is reported, not thrown', async () => {
   await disposer.settle();
   assert.equal(errors.length, 1);
 });
+
+test('a used sandbox waits for a quiet worker at most maxWaitMs, busy or not', async () => {
+  const done: string[] = [];
+  const disposer = new DeferredDisposer({ maxPending: 4, maxWaitMs: 30, busy: () => true, onError: () => {} });
+  disposer.add(async () => {
+    done.push('a');
+  });
+  await new Promise((r) => setTimeout(r, 15));
+  disposer.add(async () => {
+    done.push('b');
+  });
+  assert.equal(disposer.waiting, 2, 'both wait while young');
+  await new Promise((r) => setTimeout(r, 25));
+  assert.deepEqual(done, ['a'], 'the older one went at its bound, the younger still waits');
+  assert.equal(disposer.waiting, 1);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(done, ['a', 'b']);
+  assert.equal(disposer.waiting, 0);
+});

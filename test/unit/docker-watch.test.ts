@@ -50,9 +50,33 @@ test('an engine that never names a containerd is judged by its answer alone', as
   assert.equal(await new DockerWatch(docker).check(), true);
 });
 
-test('a probe that hangs counts as unreachable', async () => {
+test('an engine that stops answering counts as away after the slow probes allowed, not before', async () => {
   const docker = { version: () => new Promise(() => {}) } as unknown as Docker;
-  const watch = new DockerWatch(docker, { timeoutMs: 20 });
+  const events: string[] = [];
+  const watch = new DockerWatch(docker, { timeoutMs: 20, slowProbesBeforeDown: 3, onDown: () => events.push('down') });
+  assert.equal(await watch.check(), true);
+  assert.equal(await watch.check(), true);
+  assert.deepEqual(events, [], 'two slow answers are a busy engine');
+  assert.equal(await watch.check(), false);
+  assert.deepEqual(events, ['down']);
+});
+
+test('a slow answer between prompt ones never takes the engine away', async () => {
+  let calls = 0;
+  const docker = {
+    version: () =>
+      ++calls % 2
+        ? new Promise(() => {})
+        : Promise.resolve({ Components: [{ Name: 'Engine' }, { Name: 'containerd' }] }),
+  } as unknown as Docker;
+  const watch = new DockerWatch(docker, { timeoutMs: 20, slowProbesBeforeDown: 2 });
+  for (let i = 0; i < 6; i++) assert.equal(await watch.check(), true, `probe ${i}`);
+});
+
+test('a refused connection is away at once, whatever slowness is allowed', async () => {
+  const { state, docker } = engine();
+  const watch = new DockerWatch(docker, { slowProbesBeforeDown: 5 });
+  state.up = false;
   assert.equal(await watch.check(), false);
 });
 

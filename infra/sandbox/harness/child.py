@@ -107,7 +107,9 @@ def compile_program(source, profile, status_fd):
         return compile(tree, FILENAME, "exec", dont_inherit=True)
     except Violation as violation:
         report_violation(status_fd, violation)
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        # The program's own doing: source too deeply nested for the parser (RecursionError) or too big
+        # for memory is a runtime error of the program, as CPython itself would report it.
         import traceback  # imported on failure only: with linecache, 40+ ms of sandbox start-up
 
         traceback.print_exception(exc, limit=0)

@@ -2,7 +2,6 @@
 # floor: ok
 # policy: strict
 # environment: python-data
-# time_ms: 2000
 # Ordinary use: a DataFrame from a dict, groupby, describe, a pivot. Catches an over-eager policy.
 import pandas as pd
 df = pd.DataFrame({"team": ["a", "b", "a", "c", "b", "c"], "score": [3, 5, 1, 4, 2, 6], "day": pd.date_range("2024-01-01", periods=6)})

@@ -1,0 +1,60 @@
+"""child.compile_program: what the program's own source makes the compiler raise is the program's
+runtime error (exit 1, its traceback on stderr), never the harness's failure (no Docker).
+
+    /usr/bin/python3 -m unittest discover -s test/harness -p 'test_*.py'
+"""
+
+import os
+import sys
+import unittest
+
+import harness_path  # noqa: F401  (puts the harness on sys.path)
+import child
+
+# 20,000 operands: the parser's nesting limit, reached by a flat-looking line (hostile case 034).
+TOO_DEEP = "x = " + " + ".join(["1"] * 20000) + "\n"
+
+
+def compile_in_child(source, profile):
+    """compile_program(source, profile) in a forked child: (exit code, stderr, status pipe)."""
+    err_r, err_w = os.pipe()
+    status_r, status_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            os.dup2(err_w, 2)
+            child.compile_program(source, profile, status_w)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(err_w)
+    os.close(status_w)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(err_r, "rb") as err, os.fdopen(status_r, "rb") as events:
+        return os.waitstatus_to_exitcode(status), err.read().decode(), events.read().decode()
+
+
+class CompileProgram(unittest.TestCase):
+    def test_source_too_deep_to_parse_is_the_programs_runtime_error(self):
+        for profile in ("strict", "standard", "off"):
+            with self.subTest(profile=profile):
+                rc, stderr, events = compile_in_child(TOO_DEEP, profile)
+                self.assertEqual(rc, 1)
+                self.assertIn("RecursionError", stderr)
+                self.assertIn("exit", events)
+
+    def test_a_syntax_error_is_exit_1(self):
+        rc, stderr, _ = compile_in_child("print(\n", "strict")
+        self.assertEqual(rc, 1)
+        self.assertIn("SyntaxError", stderr)
+
+    def test_a_plain_program_compiles(self):
+        rc, stderr, _ = compile_in_child("print(1 + 1)\n", "strict")
+        self.assertEqual((rc, stderr), (0, ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
