@@ -2,7 +2,6 @@
 # floor: ok
 # policy: strict
 # environment: python-data
-# time_ms: 2000
 # Ordinary use: numpy.linalg, numpy.random, numpy.fft.
 import numpy as np
 import numpy.linalg

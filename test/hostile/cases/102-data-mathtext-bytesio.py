@@ -2,7 +2,6 @@
 # floor: ok
 # policy: strict
 # environment: python-data
-# time_ms: 2000
 # Ordinary use: mathtext in a title, legend and text (it opens matplotlib's other fonts: DejaVu
 # Display, STIX), bars, scatter, hist, imshow; savefig to BytesIO as PNG and SVG.
 import io

@@ -2,7 +2,6 @@
 # floor: ok
 # policy: strict
 # environment: python-data
-# time_ms: 2000
 # Ordinary use: a 1,000-point line chart with the submodules users touch (colors, ticker, dates,
 # patches, figure) and a 3-D axes from mpl_toolkits.
 import io
