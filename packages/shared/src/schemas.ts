@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { COMPARATORS, type Comparator } from './compare.js';
 import { ENVIRONMENTS, type Environment } from './environments.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
+import { JOB_ID_PATTERN } from './job-id.js';
 import { LANES, type Lane } from './lanes.js';
 import { RUNTIME } from './runtime.js';
 import {
@@ -313,7 +314,16 @@ export const ErrorBodySchema = Type.Object({
 });
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 
-export const JobIdParamsSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
+/**
+ * A job id in a path. Any string up to 64 characters passes the schema: one not of the API's own shape
+ * (job-id.ts) is an unknown job, 404 like any other, and the job service refuses it before Redis is
+ * asked (a 404 rather than a 400: a malformed id tells a client nothing an unknown one does not).
+ */
+export const JobIdSchema = Type.String({
+  maxLength: 64,
+  description: `A job id, as POST /jobs returned it (${JOB_ID_PATTERN}); any other string is an unknown job.`,
+});
+export const JobIdParamsSchema = Type.Object({ id: JobIdSchema });
 
 const Bound = (description: string) => Type.Integer({ description });
 

@@ -5,6 +5,7 @@ import {
   ErrorBodySchema,
   JobAcceptedSchema,
   JobIdParamsSchema,
+  JobIdSchema,
   JobRequestSchema,
   JobViewSchema,
 } from '@sbx/shared';
@@ -91,7 +92,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
         summary: "One artifact of a job's result (a figure, or a file from /tmp/outputs), as its raw bytes",
         description:
           "The content type is the artifact's mime. Artifacts are the program's own content: they are served with `Content-Security-Policy: sandbox` and `nosniff`, so an SVG or HTML one cannot run script in the API's origin. Readable as long as the result (SBX_RESULT_TTL_SECONDS).",
-        params: Type.Object({ id: Type.String({ maxLength: 64 }), '*': Type.String({ maxLength: 256 }) }),
+        params: Type.Object({ id: JobIdSchema, '*': Type.String({ maxLength: 256 }) }),
         response: {
           200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'The raw bytes.' }),
           401: ErrorBodySchema,

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   ApiError,
   COMPARATORS,
@@ -9,12 +9,14 @@ import {
   etaSeconds,
   FairQueue,
   internalErrorResult,
+  isJobId,
   type JobData,
   type JobRequest,
   type JobView,
   type Lane,
   MAX_ARG_CHARS,
   MAX_ARGS,
+  newJobId,
   type Policy,
   type ReplicaFence,
   ReplicationShortError,
@@ -237,7 +239,7 @@ export class JobService {
         `lane "${request.lane}" is not available to this caller; available: ${tenant.lanes.join(', ')}`,
         { lane: request.lane, available: tenant.lanes },
       );
-    const id = randomUUID();
+    const id = newJobId();
     const data: JobData = {
       code: request.code,
       stdin,
@@ -484,9 +486,14 @@ export class JobService {
         );
   }
 
+  /**
+   * Whether the tenant may see or touch the job. An id not of our shape is nobody's and never reaches
+   * Redis; a job with no owner record is nobody's too (every job the API queues gets one, kept past
+   * its result), so a name that is not a job of ours can never pass for one.
+   */
   private async ownedBy(id: string, tenant: Tenant): Promise<boolean> {
-    const owner = await this.redis.get(this.keys.owner(id));
-    return owner === null || owner === tenant.id;
+    if (!isJobId(id)) return false;
+    return (await this.redis.get(this.keys.owner(id))) === tenant.id;
   }
 
   /**
@@ -553,6 +560,7 @@ export class JobService {
    * finished (its result stored, BullMQ's entry trimmed) or may still be running.
    */
   async waitForResultById(id: string, events: QueueEvents, waitMs: number, tenant: Tenant): Promise<RunResult | null> {
+    if (!isJobId(id)) return null;
     const deadline = Date.now() + waitMs;
     // A concurrent request holding the same key may have claimed it and not yet queued the job.
     const appearBy = Date.now() + Math.min(waitMs, JOB_APPEAR_MS);
