@@ -110,7 +110,9 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
   test('every BullMQ key name and suffix, on every route: 404 not_found, never a 500, never a Redis key', async () => {
     const { prefix, queueName } = stack.config;
     const metaBefore = await redis.hgetall(`${prefix}:${queueName}:meta`);
-    const monitor = await new Redis(REDIS_URL).monitor();
+    // monitor() opens a connection of its own: the client it came from must be closed too.
+    const client = new Redis(REDIS_URL);
+    const monitor = await client.monitor();
     const seen: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       for (const arg of args) if (typeof arg === 'string' && arg.startsWith(`${prefix}:`)) seen.push(arg);
@@ -131,6 +133,7 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
         await new Promise((r) => setTimeout(r, 20));
     } finally {
       monitor.disconnect();
+      client.disconnect();
     }
     assert.deepEqual(wrong, []);
     const reached = seen.filter((k) =>
