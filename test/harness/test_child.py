@@ -5,11 +5,11 @@ runtime error (exit 1, its traceback on stderr), never the harness's failure (no
 """
 
 import os
-import sys
 import unittest
 
 import harness_path  # noqa: F401  (puts the harness on sys.path)
 import child
+from forked_child import spawn
 
 # 20,000 operands: the parser's nesting limit, reached by a flat-looking line (hostile case 034).
 TOO_DEEP = "x = " + " + ".join(["1"] * 20000) + "\n"
@@ -17,23 +17,11 @@ TOO_DEEP = "x = " + " + ".join(["1"] * 20000) + "\n"
 
 def compile_in_child(source, profile):
     """compile_program(source, profile) in a forked child: (exit code, stderr, status pipe)."""
-    err_r, err_w = os.pipe()
-    status_r, status_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 3
-        try:
-            os.dup2(err_w, 2)
-            child.compile_program(source, profile, status_w)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(err_w)
-    os.close(status_w)
+    pid, pipes = spawn(lambda status_w, _artifact_w: child.compile_program(source, profile, status_w))
     _, status = os.waitpid(pid, 0)
-    with os.fdopen(err_r, "rb") as err, os.fdopen(status_r, "rb") as events:
+    os.close(pipes.out_r)
+    os.close(pipes.artifact_r)
+    with os.fdopen(pipes.err_r, "rb") as err, os.fdopen(pipes.status_r, "rb") as events:
         return os.waitstatus_to_exitcode(status), err.read().decode(), events.read().decode()
 
 
