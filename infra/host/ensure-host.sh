@@ -14,6 +14,11 @@ log() { printf '[ensure-host] %s\n' "$*" >&2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 REDIS_PORT="${SBX_REDIS_PORT:-6379}"
+# Redis's memory limit: SBX_REDIS_MAXMEMORY (bytes, or Redis's units: 4gb, 512mb), by default a quarter
+# of this host's memory, which leaves room for the sandboxes and for the copy-on-write of an AOF
+# rewrite's fork. At the limit Redis evicts nothing (noeviction: BullMQ requires it) and refuses writes:
+# new jobs get 503 storage_full, running ones wait for room (README, Operating it).
+REDIS_MAXMEMORY="${SBX_REDIS_MAXMEMORY:-$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo) * 1024 / 4))}"
 RUNSC_PATH="${SBX_RUNSC_PATH:-/usr/bin/runsc}"
 # Debian's own build of release-20240729 (systrap, 19 months of fixes over bookworm's 20221219).
 RUNSC_SUITE=bookworm-backports
@@ -96,8 +101,30 @@ if ! redis_up; then
   # BullMQ needs noeviction; AOF with fsync every second so a restart loses at most ~1 s of queue writes.
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
     --dir /var/lib/sbx-redis --appendonly yes --appendfsync everysec \
-    --maxmemory-policy noeviction --logfile /var/log/sbx-redis.log
+    --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy noeviction --logfile /var/log/sbx-redis.log
   for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
   redis_up || { log "redis did not come up; see /var/log/sbx-redis.log"; exit 1; }
 fi
-log "host ready: dockerd with $("$RUNSC_PATH" --version | head -1), redis on 127.0.0.1:$REDIS_PORT"
+# Also a Redis already running (an earlier run's, or Debian's own redis-server service) gets the limit,
+# without a restart; CONFIG REWRITE keeps it in the config file of one started from a file
+# (/etc/redis/redis.conf), and ours is started with the flags above each time.
+redis_cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+redis_config() { redis_cli config get "$1" | sed -n 2p; }
+limits() { echo "$(redis_config maxmemory) $(redis_config maxmemory-policy)"; }
+was=$(limits)
+for setting in "maxmemory $REDIS_MAXMEMORY" "maxmemory-policy noeviction"; do
+  # shellcheck disable=SC2086 # a name and a value
+  answer=$(redis_cli config set $setting)
+  [ "$answer" = OK ] || { log "redis refused CONFIG SET $setting: $answer"; exit 1; }
+done
+now=$(redis_config maxmemory)
+if [ "$was" != "$(limits)" ]; then
+  log "redis maxmemory, maxmemory-policy: $was -> $(limits)"
+  if [ -n "$(redis_cli info server | sed -n 's/^config_file:\(.\+\)\r$/\1/p')" ]; then
+    [ "$(redis_cli config rewrite)" = OK ] || log "redis could not write maxmemory into its config file"
+  fi
+fi
+used=$(redis_cli info memory | sed -n 's/^used_memory:\([0-9]*\)\r$/\1/p')
+[ "${used:-0}" -le "$now" ] ||
+  log "WARNING: redis already holds $used bytes, over its limit of $now: it refuses new jobs until it has room"
+log "host ready: dockerd with $("$RUNSC_PATH" --version | head -1), redis on 127.0.0.1:$REDIS_PORT (maxmemory $now bytes)"

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { hashApiKey, type RunResult } from '@sbx/shared';
 import { startStack } from '../support/stack.js';
 import { CODE, EXPECTED, envCount } from './commands.js';
+import { LONG_JOB, runsBehindLongJobs } from './long-jobs.js';
 import { describeMachine } from './machine.js';
 import { waitForPoolAtRest } from './pool.js';
 import { SbxHttp } from './sbx-http.js';
@@ -28,17 +29,26 @@ const SETTINGS = {
   output: process.env.BENCH_LANES_OUTPUT ?? fileURLToPath(new URL('../../docs/benchmarks-lanes.md', import.meta.url)),
 };
 const TARGET = { p50: 2, p95: 3 };
+/** Tenant `hog` runs at most `cap` jobs at once; tenant `free` has no cap (the baseline). */
+const LONG = { cap: 1, rounds: envCount('BENCH_LANES_LONG_ROUNDS', 5) };
 
 const started = performance.now();
 const log = (m: string) =>
   process.stderr.write(`[bench:lanes ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${m}\n`);
 
-const keys = { a: '', b: '', c: '' };
+const keys = { a: '', b: '', c: '', hog: '', free: '' };
 for (const t of Object.keys(keys) as (keyof typeof keys)[]) keys[t] = `sk_${randomBytes(16).toString('hex')}`;
 const file = join(tmpdir(), `sbx-bench-lanes-${randomBytes(4).toString('hex')}.json`);
 await writeFile(
   file,
-  JSON.stringify(Object.entries(keys).map(([id, key]) => ({ id, key_sha256: [hashApiKey(key)], max_queued: 100_000 }))),
+  JSON.stringify(
+    Object.entries(keys).map(([id, key]) => ({
+      id,
+      key_sha256: [hashApiKey(key)],
+      max_queued: 100_000,
+      ...(id === 'hog' ? { max_running: LONG.cap } : {}),
+    })),
+  ),
 );
 
 const startOf = (r: RunResult) => Date.parse(r.submitted_at) + (r.stages?.queued ?? 0) * 1000;
@@ -60,6 +70,7 @@ try {
   await stack.app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
   const [a, b, c] = [new SbxHttp(base, keys.a), new SbxHttp(base, keys.b), new SbxHttp(base, keys.c)];
+  const [hog, free] = [new SbxHttp(base, keys.hog), new SbxHttp(base, keys.free)];
   const machine = await describeMachine(stack.config.image, '/usr/bin/python3', stack.config.runtime);
   const runsOf: Record<'idle' | 'burst', RunResult[]> = { idle: [], burst: [] };
   const sequentialRuns = async (into: RunResult[]) => {
@@ -105,6 +116,11 @@ try {
   const perJob = (span / aResults.length) * SETTINGS.concurrency;
   const bound = SETTINGS.concurrency + 1;
 
+  log(`long jobs: ${LONG.rounds} rounds of tenant B's POST /run behind two long jobs, uncapped then capped`);
+  const behindFree = await runsBehindLongJobs(free, b, LONG.rounds);
+  const behindHog = await runsBehindLongJobs(hog, b, LONG.rounds);
+  const slotSeconds = LONG_JOB.tests.length * 1.5;
+
   const ms = (s: number) => `${Math.round(s * 1000)} ms`;
   const row = (label: string, xs: number[]) => `| ${label} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 95))} |`;
   const stage = (rs: RunResult[], pick: (s: NonNullable<RunResult['stages']>) => number) =>
@@ -145,6 +161,19 @@ Tenant C queued one batch job just after A's backlog: it waited ${ms(cResult.sta
 while ${aheadOfC} of A's jobs started between its arrival and its start (the README's bound: the ${SETTINGS.concurrency} already taken, one
 per slot, plus one round of A's: ${bound}; ${aheadOfC <= bound ? 'met' : 'MISSED'}), and ${leftAtC} of A's ${SETTINGS.backlog} started after it.
 A's backlog ran at ${(aResults.length / span).toFixed(1)} jobs/s (${ms(perJob)} per job and slot).
+
+## Behind another tenant's long jobs
+
+A tenant sends two \`POST /jobs\`, each ${LONG_JOB.tests.length} tests of \`time.sleep(1.5)\` (${slotSeconds} s of slot time each), and
+once they run tenant B sends one \`POST /run\` (${LONG.rounds} rounds each; the long jobs are cancelled after B's answer).
+With no cap the two jobs hold both slots; at \`max_running: ${LONG.cap}\` the second waits and a slot stays free (the README's
+bound: B waits for no slot while the tenants running long jobs hold fewer than S slots between them).
+
+| tenant B's POST /run | p50 | max |
+| --- | --- | --- |
+| idle service | ${ms(percentile(idle, 50))} | ${ms(Math.max(...idle))} |
+| behind an uncapped tenant's two long jobs (baseline) | ${ms(percentile(behindFree, 50))} | ${ms(Math.max(...behindFree))} |
+| behind a tenant at \`max_running: ${LONG.cap}\` | ${ms(percentile(behindHog, 50))} | ${ms(Math.max(...behindHog))} |
 `;
   process.stdout.write(report);
   if (SETTINGS.output !== '-') {

@@ -39,6 +39,23 @@ export class SbxHttp {
     return { seconds, result: res.body };
   }
 
+  /** POST /jobs of one job; its id. */
+  async submitOne(job: JobRequest): Promise<string> {
+    const res = await this.request<{ id: string }>('POST', '/jobs', job);
+    if (res.status !== 202) throw new Error(`POST /jobs answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body.id;
+  }
+
+  /** GET /jobs/:id's state. */
+  async state(id: string): Promise<string> {
+    return (await this.request<PolledView>('GET', `/jobs/${id}`)).body.state;
+  }
+
+  /** DELETE /jobs/:id (a queued job is cancelled, a running one stopped). */
+  async cancel(id: string): Promise<void> {
+    await this.request('DELETE', `/jobs/${id}`);
+  }
+
   /** Queues every job through POST /jobs/batch, all batches at once: fewer requests than one POST per job. */
   async submit(jobs: readonly JobRequest[]): Promise<string[]> {
     const batches = await Promise.all(

@@ -220,6 +220,8 @@ describe('API: bad requests', () => {
         arg_chars: 4096,
         queued: 1000,
         queued_total: 10000,
+        running: 0,
+        stored_bytes: 1073741824,
       },
       lanes: ['interactive', 'batch'],
       weight: 1,

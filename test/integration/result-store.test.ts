@@ -2,14 +2,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { internalErrorResult, type JobData, type RunResult, redisKeys } from '@sbx/shared';
+import { internalErrorResult, type JobData, jobReceipt, type RunResult, redisKeys } from '@sbx/shared';
 import { ResultStore, RUN_LOG_CAP, type RunStart, withRun } from '@sbx/worker';
 import { Redis } from 'ioredis';
 import { deleteKeys, REDIS_URL } from '../support/stack.js';
 
 const prefix = `sbxtest-${randomBytes(4).toString('hex')}`;
 const keys = redisKeys(prefix);
-const lockKey = (id: string) => `${prefix}:runs:${id}:lock`;
+const jobKey = (id: string) => `${prefix}:runs:${id}`;
+const lockKey = (id: string) => `${jobKey(id)}:lock`;
 let redis: Redis;
 let store: ResultStore;
 
@@ -31,7 +32,7 @@ const run = (worker: string, attempt: number): RunStart => ({
 
 before(() => {
   redis = new Redis(REDIS_URL);
-  store = new ResultStore(redis, { ttlSeconds: 60, resultKey: keys.result, runsKey: keys.runs, lockKey });
+  store = new ResultStore(redis, { ttlSeconds: 60, resultKey: keys.result, runsKey: keys.runs, jobKey });
 });
 after(async () => {
   redis.disconnect();
@@ -82,4 +83,26 @@ test('the run log is capped', async () => {
   const log = await store.runs(id);
   assert.equal(log.length, RUN_LOG_CAP);
   assert.equal(log.at(-1)?.attempt, 40);
+});
+
+test("once a result is stored, BullMQ's copy of the job keeps only its receipt; a run that lost its lock leaves it", async () => {
+  const id = 'job-e';
+  const full = { ...data, code: 'print("secret code")', stdin: 'secret stdin', args: ['secret arg'] };
+  const dataOf = async () => JSON.parse((await redis.hget(jobKey(id), 'data')) ?? '{}') as Record<string, unknown>;
+  await redis.hset(jobKey(id), 'data', JSON.stringify(full), 'name', 'run');
+  await redis.set(lockKey(id), 't2', 'PX', 5000);
+  assert.equal(await store.store(resultOf(id, run('w1', 1)), 't1', jobReceipt(full)), 'lock_lost');
+  assert.equal((await dataOf()).code, full.code, 'the job will be rerun: it keeps its code');
+  assert.equal(await store.store(resultOf(id, run('w2', 2)), 't2', jobReceipt(full)), 'stored');
+  const kept = await dataOf();
+  assert.deepEqual(kept, jobReceipt(full));
+  assert.deepEqual(
+    ['code', 'stdin', 'args'].filter((f) => f in kept),
+    [],
+  );
+  assert.equal(kept.submitted_at, data.submitted_at, 'what an internal_error result of it needs is kept');
+  assert.equal(await redis.hget(jobKey(id), 'name'), 'run', "BullMQ's other fields are left alone");
+  // A job BullMQ no longer has (removed, or cancelled while queued) is not brought back as a stub.
+  assert.equal(await store.store(resultOf('job-f', run('w1', 1)), undefined, jobReceipt(full)), 'stored');
+  assert.equal(await redis.exists(jobKey('job-f')), 0);
 });

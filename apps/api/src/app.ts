@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type Config, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
+import { type Config, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
 import auth from './plugins/auth.js';
@@ -86,6 +86,7 @@ export async function buildApp(
     countWorkerStates(await liveWorkers(app.redis, config.prefix, config.workerStaleMs)),
   );
   app.metrics.pingRedisWith(() => app.redis.ping());
+  app.metrics.readRedisMemoryFrom(() => readRedisMemory(app.redis));
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
   await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs });
   await app.register(infoRoutes, { jobs });

@@ -1,3 +1,4 @@
+import { writePastLimit } from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /** Announces this worker in a sorted set scored by last-seen time; /readyz and the janitor read it. */
@@ -20,7 +21,10 @@ export class Heartbeat {
   }
 
   private async beat(): Promise<void> {
-    await this.redis.zadd(this.key, Date.now(), this.workerId);
+    // Even at Redis's memory limit: a beat moves this worker's score and grows nothing. Refused there, a
+    // worker would look dead after SBX_WORKER_STALE_MS of a full Redis: the other workers' janitors
+    // would remove its running sandboxes, and /readyz would blame the workers.
+    await writePastLimit(this.redis, 'ZADD', this.key, [Date.now(), this.workerId]);
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@ export { DeferredDisposer } from './deferred-disposer.js';
 export { DockerWatch } from './docker-watch.js';
 export { executeJob, fitOutput } from './execute-job.js';
 export { reapLeftovers, runscProcesses } from './janitor.js';
+export { LockKeeper, type LockKeeperOptions } from './lock-keeper.js';
 export { createWorkerMetrics } from './metrics.js';
 export { QuietPeriod } from './quiet-period.js';
 export { parseRunLog, ResultStore, RUN_LOG_CAP, type RunStart, withRun } from './result-store.js';

@@ -1,4 +1,4 @@
-import type { RunEvidence, RunRecord, RunResult, StoreOutcome } from '@sbx/shared';
+import type { JobReceipt, RunEvidence, RunRecord, RunResult, StoreOutcome } from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /** Lines kept in one job's run log: far more than its attempts and stalls can make. */
@@ -12,9 +12,14 @@ export const RUN_LOG_CAP = 32;
  * first-writer-wins rule alone would let such a stale run's result stand while BullMQ records the
  * other run's completion; the token makes the lock holder the only writer. The run's log line is
  * written in the same script, with the outcome, so the log never disagrees with the stored result.
+ * And once a result is stored, BullMQ's copy of the job keeps only its receipt (jobReceipt): the code
+ * and input then live in the result alone, not for BullMQ's retention too. No run needs them any more
+ * (a retaken job finds its result and returns), and cutting them here, with the result, costs no round
+ * trip and cannot happen without it.
  *
- * KEYS: result, run log, BullMQ lock. ARGV: result JSON, TTL seconds, lock token ('' = not fenced:
- * the job already left the active state), run record JSON ('' = none), log cap.
+ * KEYS: result, run log, BullMQ lock, BullMQ job hash. ARGV: result JSON, TTL seconds, lock token
+ * ('' = not fenced: the job already left the active state), run record JSON ('' = none), log cap,
+ * receipt JSON ('' = leave the job hash).
  */
 const STORE = `
 local outcome = 'stored'
@@ -24,6 +29,9 @@ elseif ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
   outcome = 'lock_lost'
 else
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+if outcome ~= 'lock_lost' and ARGV[6] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HSET', KEYS[4], 'data', ARGV[6])
 end
 if ARGV[4] ~= '' then
   local record = cjson.decode(ARGV[4])
@@ -39,8 +47,8 @@ export interface ResultStoreOptions {
   ttlSeconds: number;
   resultKey: (jobId: string) => string;
   runsKey: (jobId: string) => string;
-  /** BullMQ's lock key of a job: `{prefix}:{queue}:{id}:lock`. */
-  lockKey: (jobId: string) => string;
+  /** BullMQ's hash of a job, `{prefix}:{queue}:{id}`; its lock is that key and `:lock`. */
+  jobKey: (jobId: string) => string;
 }
 
 /** What a run knows about itself before it has a result. */
@@ -72,23 +80,26 @@ export class ResultStore {
 
   /**
    * Stores the result unless one is stored already or, with `token`, this run lost the job's lock;
-   * never overwrites. Logs the run's end (when the result carries its run) with the outcome.
+   * never overwrites. Logs the run's end (when the result carries its run) with the outcome. With
+   * `receipt`, a job whose result is now stored (by this run or another) keeps only that in BullMQ.
    */
-  async store(result: RunResult, token?: string): Promise<StoreOutcome> {
+  async store(result: RunResult, token?: string, receipt?: JobReceipt): Promise<StoreOutcome> {
     const record: RunRecord | null = result.run
       ? { event: 'finished', ...result.run, status: result.status, outcome: 'stored' }
       : null;
     const outcome = await this.redis.eval(
       STORE,
-      3,
+      4,
       this.opts.resultKey(result.id),
       this.opts.runsKey(result.id),
-      this.opts.lockKey(result.id),
+      `${this.opts.jobKey(result.id)}:lock`,
+      this.opts.jobKey(result.id),
       JSON.stringify(result),
       String(this.opts.ttlSeconds),
       token ?? '',
       record ? JSON.stringify(record) : '',
       String(RUN_LOG_CAP),
+      receipt ? JSON.stringify(receipt) : '',
     );
     return outcome as StoreOutcome;
   }

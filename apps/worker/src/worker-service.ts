@@ -5,12 +5,16 @@ import {
   FairQueue,
   internalErrorResult,
   type JobData,
+  jobReceipt,
   promoteToFront,
+  RedisRoom,
   ReplicationShortError,
+  RunningCap,
   type RunResult,
   redisConnectionOptions,
   redisKeys,
   replicaFenceFor,
+  StorageLedger,
   withoutArtifactData,
 } from '@sbx/shared';
 import { deliverOnce, deliveryResult, webhookServiceFromConfig } from '@sbx/webhooks';
@@ -25,6 +29,7 @@ import { type ProbedEnvironment, probeEnvironments } from './environment-probe.j
 import { executeJob } from './execute-job.js';
 import { Heartbeat } from './heartbeat.js';
 import { reapLeftovers } from './janitor.js';
+import { LockKeeper } from './lock-keeper.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
 import { ResultStore, type RunStart, withRun } from './result-store.js';
@@ -38,6 +43,7 @@ import { inspectRuntime } from './sandbox/runtime-probe.js';
 import type { SandboxRunner } from './sandbox/types.js';
 import { POOL_OUTCOMES, WarmPoolRunner } from './sandbox/warm-pool.js';
 import { checkSandboxRuntime, runSelfCheck, type SelfCheckResult } from './self-check.js';
+import { TenantSlots } from './tenant-slots.js';
 
 /**
  * How long after the last job ends the worker waits before removing used sandboxes and refilling the
@@ -346,33 +352,80 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       return outcome;
     },
   });
+  const ledger = new StorageLedger(redis, config.prefix, config.resultTtlSeconds);
   const results = new ResultStore(redis, {
     ttlSeconds: config.resultTtlSeconds,
     resultKey: keys.result,
     runsKey: keys.runs,
+    jobKey: (jobId) => `${config.prefix}:${config.queueName}:${jobId}`,
+  });
+  // BullMQ's lock renewal period (lockRenewTime below), which the keeper shares.
+  const lockRenewMs = Math.max(250, Math.floor(config.lockDurationMs / 4));
+  // Redis at its memory limit (maxmemory, noeviction): this worker takes no new jobs, keeps the locks
+  // of those it runs (BullMQ's renewal is refused there) and their results wait for room.
+  const locks = new LockKeeper(redis, {
     lockKey: (jobId) => `${config.prefix}:${config.queueName}:${jobId}:lock`,
+    stalledKey: `${config.prefix}:${config.queueName}:stalled`,
+    lockMs: config.lockDurationMs,
+    everyMs: lockRenewMs,
+    onError: (err) => log.warn({ err }, 'could not keep the locks of running jobs while Redis is full'),
+  });
+  const room = new RedisRoom(redis, {
+    onFull: () => {
+      log.error(
+        'Redis is at its memory limit (maxmemory): no new jobs until it has room; running jobs keep their locks and their results wait',
+      );
+      locks.keep(true);
+      void worker?.pause(true);
+    },
+    onRoom: () => {
+      log.info('Redis has room again');
+      locks.keep(false);
+      // A health stored while Redis was full was refused: without it /readyz never counts this worker.
+      void publishHealth();
+      if (watch.up && health?.ok && !stopping) void worker?.resume();
+    },
   });
   /**
    * Records the result (never over another; with `token`, only while this run holds the job's lock)
-   * and, when it was stored and the job asked for one, queues its signed webhook.
+   * and, when it was stored and the job asked for one, queues its signed webhook. While Redis is at its
+   * memory limit both wait for room, as long as it takes: failing here would spend an attempt the
+   * run did not use, and on the last one give the job an internal_error it did not earn.
    */
   const storeResult = async (result: RunResult, data: JobData, token?: string) => {
-    const outcome = await results.store(result, token);
+    const outcome = await room.retrying(
+      () => results.store(result, token, jobReceipt(data)),
+      () => log.warn({ job: result.id }, 'Redis is full: this result waits for room'),
+    );
+    // Counted against the tenant's stored-bytes quota; uncounted, it only lets the tenant store a little more.
+    if (outcome === 'stored')
+      ledger
+        .add(data.tenant_id ?? 'anonymous', Buffer.byteLength(JSON.stringify(result)))
+        .catch((err) => log.warn({ err }, 'could not count a result against its tenant quota'));
     if (outcome !== 'stored')
       log.warn({ job: result.id, outcome, attempt: result.run?.attempt }, 'result of this run not stored');
     // Before BullMQ marks the job done: a result the replicas lack could vanish in a failover while
     // the job stays completed. Short, this throws and the job's retry finds the result and confirms again.
     await confirmReplicated();
-    if (outcome === 'stored' && data.callback_url)
-      await webhooks?.enqueue(result.id, data.callback_url, withoutArtifactData(result), data.tenant_id);
+    if (outcome === 'stored' && data.callback_url && webhooks) {
+      const { callback_url: url, tenant_id: signer } = data;
+      await room.retrying(() => webhooks.enqueue(result.id, url, withoutArtifactData(result), signer));
+    }
     return outcome;
   };
+
+  const slots = new TenantSlots({
+    cap: new RunningCap(redis, config.prefix),
+    getJob: async (id) => (worker ? Job.fromId<JobData>(worker, id) : undefined),
+    // Past its watchdog a run is given up; the lock's span covers a retake after its worker died.
+    leaseMs: (data) => watchdogMs(data) + config.lockDurationMs,
+    onError: (err) => log.warn({ err }, 'could not give back a tenant slot; it ends with its lease'),
+  });
 
   /** Runs of this job before this one: failed attempts, and runs whose worker died (BullMQ counts those apart). */
   const runsBefore = (job: Job<JobData>) => job.attemptsMade + (job.stalledCounter ?? 0);
 
   async function process(job: Job<JobData>, token: string | undefined, signal?: AbortSignal) {
-    const jobId = job.id as string;
     const started = performance.now();
     const run: RunStart = {
       worker: config.workerId,
@@ -390,6 +443,25 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       await job.moveToDelayed(Date.now() + DOCKER_RETRY_MS, token);
       throw new DelayedError();
     }
+    // Its tenant at its cap on running jobs: parked until one of them ends, no attempt spent.
+    if (!(await slots.enter(job, token))) throw new DelayedError();
+    try {
+      return await processTaken(job, token, run, started, engineAway, signal);
+    } finally {
+      await slots.leave(job);
+    }
+  }
+
+  /** The job holds a slot of its tenant's: it leaves the queue and runs (or is recorded as not run). */
+  async function processTaken(
+    job: Job<JobData>,
+    token: string | undefined,
+    run: RunStart,
+    started: number,
+    engineAway: boolean,
+    signal?: AbortSignal,
+  ) {
+    const jobId = job.id as string;
     // Taken off the queue: it no longer counts against the caps, and its round is being served.
     const promote = await fair.started({
       id: jobId,
@@ -517,7 +589,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
       janitorTimer.unref();
       if (!(await selfCheck())) return;
       for (const [environment, p] of pools) if (served.has(environment)) p.start();
-      worker = new Worker<JobData, { status: string }>(config.queueName, process, {
+      // Each job's processor runs with its lock in the keeper's care (kept only while Redis is full).
+      const processHeld = (job: Job<JobData>, token: string | undefined, signal?: AbortSignal) =>
+        locks.hold(job.id as string, token, () => process(job, token, signal));
+      worker = new Worker<JobData, { status: string }>(config.queueName, processHeld, {
         connection: workerConnection,
         prefix: config.prefix,
         concurrency: config.concurrency,
@@ -525,21 +600,28 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         // Renewed every quarter of the lock rather than BullMQ's half: a worker starved of CPU (or a
         // slow Redis) then keeps its jobs through a stall of three quarters of the lock, not one half.
         // A lapsed lock costs a rerun, and a job that lapses three times is failed as stalled.
-        lockRenewTime: Math.max(250, Math.floor(config.lockDurationMs / 4)),
+        lockRenewTime: lockRenewMs,
         stalledInterval: config.stalledIntervalMs,
         // A job whose worker dies twice is failed rather than retried forever; the API reports it as internal_error.
         maxStalledCount: 2,
         name: config.workerId,
       });
       worker.on('failed', (job, err) => {
-        if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+        // 'failed' comes for retried attempts too: only a job failed for good has finishedOn, after its
+        // last attempt or after stalling too often (maxStalledCount), however few attempts that took.
+        if (!job?.finishedOn) return;
         storeResult(
           { ...internalErrorResult(job.id as string, job.data, err.message), attempts: runsBefore(job) },
           job.data,
         ).catch(() => {});
         metrics.runs.inc({ status: 'internal_error' });
       });
-      worker.on('error', (err) => log.error({ err }, 'queue worker error'));
+      worker.on('error', (err) => {
+        // At the memory limit BullMQ's calls are refused over and over: the spell is logged once (onFull),
+        // and the worker stays paused even if something resumed it meanwhile.
+        if (!room.refused(err)) return log.error({ err }, 'queue worker error');
+        if (!worker?.isPaused()) void worker?.pause(true);
+      });
       await worker.waitUntilReady();
       log.info({ concurrency: config.concurrency, runtime: config.runtime, environments: [...served] }, 'worker ready');
     },
@@ -553,6 +635,8 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
         if (!finished) {
           // Jobs still running now are left to the queue: their locks lapse and another worker retakes them.
           abandoning = true;
+          // Their locks lapse even while Redis is full: that is how they go back to the queue.
+          locks.stop();
           log.warn('in-flight jobs did not finish in time; they go back to the queue');
           await removeOwnContainers();
           // close() is memoised: a second close(true) would only wait on the first. And after a Redis
@@ -560,6 +644,10 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
           if (!(await within(worker.disconnect(), FORCE_CLOSE_MS))) log.warn('the queue worker did not disconnect');
         }
       }
+      // Results still waiting for room give up now, with the queue worker cut off: nothing of theirs
+      // reaches Redis, and their jobs are retaken once their locks lapse.
+      locks.stop();
+      room.close();
       quiet.close();
       await Promise.all([...pools.values()].map((p) => p.drain()));
       await disposer.settle();

@@ -225,6 +225,18 @@ export const ENV_VARS = {
     'Jobs one tenant may have waiting (429 tenant_queue_full above, with Retry-After).',
     1,
   ),
+  maxRunningPerTenant: int(
+    'SBX_MAX_RUNNING_PER_TENANT',
+    0,
+    "Jobs one tenant may have running at once, fleet-wide (0: no cap). Below the fleet's slots, one tenant's long jobs always leave a slot for another tenant's next job.",
+    0,
+  ),
+  maxStoredMbPerTenant: int(
+    'SBX_MAX_STORED_MB_PER_TENANT',
+    1024,
+    'MiB one tenant may have stored within SBX_RESULT_TTL_SECONDS: job bodies, results and artifacts (429 storage_quota above, with Retry-After).',
+    1,
+  ),
   maxQueued: int(
     'SBX_MAX_QUEUED',
     10_000,

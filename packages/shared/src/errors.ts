@@ -19,6 +19,7 @@ export const API_ERRORS = {
   request_timeout: 408,
   rate_limited: 429,
   tenant_queue_full: 429,
+  storage_quota: 429,
   code_too_large: 413,
   stdin_too_large: 413,
   payload_too_large: 413,
@@ -28,6 +29,7 @@ export const API_ERRORS = {
   queue_full: 503,
   queue_unavailable: 503,
   not_replicated: 503,
+  storage_full: 503,
   internal: 500,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -35,8 +35,24 @@ export interface JobData {
   /** Its lane and fair-share round (fair-queue.ts); absent on jobs queued before lanes existed. */
   lane?: Lane;
   round?: number;
+  /** Its tenant's cap on running jobs when accepted (running-cap.ts); absent: no cap. */
+  max_running?: number;
   submitted_at: string;
   request_id: string;
+}
+
+/**
+ * A job as BullMQ keeps it once its result is stored (ResultStore cuts the copy down to this): all but
+ * the program and its input, which only the queued job and the stored result may hold. What is left is
+ * all any reader of a finished job needs: a failed job's internal_error result and webhook (limits,
+ * policy, environment, submitted_at, callback_url, tenant_id) and a retaken run that finds its result
+ * stored (tenant_id, lane, round, max_running).
+ */
+export type JobReceipt = Omit<JobData, 'code' | 'stdin' | 'args' | 'tests'>;
+
+export function jobReceipt(data: JobData): JobReceipt {
+  const { code, stdin, args, tests, ...receipt } = data;
+  return receipt;
 }
 
 /** Keys outside BullMQ's own, so results outlive BullMQ's bounded job retention. */
@@ -84,7 +100,7 @@ export type RunRecord =
     };
 
 /** The result recorded for a job cancelled before or while it ran. */
-export function cancelledResult(id: string, data: JobData): RunResult {
+export function cancelledResult(id: string, data: JobReceipt): RunResult {
   return { ...internalErrorResult(id, data, ''), status: 'cancelled', message: 'cancelled by request' };
 }
 
@@ -102,7 +118,7 @@ export const NOTHING_RAN = {
 } as const;
 
 /** The result recorded when a job could not be run at all (sandbox would not start, worker died repeatedly). */
-export function internalErrorResult(id: string, data: JobData, message: string): RunResult {
+export function internalErrorResult(id: string, data: JobReceipt, message: string): RunResult {
   const now = new Date().toISOString();
   return {
     id,

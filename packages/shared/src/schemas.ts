@@ -365,6 +365,10 @@ export const ServiceInfoSchema = Type.Object({
     arg_chars: Bound('Longest command-line argument.'),
     queued: Bound('Jobs this caller may have waiting (429 tenant_queue_full above).'),
     queued_total: Bound('Jobs waiting in all, every caller together (503 queue_full above).'),
+    running: Bound('Jobs this caller may have running at once, fleet-wide; 0: no cap.'),
+    stored_bytes: Bound(
+      'Bytes this caller may have stored within the result TTL: job bodies, results, artifacts (429 storage_quota above).',
+    ),
   }),
   lanes: Type.Array(LaneSchema, { description: 'Lanes this caller may queue in, in the order they are served.' }),
   weight: Type.Integer({

@@ -12,6 +12,10 @@ export interface Tenant {
   maxMemoryMb: number;
   ratePerMinute: number;
   maxQueued: number;
+  /** Jobs it may have running at once, fleet-wide; 0: no cap (running-cap.ts). */
+  maxRunning: number;
+  /** Bytes it may have stored within the result TTL (storage-quota.ts). */
+  maxStoredBytes: number;
   /** Signs this tenant's webhooks; the server's SBX_WEBHOOK_SECRET when absent. */
   webhookSecret?: string;
   /** Environments this tenant may use, of those the server serves; null: all of them. */
@@ -33,11 +37,15 @@ interface TenantRecord {
   max_memory_mb?: number;
   rate_per_minute?: number;
   max_queued?: number;
+  max_running?: number;
+  max_stored_mb?: number;
   webhook_secret?: string;
   environments?: string[];
   lanes?: string[];
   weight?: number;
 }
+
+const MIB = 1024 * 1024;
 
 export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -49,6 +57,8 @@ export function anonymousTenant(config: Config): Tenant {
     maxMemoryMb: config.maxMemoryMb,
     ratePerMinute: config.ratePerMinute,
     maxQueued: config.maxQueuedPerTenant,
+    maxRunning: config.maxRunningPerTenant,
+    maxStoredBytes: config.maxStoredMbPerTenant * MIB,
     environments: null,
     lanes: [...LANES],
     weight: 1,
@@ -57,7 +67,7 @@ export function anonymousTenant(config: Config): Tenant {
 
 /**
  * Key hash → tenant. SBX_API_KEYS keys all belong to tenant "default"; SBX_TENANTS_FILE (JSON array of
- * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued?, environments?, lanes?, weight? }`) adds more.
+ * `{ id, key_sha256: [hex], max_time_ms?, max_memory_mb?, rate_per_minute?, max_queued?, max_running?, max_stored_mb?, environments?, lanes?, weight? }`) adds more.
  */
 /** Tenant id → its own webhook secret, for the webhook service's `secretFor`. */
 export function tenantWebhookSecrets(tenants: Map<string, Tenant>): Map<string, string> {
@@ -97,12 +107,21 @@ export function loadTenants(config: Config, readFile: (path: string) => string =
         throw new ConfigError(`SBX_TENANTS_FILE: tenant ${r.id} lanes must be a non-empty list of ${LANES.join(', ')}`);
       if (r.weight !== undefined && !(Number.isInteger(r.weight) && r.weight >= 1 && r.weight <= MAX_WEIGHT))
         throw new ConfigError(`SBX_TENANTS_FILE: tenant ${r.id} weight must be an integer from 1 to ${MAX_WEIGHT}`);
+      for (const field of ['max_running', 'max_stored_mb'] as const) {
+        const v = r[field];
+        if (v !== undefined && !(Number.isInteger(v) && v >= (field === 'max_running' ? 0 : 1)))
+          throw new ConfigError(
+            `SBX_TENANTS_FILE: tenant ${r.id} ${field} must be a whole number${field === 'max_running' ? ' (0: no cap)' : ' of MiB, at least 1'}`,
+          );
+      }
       const tenant: Tenant = {
         id: r.id,
         maxTimeMs: Math.min(r.max_time_ms ?? base.maxTimeMs, config.maxTimeMs),
         maxMemoryMb: Math.min(r.max_memory_mb ?? base.maxMemoryMb, config.maxMemoryMb),
         ratePerMinute: r.rate_per_minute ?? base.ratePerMinute,
         maxQueued: r.max_queued ?? base.maxQueued,
+        maxRunning: r.max_running ?? base.maxRunning,
+        maxStoredBytes: r.max_stored_mb !== undefined ? r.max_stored_mb * MIB : base.maxStoredBytes,
         ...(r.webhook_secret ? { webhookSecret: r.webhook_secret } : {}),
         environments: (r.environments as Environment[] | undefined) ?? null,
         // Kept in serving order, whatever order the file lists them in.

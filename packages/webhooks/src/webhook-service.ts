@@ -1,4 +1,4 @@
-import type { RedisConnectionOptions } from '@sbx/shared';
+import { type RedisConnectionOptions, RedisRoom } from '@sbx/shared';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 /** The part of a pino logger the service uses; Fastify's request-free logger fits too. */
@@ -184,6 +184,18 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
   });
   queue.on('error', (err) => log.warn({ err: err.message }, 'webhook queue connection error'));
   let worker: Worker<DeliveryJobData> | undefined;
+  // Redis at its memory limit refuses the worker's every fetch, which BullMQ retries at once: paused until
+  // there is room, with one log line for the spell.
+  const room = new RedisRoom(redis, {
+    onFull: () => {
+      log.error({}, 'Redis is at its memory limit (maxmemory): no webhook deliveries until it has room');
+      void worker?.pause(true);
+    },
+    onRoom: () => {
+      log.info({}, 'Redis has room again: webhook deliveries resume');
+      void worker?.resume();
+    },
+  });
 
   /** Compare-and-set on the current delivery; false when superseded or already finished. */
   async function record(
@@ -352,7 +364,10 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
           )
           .catch(() => {});
       });
-      worker.on('error', (err) => log.error({ err }, 'webhook worker error'));
+      worker.on('error', (err) => {
+        if (!room.refused(err)) return log.error({ err }, 'webhook worker error');
+        if (!worker?.isPaused()) void worker?.pause(true);
+      });
       await worker.waitUntilReady();
     },
 
@@ -367,6 +382,7 @@ export function createWebhookService(opts: WebhookServiceOptions): WebhookServic
         if (!finished) await worker.close(true).catch(() => {});
         worker = undefined;
       }
+      room.close();
       await queue.close();
       redis.disconnect();
     },

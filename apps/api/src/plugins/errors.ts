@@ -1,4 +1,11 @@
-import { API_ERRORS, ApiError, type ApiErrorCode, type ErrorBody } from '@sbx/shared';
+import {
+  API_ERRORS,
+  ApiError,
+  type ApiErrorCode,
+  type ErrorBody,
+  isRedisOomError,
+  storageFullError,
+} from '@sbx/shared';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { drainBody, drainLimitFor } from '../http/drain.js';
@@ -47,6 +54,7 @@ export function describeValidation(issues: ValidationIssue[], context = 'body'):
 
 /** Maps any error to a stable `{ statusCode, code, message }`. A client error is never a 500; a 500 never leaks internals. */
 export function toErrorBody(err: FastifyError | ApiError | Error): ErrorBody {
+  if (isRedisOomError(err)) return toErrorBody(storageFullError());
   if (err instanceof ApiError)
     return {
       statusCode: err.statusCode,
@@ -102,9 +110,13 @@ export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: F
 export default fp(
   async (app: FastifyInstance) => {
     const drainLimit = drainLimitFor(app.initialConfig.bodyLimit ?? 1024 * 1024);
-    app.setErrorHandler(async (err: FastifyError, req, reply) => {
+    app.setErrorHandler(async (thrown: FastifyError, req, reply) => {
+      // Any write Redis refused for memory, on whichever route, is the one documented refusal.
+      const err = isRedisOomError(thrown) ? storageFullError() : thrown;
       const payload = toErrorBody(err);
-      if (payload.statusCode >= 500) req.log.error({ err }, 'request failed');
+      // A full Redis refuses every request that writes: sbx_api_errors_total and the memory alerts say
+      // so once, where a log line per refusal would only flood the log.
+      if (payload.statusCode >= 500 && payload.code !== 'storage_full') req.log.error({ err }, 'request failed');
       if (payload.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
       if (err instanceof ApiError && err.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(err.retryAfterSeconds));

@@ -1,4 +1,4 @@
-import { API_ERRORS, LANES, type Lane } from '@sbx/shared';
+import { API_ERRORS, LANES, type Lane, type RedisMemory } from '@sbx/shared';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { WORKER_STATES, type WorkerState } from '../services/workers.js';
@@ -7,26 +7,39 @@ import { WORKER_STATES, type WorkerState } from '../services/workers.js';
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60];
 /** Requests no route matched share one label value: raw URLs would grow the series without bound. */
 export const UNMATCHED_ROUTE = 'unmatched';
-/** A scrape must answer even when Redis hangs: a PING slower than this counts as Redis down. */
+/** A scrape must answer even when Redis hangs: a read slower than this counts as none (a PING: Redis down). */
 const REDIS_PING_TIMEOUT_MS = 1000;
 
-/** True when `ping` answers within the bound. */
-async function answers(ping: () => Promise<unknown>): Promise<boolean> {
+/** The result of `work`, or null when it fails or takes longer than a scrape may wait. */
+async function withinScrape<T>(work: () => Promise<T>): Promise<T | null> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((r) => {
-    timer = setTimeout(() => r(false), REDIS_PING_TIMEOUT_MS);
+  const late = new Promise<null>((r) => {
+    timer = setTimeout(() => r(null), REDIS_PING_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([
-      ping().then(
-        () => true,
-        () => false,
-      ),
-      late,
-    ]);
+    return await Promise.race([work().catch(() => null), late]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** True when `ping` answers within the bound. */
+async function answers(ping: () => Promise<unknown>): Promise<boolean> {
+  const answered = await withinScrape(async () => {
+    await ping();
+    return true;
+  });
+  return answered ?? false;
+}
+
+/** One INFO per scrape for both memory gauges: the second reuses the first's answer. */
+function sharedRead<T>(read: () => Promise<T | null>, reuseMs = 1000): () => Promise<T | null> {
+  let last: { at: number; value: Promise<T | null> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > reuseMs) last = { at: now, value: read() };
+    return last.value;
+  };
 }
 
 export function createApiMetrics() {
@@ -43,6 +56,8 @@ export function createApiMetrics() {
   let depth: (() => Promise<Record<Lane, number>>) | null = null;
   let workers: (() => Promise<Record<WorkerState, number>>) | null = null;
   let ping: (() => Promise<unknown>) | null = null;
+  let memory: (() => Promise<RedisMemory>) | null = null;
+  const memoryNow = sharedRead(async () => (memory ? withinScrape(memory) : null));
   return {
     registry,
     /** Where sbx_queue_depth reads from: set once the job service exists. */
@@ -57,6 +72,29 @@ export function createApiMetrics() {
     pingRedisWith(send: () => Promise<unknown>) {
       ping = send;
     },
+    /** Where the Redis memory gauges read from (INFO memory): set once Redis is connected. */
+    readRedisMemoryFrom(read: () => Promise<RedisMemory>) {
+      memory = read;
+    },
+    redisMemoryUsed: new Gauge({
+      name: 'sbx_redis_memory_used_bytes',
+      help: "Redis's used_memory, read with INFO memory at scrape time (every API replica reports the same). At sbx_redis_memory_max_bytes Redis refuses writes: new jobs get 503 storage_full.",
+      registers: [registry],
+      async collect() {
+        // Redis away: the last value stands; sbx_api_redis_up tells.
+        const now = await memoryNow();
+        if (now) this.set(now.usedBytes);
+      },
+    }),
+    redisMemoryMax: new Gauge({
+      name: 'sbx_redis_memory_max_bytes',
+      help: "Redis's maxmemory, read with INFO memory at scrape time (0: no limit).",
+      registers: [registry],
+      async collect() {
+        const now = await memoryNow();
+        if (now) this.set(now.maxBytes);
+      },
+    }),
     workers: new Gauge({
       name: 'sbx_workers',
       help: 'Workers with a fresh heartbeat by state: ready (takes jobs), starting (self-check running), self_check_failed, docker_unreachable (read from Redis at scrape time; every API replica reports the same).',

@@ -19,7 +19,8 @@ export interface QueuePluginOptions {
 /**
  * BullMQ defaults for every job: retries only for infrastructure failures
  * (3 attempts, exponential from 1 s), bounded retention (results live in their
- * own keys with a TTL, so BullMQ's copies can go early).
+ * own keys with a TTL, so BullMQ's copies can go early). A finished job's copy
+ * holds only its receipt (jobReceipt: ResultStore cuts it when the result is stored).
  */
 export const DEFAULT_JOB_OPTIONS = {
   attempts: 3,

@@ -10,6 +10,7 @@ import {
   FairQueue,
   internalErrorResult,
   isJobId,
+  isRedisOomError,
   type JobData,
   type JobRequest,
   type JobView,
@@ -27,7 +28,10 @@ import {
   resolveLimits,
   retryAfterSeconds,
   type ServiceInfo,
+  StorageLedger,
+  storageFullError,
   type Tenant,
+  writePastLimit,
 } from '@sbx/shared';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -55,10 +59,13 @@ type JobsConfig = Pick<
   | 'interactiveStreak'
 >;
 
+/** Redis refusing for memory is storage_full (it answers, and says why); any other trouble is queue_unavailable. */
 const unavailable = (err: unknown) =>
-  new ApiError('queue_unavailable', 'the job queue is unavailable; nothing was queued, try again', {
-    cause: (err as Error).message,
-  });
+  isRedisOomError(err)
+    ? storageFullError('nothing was queued')
+    : new ApiError('queue_unavailable', 'the job queue is unavailable; nothing was queued, try again', {
+        cause: (err as Error).message,
+      });
 
 /** Redis trouble as the 503 that says nothing was queued; anything else as it was. */
 async function orUnavailable<T>(work: Promise<T>): Promise<T> {
@@ -94,6 +101,7 @@ const JOB_APPEAR_MS = 2000;
 export class JobService {
   private readonly keys;
   private readonly fair: FairQueue;
+  private readonly ledger: StorageLedger;
   private built: { at: number; names: Set<Environment> | null } | null = null;
   private rateCache: { at: number; value: number | null } | null = null;
 
@@ -107,6 +115,7 @@ export class JobService {
   ) {
     this.keys = redisKeys(config.prefix);
     this.fair = new FairQueue(redis, config.prefix, queue.name, config.interactiveStreak);
+    this.ledger = new StorageLedger(redis, config.prefix, config.resultTtlSeconds);
   }
 
   /** Waiting jobs per lane, for the metrics. */
@@ -157,6 +166,8 @@ export class JobService {
         arg_chars: MAX_ARG_CHARS,
         queued: tenant.maxQueued,
         queued_total: this.config.maxQueued,
+        running: tenant.maxRunning,
+        stored_bytes: tenant.maxStoredBytes,
       },
       lanes: [...tenant.lanes],
       weight: tenant.weight,
@@ -260,6 +271,7 @@ export class JobService {
       ...(request.callback_url ? { callback_url: request.callback_url } : {}),
       tenant_id: tenant.id,
       lane,
+      ...(tenant.maxRunning > 0 ? { max_running: tenant.maxRunning } : {}),
       submitted_at: new Date().toISOString(),
       request_id: requestId,
     };
@@ -352,6 +364,7 @@ export class JobService {
    */
   private async enqueue(tenant: Tenant, prepared: { id: string; data: JobData }[]): Promise<Job<JobData>[]> {
     await this.refuseUnbuilt(prepared.map((p) => p.data.environment ?? 'python'));
+    await this.refuseOverQuota(tenant);
     const ids = prepared.map((p) => p.id);
     const priority = new Map<string, number>();
     try {
@@ -387,12 +400,30 @@ export class JobService {
         prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id, priority: priority.get(id) } })),
       );
     } catch (err) {
+      // A batch goes in as a pipeline of scripts that Redis refuses one by one: reaching its memory limit
+      // midway, the first are queued and the rest refused. Those come out, so "nothing was queued" holds.
+      if (isRedisOomError(err)) await Promise.all(ids.map((id) => this.queue.remove(id).catch(() => 0)));
       await this.fair.release(tenant.id, ids).catch(() => {});
       throw unavailable(err);
     }
     // Outside the catch above: the jobs are queued now, and nothing of them may be released.
+    const bodyBytes = prepared.reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p.data)), 0);
+    // An uncounted body only lets the tenant store a little more: never worth failing a queued job.
+    await this.ledger.add(tenant.id, bodyBytes).catch(() => {});
     await this.confirmReplicated();
     return jobs;
+  }
+
+  /** Past its stored-bytes quota a tenant queues nothing until enough of what it stored expires. */
+  private async refuseOverQuota(tenant: Tenant): Promise<void> {
+    const quota = await orUnavailable(this.ledger.check(tenant.id, tenant.maxStoredBytes));
+    if (quota.ok) return;
+    throw new ApiError(
+      'storage_quota',
+      `tenant ${tenant.id} has ${quota.used} bytes stored (job bodies, results and artifacts of the last ${this.config.resultTtlSeconds} s; its quota is ${tenant.maxStoredBytes}); retry in ${quota.retryAfterSeconds} s`,
+      { maximum: tenant.maxStoredBytes, stored: quota.used },
+      quota.retryAfterSeconds,
+    );
   }
 
   /**
@@ -517,9 +548,16 @@ export class JobService {
       if (removed) {
         if (job.data.tenant_id) await this.fair.release(job.data.tenant_id, [id]);
         const cancelled = cancelledResult(id, job.data);
+        // First, and even at Redis's memory limit: out of the queue, the job now exists only as this
+        // result (a few hundred bytes), and without it would be lost.
+        await writePastLimit(this.redis, 'SET', this.keys.result(id), [
+          JSON.stringify(cancelled),
+          'EX',
+          this.config.resultTtlSeconds,
+          'NX',
+        ]);
         if (job.data.callback_url)
           await this.webhooks?.enqueue(id, job.data.callback_url, cancelled, job.data.tenant_id);
-        await this.redis.set(this.keys.result(id), JSON.stringify(cancelled), 'EX', this.config.resultTtlSeconds, 'NX');
         return 'cancelled';
       }
     }
