@@ -3,6 +3,11 @@
 # Debian packages, gVisor's runsc from bookworm-backports registered with Docker, dockerd and Redis.
 # Fast when everything is already in place (no apt calls, no restarts).
 #
+#   ensure-host.sh [all|redis]
+# all (the default): everything above. redis: Redis alone (redis-server installed, running, with its
+# memory limit), for what needs no Docker (npm run test:redis); root only when something must be
+# installed or started.
+#
 # SBX_RUNSC_PATH: an operator who must stay on another runsc points this at its binary; nothing is
 # installed for runsc then, and it is registered as it is. The worker's self-check still refuses a
 # release older than SBX_RUNSC_MIN_RELEASE unless that is lowered too.
@@ -10,7 +15,13 @@ set -euo pipefail
 
 log() { printf '[ensure-host] %s\n' "$*" >&2; }
 
-[ "$(id -u)" = 0 ] || { log "must run as root (it installs packages and starts dockerd)"; exit 1; }
+part="${1:-all}"
+case "$part" in
+  all | redis) ;;
+  *) log "unknown part '$part' (all or redis)"; exit 2 ;;
+esac
+need_root() { [ "$(id -u)" = 0 ] || { log "must run as root ($1)"; exit 1; }; }
+[ "$part" = redis ] || need_root "it installs packages and starts dockerd"
 
 here=$(cd "$(dirname "$0")" && pwd)
 REDIS_PORT="${SBX_REDIS_PORT:-6379}"
@@ -29,11 +40,12 @@ installed_version() { { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null
 
 # python3-seccomp: the harness's seccomp floor, tested on the host (test/harness/test_syscall_floor.py).
 packages=(docker.io redis-server debootstrap redis-sentinel prometheus prometheus-alertmanager iproute2 docker-compose python3-seccomp)
+[ "$part" = all ] || packages=(redis-server)
 missing=()
 for p in "${packages[@]}"; do [ -n "$(installed_version "$p")" ] || missing+=("$p"); done
 
 runsc_upgrade=no
-if [ -z "${SBX_RUNSC_PATH:-}" ]; then
+if [ "$part" = all ] && [ -z "${SBX_RUNSC_PATH:-}" ]; then
   have=$(installed_version runsc)
   if [ -z "$have" ] || ! dpkg --compare-versions "$have" ge "$RUNSC_MIN_VERSION"; then
     runsc_upgrade=yes
@@ -59,43 +71,47 @@ Pin-Priority: 990
 EOF
     missing+=(runsc)
   fi
+  need_root "to install ${missing[*]}"
   log "installing ${missing[*]}"
   apt-get update -qq
   # debconf's "delaying package configuration" note (no apt-utils) is noise, not a problem.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     2> >(grep -v '^debconf: ' >&2) >/dev/null
 fi
-[ -x "$RUNSC_PATH" ] || { log "no runsc binary at $RUNSC_PATH"; exit 1; }
+if [ "$part" = all ]; then
+  [ -x "$RUNSC_PATH" ] || { log "no runsc binary at $RUNSC_PATH"; exit 1; }
 
-# Register gVisor with every flag the sandbox relies on (packages/shared/src/gvisor.json says why each).
-mkdir -p /etc/docker
-daemon_json_changed=$(node "$here/register-runsc.mjs" /etc/docker/daemon.json "$RUNSC_PATH")
+  # Register gVisor with every flag the sandbox relies on (packages/shared/src/gvisor.json says why each).
+  mkdir -p /etc/docker
+  daemon_json_changed=$(node "$here/register-runsc.mjs" /etc/docker/daemon.json "$RUNSC_PATH")
 
-docker_up() { timeout 5 /usr/bin/docker info >/dev/null 2>&1; }
-if ! docker_up; then
-  if pgrep -x dockerd >/dev/null; then
-    log "dockerd is running but not answering; waiting"
-  else
-    log "starting dockerd"
-    # containerd is started by dockerd itself when no system containerd runs.
-    setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+  docker_up() { timeout 5 /usr/bin/docker info >/dev/null 2>&1; }
+  if ! docker_up; then
+    if pgrep -x dockerd >/dev/null; then
+      log "dockerd is running but not answering; waiting"
+    else
+      log "starting dockerd"
+      # containerd is started by dockerd itself when no system containerd runs.
+      setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+    fi
+    for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
+    docker_up || { log "dockerd did not come up; see /var/log/dockerd.log"; tail -20 /var/log/dockerd.log >&2; exit 1; }
+  elif [ "$daemon_json_changed" = yes ]; then
+    # SIGHUP reloads runtimes without stopping running containers.
+    log "runtime config changed; reloading dockerd"
+    pkill -HUP -x dockerd
+    for _ in $(seq 1 20); do
+      /usr/bin/docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -qF "\"path\":\"$RUNSC_PATH\"" && break
+      sleep 0.25
+    done
   fi
-  for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
-  docker_up || { log "dockerd did not come up; see /var/log/dockerd.log"; tail -20 /var/log/dockerd.log >&2; exit 1; }
-elif [ "$daemon_json_changed" = yes ]; then
-  # SIGHUP reloads runtimes without stopping running containers.
-  log "runtime config changed; reloading dockerd"
-  pkill -HUP -x dockerd
-  for _ in $(seq 1 20); do
-    /usr/bin/docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -qF "\"path\":\"$RUNSC_PATH\"" && break
-    sleep 0.25
-  done
+  /usr/bin/docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || {
+    log "runsc is not registered with dockerd"; exit 1; }
 fi
-/usr/bin/docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || {
-  log "runsc is not registered with dockerd"; exit 1; }
 
 redis_up() { timeout 2 redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 if ! redis_up; then
+  need_root "to start redis-server on port $REDIS_PORT"
   log "starting redis-server on port $REDIS_PORT"
   mkdir -p /var/lib/sbx-redis
   # BullMQ needs noeviction; AOF with fsync every second so a restart loses at most ~1 s of queue writes.
@@ -127,4 +143,8 @@ fi
 used=$(redis_cli info memory | sed -n 's/^used_memory:\([0-9]*\)\r$/\1/p')
 [ "${used:-0}" -le "$now" ] ||
   log "WARNING: redis already holds $used bytes, over its limit of $now: it refuses new jobs until it has room"
-log "host ready: dockerd with $("$RUNSC_PATH" --version | head -1), redis on 127.0.0.1:$REDIS_PORT (maxmemory $now bytes)"
+if [ "$part" = all ]; then
+  log "host ready: dockerd with $("$RUNSC_PATH" --version | head -1), redis on 127.0.0.1:$REDIS_PORT (maxmemory $now bytes)"
+else
+  log "redis ready on 127.0.0.1:$REDIS_PORT (maxmemory $now bytes)"
+fi

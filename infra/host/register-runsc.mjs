@@ -63,10 +63,11 @@ for (const { name, value } of flags) {
 // sandbox's chroot under TMPDIR, which dockerd sets to /var/lib/docker/tmp for its runtimes; the
 // sandbox process, already nobody by then, cannot traverse a 0710 /var/lib/docker (dockerd 20.10
 // leaves it so), and no container starts. Such a runsc is registered through a wrapper that gives
-// it TMPDIR=/tmp, a private tmpfs in the sandbox's own mount namespace.
+// it TMPDIR=/tmp, a private tmpfs in the sandbox's own mount namespace. The wrapper goes to
+// /usr/local/libexec/sbx, or SBX_RUNSC_WRAPPER_DIR (a test's own folder: the unit tests run without root).
 let path = runscPath;
 if (!/^\s+-directfs\b/m.test(known)) {
-  const dir = '/usr/local/libexec/sbx';
+  const dir = process.env.SBX_RUNSC_WRAPPER_DIR || '/usr/local/libexec/sbx';
   path = `${dir}/${name}`;
   mkdirSync(dir, { recursive: true });
   writeFileSync(

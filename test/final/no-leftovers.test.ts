@@ -31,7 +31,7 @@ test('no test network namespace, bridge, link or firewall rule is left after the
   assert.deepEqual(await netLeftovers(), [], 'test network left behind (test/support/netns.ts)');
 });
 
-/** test/integration/compose-stack.test.ts brings compose projects named sbxcompose…: each must be down. */
+/** test/faults/compose-stack.test.ts brings compose projects named sbxcompose…: each must be down. */
 test('no compose project of the suite is left up', async () => {
   const docker = new Docker();
   const ours = (labels: Record<string, string> | undefined) =>

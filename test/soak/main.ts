@@ -34,7 +34,7 @@ function render(report: SoakReport, machine: string): string {
     `\`npm run soak\` pushed ${report.jobs.toLocaleString('en')} mixed jobs through the real stack (an API and a worker, each its`,
     "own process, on the machine's Redis, Docker engine and runsc) and checked every verdict against what its",
     'program must get. Source: `test/soak/`. The test suite runs the same soak with 500 jobs',
-    '(`test/integration/soak.test.ts`).',
+    '(`test/sandbox/soak.test.ts`).',
     '',
     `Machine: ${machine}. Worker: ${Object.entries(report.config)
       .map(([k, v]) => `${k}=${v}`)

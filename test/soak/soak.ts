@@ -3,7 +3,7 @@
  * the machine's Redis, Docker and runsc), with the verdict every program must get known in
  * advance. Measures throughput, the processes' memory along the way, what Redis holds, and what is
  * left behind. `npm run soak` runs 10,000 and writes docs/reliability.md; the suite runs 500
- * (test/integration/soak.test.ts).
+ * (test/sandbox/soak.test.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

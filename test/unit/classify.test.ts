@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { classify, lostBecause } from '@sbx/worker';
 
 /**
- * One test per row of the README's verdicts table (README.md, Verdicts), named by its row number; the
+ * One test per row of the verdicts table (docs/verdicts.md), named by its row number; the
  * last test holds the table and this file to each other.
  */
 const covered = new Set<number>();
@@ -13,7 +13,7 @@ const row = (n: number, name: string, fn: () => void) => {
   test(`row ${n}: ${name}`, fn);
 };
 /** Rows whose rule lives outside classify.ts, and the test that covers each. */
-const TESTED_ELSEWHERE: Record<number, string> = { 19: 'test/integration/python-data.test.ts' };
+const TESTED_ELSEWHERE: Record<number, string> = { 19: 'test/sandbox/python-data.test.ts' };
 
 const limits = { time_ms: 2000, memory_mb: 128 };
 const report = {
@@ -231,9 +231,9 @@ row(18, 'exit 0 is ok, os._exit(0) after a peak over the limit included', () => 
   assert.deepEqual(judge({ report: null }), { status: 'ok', signal: null });
 });
 
-test("the README's verdicts table and these tests cover the same rows", async () => {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = /\n## Verdicts\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+test("docs/verdicts.md's table and these tests cover the same rows", async () => {
+  const doc = await readFile(new URL('../../docs/verdicts.md', import.meta.url), 'utf8');
+  const section = /^# Verdicts\n([\s\S]*?)\n## /.exec(doc)?.[1] ?? '';
   const rows = [...section.matchAll(/^\| (\d+) +\|/gm)].map((m) => Number(m[1]));
   assert.ok(rows.length > 0, 'the table was found');
   assert.deepEqual(

@@ -1,7 +1,7 @@
 /**
  * Redis at its memory limit, in the parts that need no Redis: telling its refusal from other errors,
  * reading INFO memory, the room a process waits for, the API's answer and gauges, and the lock keeper's
- * bookkeeping. test/integration/redis-memory.test.ts runs them against a real full Redis.
+ * bookkeeping. test/sandbox/redis-memory.test.ts runs them against a real full Redis.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { toErrorBody } from '@sbx/api/errors';
 import { createApiMetrics } from '@sbx/api/metrics';
 import {
   API_ERRORS,
+  bullKeys,
   hasRoom,
   isRedisOomError,
   parseRedisMemory,
@@ -180,8 +181,7 @@ function recordingRedis() {
 }
 
 const keeperOptions = {
-  lockKey: (id: string) => `p:q:${id}:lock`,
-  stalledKey: 'p:q:stalled',
+  bull: bullKeys('p', 'q'),
   lockMs: 4000,
   everyMs: 20,
 };
@@ -201,9 +201,10 @@ test('the lock keeper renews only the jobs whose processor still runs, each with
   await b;
   const [, numKeys, ...rest] = redis.calls[0] as [string, number, ...string[]];
   assert.equal(numKeys, 3);
-  assert.deepEqual(rest, ['p:q:stalled', 'p:q:a:lock', 'p:q:b:lock', '4000', 'tok-a', 'a', 'tok-b', 'b']);
+  const { bull } = keeperOptions;
+  assert.deepEqual(rest, [bull.stalled, bull.lock('a'), bull.lock('b'), '4000', 'tok-a', 'a', 'tok-b', 'b']);
   assert.equal(await keeper.renew(), 1, 'b ended: only a is kept');
-  assert.deepEqual((redis.calls[1] as string[]).slice(2), ['p:q:stalled', 'p:q:a:lock', '4000', 'tok-a', 'a']);
+  assert.deepEqual((redis.calls[1] as string[]).slice(2), [bull.stalled, bull.lock('a'), '4000', 'tok-a', 'a']);
   finishA();
   await a;
   assert.equal(await keeper.renew(), 0);

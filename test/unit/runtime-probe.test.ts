@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GVISOR, parseRunscRelease } from '@sbx/shared';
@@ -120,8 +120,10 @@ async function register(release: '20221219' | '20240729', daemonJson: string | n
     const file = join(dir, 'daemon.json');
     if (daemonJson !== null) await writeFile(file, daemonJson);
     const script = fileURLToPath(new URL('../../infra/host/register-runsc.mjs', import.meta.url));
-    const first = spawnSync('node', [script, file, bin], { encoding: 'utf8' });
-    const second = spawnSync('node', [script, file, bin], { encoding: 'utf8' });
+    // An older runsc is registered through a wrapper: written here, never to the host's /usr/local/libexec.
+    const env = { ...process.env, SBX_RUNSC_WRAPPER_DIR: join(dir, 'wrappers') };
+    const first = spawnSync('node', [script, file, bin], { encoding: 'utf8', env });
+    const second = spawnSync('node', [script, file, bin], { encoding: 'utf8', env });
     const written = JSON.parse(await readFile(file, 'utf8'));
     return { first, second, written, bin };
   } finally {
@@ -165,8 +167,9 @@ test('register-runsc.mjs registers a variant under its own name with one flag ch
 });
 
 test('register-runsc.mjs leaves out, and names, what an older runsc does not support', async () => {
-  const { first, written } = await register('20221219', null);
+  const { first, written, bin } = await register('20221219', null);
   assert.equal(first.status, 0, first.stderr);
+  assert.equal(written.runtimes.runsc.path, join(dirname(bin), 'wrappers', 'runsc'), 'through its TMPDIR wrapper');
   assert.deepEqual(written.runtimes.runsc.runtimeArgs, [
     '--network=none',
     '--host-uds=none',

@@ -1,6 +1,7 @@
 import {
   type Artifact,
   artifactUrl,
+  type Environment,
   type JobData,
   type OutputEncoding,
   type RunResult,
@@ -10,7 +11,7 @@ import { classify, lostBecause } from './classify.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
 import { MAX_ARTIFACT_NAME } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/harness-stream.js';
-import type { RawRun, SandboxRunner } from './sandbox/types.js';
+import type { RawRun, RunInput, SandboxRunner } from './sandbox/types.js';
 import { finishedTestPassed, judgeTests } from './test-cases.js';
 
 export interface ExecuteOptions {
@@ -53,118 +54,142 @@ export async function executeJob(jobId: string, data: JobData, opts: ExecuteOpti
     judge: round((performance.now() - ran) / 1000),
   });
   try {
-    const policy = opts.policyLayer === 'off' ? 'off' : data.policy;
-    const tests = data.tests;
-    const raw = await sandbox.run(
-      {
-        code: data.code,
-        stdin: data.stdin,
-        ...(data.args ? { args: data.args } : {}),
-        // A pooled sandbox carries the pool's limits: the clock must be this job's.
-        timeMs: data.limits.time_ms,
-        policy,
-        // Test-case jobs collect none: their tests are judged on stdout (README, Artifacts).
-        ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0
-          ? { artifacts: { format: data.figure_format ?? 'png', ...opts.artifacts } }
-          : {}),
-        ...(tests
-          ? {
-              tests: tests.map((t) => ({ stdin: t.stdin, ...(t.args ? { args: t.args } : {}), ...t.limits })),
-              ...(data.stop_on_first_failure
-                ? {
-                    continueAfter: (index: number, slice: TestSlice) =>
-                      finishedTestPassed({ ...data, tests }, index, slice, opts.outputCap),
-                  }
-                : {}),
-            }
-          : {}),
-      },
-      opts.signal,
-    );
+    const raw = await sandbox.run(runInput(data, opts), opts.signal);
     ran = performance.now();
     const lost = lostBecause(raw);
     if (lost) throw new SandboxLostError(lost);
-    if (tests) {
-      const judged = judgeTests({ ...data, tests }, raw, opts.outputCap);
-      return {
-        id: jobId,
-        status: judged.status,
-        stdout: '',
-        stderr: '',
-        exit_code: null,
-        signal: null,
-        time: round(judged.tests.reduce((sum, t) => sum + t.time, 0)),
-        cpu_time: null,
-        memory_kb: judged.tests.reduce<number | null>((m, t) => Math.max(m ?? 0, t.memory_kb ?? 0), null),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        ...(judged.status !== 'ok' ? { message: 'see tests for what failed' } : {}),
-        limits: data.limits,
-        policy: data.policy,
-        environment,
-        ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
-        tests: judged.tests,
-        summary: { passed: judged.passed, total: tests.length },
-        wall_time: round(raw.wallTime),
-        stages: stages(),
-        submitted_at: data.submitted_at,
-        finished_at: new Date().toISOString(),
-      };
-    }
-    const { stderr: userStderr, report } = raw;
-    const outputBytes = raw.stdout.length + userStderr.length;
-    const verdict = classify({
-      run: raw,
-      report,
-      outputBytes: raw.outputOverflow ? Number.POSITIVE_INFINITY : outputBytes,
-      outputCap: opts.outputCap,
-      limits: data.limits,
-    });
-    const { stdout, stderr, stdoutTruncated, stderrTruncated } = fitOutput(
-      raw.stdout,
-      userStderr,
-      opts.outputCap,
-      data.output_encoding,
-    );
-    const time = report ? Math.min(report.time, raw.wallTime) : raw.wallTime;
-    const artifacts = artifactsOf(jobId, raw);
-    // Past a cap, what fit is kept; a run that was otherwise fine says its output was cut.
-    const dropped = raw.artifactsDropped;
-    if (dropped.count > 0 && verdict.status === 'ok') {
-      verdict.status = 'output_limit';
-      verdict.message = `${dropped.count} ${dropped.count === 1 ? 'artifact' : 'artifacts'} dropped past the limits (at most ${opts.artifacts?.maxCount} artifacts, ${opts.artifacts?.maxBytes} bytes together): ${dropped.names.join(', ')}`;
-    }
-    // Left out for its name alone: the run stays as it was judged, and says so.
-    const skipped = raw.artifactsSkipped;
-    if (skipped.count > 0 && verdict.status === 'ok')
-      verdict.message = `${skipped.count} output ${skipped.count === 1 ? 'file' : 'files'} left out: a name must be a relative path of printable characters, at most ${MAX_ARTIFACT_NAME} long: ${skipped.names.join(', ')}`;
-    return {
-      id: jobId,
-      status: verdict.status,
-      stdout,
-      stderr,
-      exit_code: report?.exit_code ?? raw.exitCode,
-      signal: verdict.signal,
-      time: round(time),
-      cpu_time: report ? round(report.cpu_time) : null,
-      memory_kb: report ? report.max_rss_kb : null,
-      stdout_truncated: stdoutTruncated,
-      stderr_truncated: stderrTruncated,
-      ...(verdict.message ? { message: verdict.message } : {}),
-      limits: data.limits,
-      policy: data.policy,
-      environment,
-      ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
-      ...(artifacts.length ? { artifacts } : {}),
-      wall_time: round(raw.wallTime),
-      stages: stages(),
-      submitted_at: data.submitted_at,
-      finished_at: new Date().toISOString(),
-    };
+    const judging: Judging = { jobId, data, environment, raw, opts, stages };
+    return data.tests ? testsResult(judging, data.tests) : singleRunResult(judging);
   } finally {
     if (opts.onDisposal) opts.onDisposal(() => sandbox.dispose());
     else await sandbox.dispose();
   }
+}
+
+/** What the sandbox is asked to run for the job. */
+function runInput(data: JobData, opts: ExecuteOptions): RunInput {
+  const policy = opts.policyLayer === 'off' ? 'off' : data.policy;
+  const tests = data.tests;
+  return {
+    code: data.code,
+    stdin: data.stdin,
+    ...(data.args ? { args: data.args } : {}),
+    // A pooled sandbox carries the pool's limits: the clock must be this job's.
+    timeMs: data.limits.time_ms,
+    policy,
+    // Test-case jobs collect none: their tests are judged on stdout (README, Artifacts).
+    ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0
+      ? { artifacts: { format: data.figure_format ?? 'png', ...opts.artifacts } }
+      : {}),
+    ...(tests
+      ? {
+          tests: tests.map((t) => ({ stdin: t.stdin, ...(t.args ? { args: t.args } : {}), ...t.limits })),
+          ...(data.stop_on_first_failure
+            ? {
+                continueAfter: (index: number, slice: TestSlice) =>
+                  finishedTestPassed({ ...data, tests }, index, slice, opts.outputCap),
+              }
+            : {}),
+        }
+      : {}),
+  };
+}
+
+/** A finished run, and what judging it needs. */
+interface Judging {
+  jobId: string;
+  data: JobData;
+  environment: Environment;
+  raw: RawRun;
+  opts: ExecuteOptions;
+  /** The job's stages so far: called last, so the judge stage counts the judging. */
+  stages: () => Stages;
+}
+
+/** The result of a test-case job: each test judged on its own slice of the run. */
+function testsResult(
+  { jobId, data, environment, raw, opts, stages }: Judging,
+  tests: NonNullable<JobData['tests']>,
+): RunResult {
+  const judged = judgeTests({ ...data, tests }, raw, opts.outputCap);
+  return {
+    id: jobId,
+    status: judged.status,
+    stdout: '',
+    stderr: '',
+    exit_code: null,
+    signal: null,
+    time: round(judged.tests.reduce((sum, t) => sum + t.time, 0)),
+    cpu_time: null,
+    memory_kb: judged.tests.reduce<number | null>((m, t) => Math.max(m ?? 0, t.memory_kb ?? 0), null),
+    stdout_truncated: false,
+    stderr_truncated: false,
+    ...(judged.status !== 'ok' ? { message: 'see tests for what failed' } : {}),
+    limits: data.limits,
+    policy: data.policy,
+    environment,
+    ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
+    tests: judged.tests,
+    summary: { passed: judged.passed, total: tests.length },
+    wall_time: round(raw.wallTime),
+    stages: stages(),
+    submitted_at: data.submitted_at,
+    finished_at: new Date().toISOString(),
+  };
+}
+
+/** The result of a single run: its verdict, its output within the cap, its artifacts. */
+function singleRunResult({ jobId, data, environment, raw, opts, stages }: Judging): RunResult {
+  const { stderr: userStderr, report } = raw;
+  const outputBytes = raw.stdout.length + userStderr.length;
+  const verdict = classify({
+    run: raw,
+    report,
+    outputBytes: raw.outputOverflow ? Number.POSITIVE_INFINITY : outputBytes,
+    outputCap: opts.outputCap,
+    limits: data.limits,
+  });
+  const { stdout, stderr, stdoutTruncated, stderrTruncated } = fitOutput(
+    raw.stdout,
+    userStderr,
+    opts.outputCap,
+    data.output_encoding,
+  );
+  const time = report ? Math.min(report.time, raw.wallTime) : raw.wallTime;
+  const artifacts = artifactsOf(jobId, raw);
+  // Past a cap, what fit is kept; a run that was otherwise fine says its output was cut.
+  const dropped = raw.artifactsDropped;
+  if (dropped.count > 0 && verdict.status === 'ok') {
+    verdict.status = 'output_limit';
+    verdict.message = `${dropped.count} ${dropped.count === 1 ? 'artifact' : 'artifacts'} dropped past the limits (at most ${opts.artifacts?.maxCount} artifacts, ${opts.artifacts?.maxBytes} bytes together): ${dropped.names.join(', ')}`;
+  }
+  // Left out for its name alone: the run stays as it was judged, and says so.
+  const skipped = raw.artifactsSkipped;
+  if (skipped.count > 0 && verdict.status === 'ok')
+    verdict.message = `${skipped.count} output ${skipped.count === 1 ? 'file' : 'files'} left out: a name must be a relative path of printable characters, at most ${MAX_ARTIFACT_NAME} long: ${skipped.names.join(', ')}`;
+  return {
+    id: jobId,
+    status: verdict.status,
+    stdout,
+    stderr,
+    exit_code: report?.exit_code ?? raw.exitCode,
+    signal: verdict.signal,
+    time: round(time),
+    cpu_time: report ? round(report.cpu_time) : null,
+    memory_kb: report ? report.max_rss_kb : null,
+    stdout_truncated: stdoutTruncated,
+    stderr_truncated: stderrTruncated,
+    ...(verdict.message ? { message: verdict.message } : {}),
+    limits: data.limits,
+    policy: data.policy,
+    environment,
+    ...(data.output_encoding ? { output_encoding: data.output_encoding } : {}),
+    ...(artifacts.length ? { artifacts } : {}),
+    wall_time: round(raw.wallTime),
+    stages: stages(),
+    submitted_at: data.submitted_at,
+    finished_at: new Date().toISOString(),
+  };
 }
 
 /** The run's artifacts as a result carries them: content in base64, and where GET serves it raw. */

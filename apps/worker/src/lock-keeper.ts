@@ -1,3 +1,4 @@
+import type { BullKeys } from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /**
@@ -19,10 +20,8 @@ return kept
 `;
 
 export interface LockKeeperOptions {
-  /** BullMQ's lock key of a job: `{prefix}:{queue}:{id}:lock`. */
-  lockKey: (jobId: string) => string;
-  /** BullMQ's stalled set of the queue: `{prefix}:{queue}:stalled`. */
-  stalledKey: string;
+  /** BullMQ's keys of the queue: each job's lock, and the stalled set. */
+  bull: Pick<BullKeys, 'lock' | 'stalled'>;
   lockMs: number;
   /** How often locks are renewed while kept: BullMQ's own lock renewal period. */
   everyMs: number;
@@ -78,7 +77,7 @@ export class LockKeeper {
   async renew(): Promise<number> {
     const jobs = [...this.held.entries()];
     if (jobs.length === 0) return 0;
-    const keys = [this.opts.stalledKey, ...jobs.map(([id]) => this.opts.lockKey(id))];
+    const keys = [this.opts.bull.stalled, ...jobs.map(([id]) => this.opts.bull.lock(id))];
     const args = [String(this.opts.lockMs), ...jobs.flatMap(([id, { token }]) => [token, id])];
     return Number(await this.redis.eval(EXTEND, keys.length, ...keys, ...args));
   }

@@ -1,4 +1,12 @@
-import type { JobReceipt, RunEvidence, RunRecord, RunResult, StoreOutcome } from '@sbx/shared';
+import {
+  BULL_JOB_FIELDS,
+  type BullKeys,
+  type JobReceipt,
+  type RunEvidence,
+  type RunRecord,
+  type RunResult,
+  type StoreOutcome,
+} from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /** Lines kept in one job's run log: far more than its attempts and stalls can make. */
@@ -31,7 +39,7 @@ else
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 end
 if outcome ~= 'lock_lost' and ARGV[6] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
-  redis.call('HSET', KEYS[4], 'data', ARGV[6])
+  redis.call('HSET', KEYS[4], '${BULL_JOB_FIELDS.data}', ARGV[6])
 end
 if ARGV[4] ~= '' then
   local record = cjson.decode(ARGV[4])
@@ -47,8 +55,8 @@ export interface ResultStoreOptions {
   ttlSeconds: number;
   resultKey: (jobId: string) => string;
   runsKey: (jobId: string) => string;
-  /** BullMQ's hash of a job, `{prefix}:{queue}:{id}`; its lock is that key and `:lock`. */
-  jobKey: (jobId: string) => string;
+  /** BullMQ's keys of the queue's jobs: a job's hash, and its lock. */
+  bull: Pick<BullKeys, 'job' | 'lock'>;
 }
 
 /** What a run knows about itself before it has a result. */
@@ -92,8 +100,8 @@ export class ResultStore {
       4,
       this.opts.resultKey(result.id),
       this.opts.runsKey(result.id),
-      `${this.opts.jobKey(result.id)}:lock`,
-      this.opts.jobKey(result.id),
+      this.opts.bull.lock(result.id),
+      this.opts.bull.job(result.id),
       JSON.stringify(result),
       String(this.opts.ttlSeconds),
       token ?? '',

@@ -10,6 +10,9 @@ const WAKE_CANDIDATES = 10;
 const PARK_SLACK_MS = 250;
 const MIN_PARK_MS = 1000;
 
+/** What entering and leaving a slot needs of the job taken. */
+export type SlottedJob = Pick<Job<JobData>, 'id' | 'data' | 'priority' | 'timestamp' | 'moveToDelayed'>;
+
 /** What waking a parked job needs of it. */
 export interface Wakeable {
   getState(): Promise<string>;
@@ -33,7 +36,7 @@ export class TenantSlots {
   constructor(private readonly opts: TenantSlotsOptions) {}
 
   /** True: the job holds a slot and must `leave` when done. False: parked, and no attempt spent. */
-  async enter(job: Job<JobData>, token: string | undefined): Promise<boolean> {
+  async enter(job: SlottedJob, token: string | undefined): Promise<boolean> {
     const cap = job.data.max_running ?? 0;
     if (cap <= 0) return true;
     const now = Date.now();
@@ -52,7 +55,7 @@ export class TenantSlots {
   }
 
   /** Never throws: a slot not given back ends with its lease. */
-  async leave(job: Job<JobData>): Promise<void> {
+  async leave(job: SlottedJob): Promise<void> {
     if ((job.data.max_running ?? 0) <= 0) return;
     const tenantId = tenantOf(job.data);
     try {

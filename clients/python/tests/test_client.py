@@ -1,4 +1,4 @@
-"""Runs against a live sbx API: SBX_TEST_URL must point at it (test/integration/clients.test.ts sets it)."""
+"""Runs against a live sbx API: SBX_TEST_URL must point at it (test/sandbox/clients.test.ts sets it)."""
 
 import asyncio
 import contextlib

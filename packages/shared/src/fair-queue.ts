@@ -17,16 +17,17 @@
  *   that never once drains in a million rounds degrades to FIFO instead of failing.
  *
  * Everything is one Lua script per enqueue and one per start, so any number of API replicas and
- * workers share one order on one Redis. BullMQ's own key layout is used in two places only, both
- * in this file and checked against BullMQ by test/integration/fair-queue.test.ts: the prioritized
- * set, whose rank is a job's position and whose score is priority * 2^32 + a counter, and the four
- * lists and sets that say the queue is idle.
+ * workers share one order on one Redis. BullMQ's own layout is used in two places only, both in
+ * this file, with every name and score from bullmq-internals.ts (where test/redis/bullmq-internals.test.ts
+ * checks them against BullMQ): the prioritized set, whose rank is a job's position and whose score
+ * is priority * 2^32 + a counter, and the four lists and sets that say the queue is idle.
  */
 import type { Redis } from 'ioredis';
+import { BULL_MAX_PRIORITY, bullKeys, prioritizedScore } from './bullmq-internals.js';
 import type { Lane } from './lanes.js';
 
-/** Width of one lane's band of BullMQ priorities; BullMQ allows 0 .. 2^21 - 1. */
-export const BAND = 2 ** 20;
+/** Width of one lane's band of BullMQ priorities: two bands fill BullMQ's 0 .. BULL_MAX_PRIORITY. */
+export const BAND = (BULL_MAX_PRIORITY + 1) / 2;
 export const MAX_ROUND = BAND - 1;
 /** A clock past this starts over once the queue is idle. */
 export const REBASE_AT = 2 ** 19;
@@ -39,12 +40,6 @@ const STALE_RESERVATION_MS = 86_400_000;
 
 export const priorityOf = (lane: Lane, round: number): number =>
   (lane === 'interactive' ? 0 : BAND) + Math.min(Math.max(round, 1), MAX_ROUND);
-
-/** BullMQ's key names for a queue (QueueKeys: `${prefix}:${name}:${type}`). */
-export const bullKeys = (prefix: string, queueName: string) => {
-  const key = (type: string) => `${prefix}:${queueName}:${type}`;
-  return { active: key('active'), wait: key('wait'), prioritized: key('prioritized'), delayed: key('delayed') };
-};
 
 /** Our keys: the waiting ids per tenant and per lane (score: accepted at, ms), the clocks, the starts. */
 export const fairKeys = (prefix: string) => ({
@@ -234,8 +229,8 @@ export class FairQueue {
       job.round ?? '',
       job.now ?? Date.now(),
       this.streak,
-      // The lowest score of a batch-band job: BullMQ scores priority * 2^32 + a counter.
-      String(BAND * 2 ** 32),
+      // The lowest score a batch-band job can have.
+      String(prioritizedScore(BAND)),
       START_HISTORY,
     );
     return typeof head === 'string' ? head : null;

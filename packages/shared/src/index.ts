@@ -1,4 +1,5 @@
 export * from './artifacts.js';
+export * from './bullmq-internals.js';
 export * from './compare.js';
 export * from './config.js';
 export * from './environments.js';

@@ -42,40 +42,18 @@ function sharedRead<T>(read: () => Promise<T | null>, reuseMs = 1000): () => Pro
   };
 }
 
-export function createApiMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sbx_api_' });
-  const errors = new Counter({
-    name: 'sbx_api_errors_total',
-    help: 'Error answers by their stable code (validation_failed, queue_full, rate_limited, ...).',
-    labelNames: ['code'],
-    registers: [registry],
-  });
-  // Zeros for every known code: a rate over the first error of a kind has a sample before it.
-  for (const code of Object.keys(API_ERRORS)) errors.inc({ code }, 0);
-  let depth: (() => Promise<Record<Lane, number>>) | null = null;
-  let workers: (() => Promise<Record<WorkerState, number>>) | null = null;
-  let ping: (() => Promise<unknown>) | null = null;
-  let memory: (() => Promise<RedisMemory>) | null = null;
-  const memoryNow = sharedRead(async () => (memory ? withinScrape(memory) : null));
+/** Where the scrape-time gauges read from: each is set once what it reads exists. */
+interface ScrapeSources {
+  depth: (() => Promise<Record<Lane, number>>) | null;
+  workers: (() => Promise<Record<WorkerState, number>>) | null;
+  ping: (() => Promise<unknown>) | null;
+  memory: (() => Promise<RedisMemory>) | null;
+}
+
+/** The Redis memory gauges, both from one INFO per scrape. */
+function redisMemoryGauges(registry: Registry, from: ScrapeSources) {
+  const memoryNow = sharedRead(async () => (from.memory ? withinScrape(from.memory) : null));
   return {
-    registry,
-    /** Where sbx_queue_depth reads from: set once the job service exists. */
-    readDepthFrom(read: () => Promise<Record<Lane, number>>) {
-      depth = read;
-    },
-    /** Where sbx_workers reads from (the heartbeats in Redis): set once Redis is connected. */
-    readWorkersFrom(read: () => Promise<Record<WorkerState, number>>) {
-      workers = read;
-    },
-    /** How sbx_api_redis_up asks Redis: set once Redis is connected. */
-    pingRedisWith(send: () => Promise<unknown>) {
-      ping = send;
-    },
-    /** Where the Redis memory gauges read from (INFO memory): set once Redis is connected. */
-    readRedisMemoryFrom(read: () => Promise<RedisMemory>) {
-      memory = read;
-    },
     redisMemoryUsed: new Gauge({
       name: 'sbx_redis_memory_used_bytes',
       help: "Redis's used_memory, read with INFO memory at scrape time (every API replica reports the same). At sbx_redis_memory_max_bytes Redis refuses writes: new jobs get 503 storage_full.",
@@ -95,6 +73,12 @@ export function createApiMetrics() {
         if (now) this.set(now.maxBytes);
       },
     }),
+  };
+}
+
+/** The gauges read from Redis at scrape time besides its memory: the fleet, the connection, the queue. */
+function scrapeGauges(registry: Registry, from: ScrapeSources) {
+  return {
     workers: new Gauge({
       name: 'sbx_workers',
       help: 'Workers with a fresh heartbeat by state: ready (takes jobs), starting (self-check running), self_check_failed, docker_unreachable (read from Redis at scrape time; every API replica reports the same).',
@@ -102,7 +86,7 @@ export function createApiMetrics() {
       registers: [registry],
       async collect() {
         // Redis away: the last value stands (as for sbx_queue_depth); sbx_api_redis_up tells.
-        const now = await workers?.().catch(() => null);
+        const now = await from.workers?.().catch(() => null);
         if (now) for (const state of WORKER_STATES) this.set({ state }, now[state]);
       },
     }),
@@ -111,7 +95,7 @@ export function createApiMetrics() {
       help: "1 when this API's Redis connection answers a PING within 1 s at scrape time, 0 when not (jobs are refused with 503 then).",
       registers: [registry],
       async collect() {
-        if (ping) this.set((await answers(ping)) ? 1 : 0);
+        if (from.ping) this.set((await answers(from.ping)) ? 1 : 0);
       },
     }),
     queueDepth: new Gauge({
@@ -121,10 +105,46 @@ export function createApiMetrics() {
       registers: [registry],
       async collect() {
         // Redis away: the last value stands rather than the scrape failing; the API's own 503s tell.
-        const now = await depth?.().catch(() => null);
+        const now = await from.depth?.().catch(() => null);
         if (now) for (const lane of LANES) this.set({ lane }, now[lane]);
       },
     }),
+  };
+}
+
+export function createApiMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sbx_api_' });
+  const errors = new Counter({
+    name: 'sbx_api_errors_total',
+    help: 'Error answers by their stable code (validation_failed, queue_full, rate_limited, ...).',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  // Zeros for every known code: a rate over the first error of a kind has a sample before it.
+  for (const code of Object.keys(API_ERRORS)) errors.inc({ code }, 0);
+  const from: ScrapeSources = { depth: null, workers: null, ping: null, memory: null };
+  return {
+    registry,
+    /** Where sbx_queue_depth reads from: set once the job service exists. */
+    readDepthFrom(read: () => Promise<Record<Lane, number>>) {
+      from.depth = read;
+    },
+    /** Where sbx_workers reads from (the heartbeats in Redis): set once Redis is connected. */
+    readWorkersFrom(read: () => Promise<Record<WorkerState, number>>) {
+      from.workers = read;
+    },
+    /** How sbx_api_redis_up asks Redis: set once Redis is connected. */
+    pingRedisWith(send: () => Promise<unknown>) {
+      from.ping = send;
+    },
+    /** Where the Redis memory gauges read from (INFO memory): set once Redis is connected. */
+    readRedisMemoryFrom(read: () => Promise<RedisMemory>) {
+      from.memory = read;
+    },
+    // Registered in this order, which is the order a scrape lists them in.
+    ...redisMemoryGauges(registry, from),
+    ...scrapeGauges(registry, from),
     requests: new Histogram({
       name: 'sbx_http_request_duration_seconds',
       help: 'API requests by method, route pattern and status (POST /run includes the wait for its result).',

@@ -85,7 +85,7 @@ export const sandboxMemoryMb = (spec: SandboxSpec) =>
 
 /**
  * The whole security posture of a sandbox container in one place. Every flag
- * here is load-bearing; test/integration/sandbox-floor.test.ts proves each.
+ * here is load-bearing; test/sandbox/sandbox-floor.test.ts proves each.
  */
 export function buildContainerSpec(
   settings: SandboxSettings,

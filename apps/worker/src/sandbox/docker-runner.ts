@@ -153,15 +153,66 @@ class DockerSandbox implements Sandbox {
       killedBy = reason;
       this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
     };
-    // The supervisor's done frame ends the run once everything is reported: the sandbox's teardown
-    // (about 150 ms under gVisor) need not be waited for.
+    const { tests } = input;
+    // Artifacts come after the user's output, in frames of their own: they have their own caps.
+    const artifacts = !tests && input.artifacts && input.artifacts.maxCount > 0 ? input.artifacts : undefined;
+    const wire = this.listen(input, artifacts, kill);
+
+    // Before the job line: a kill can land before the first frame comes back.
+    await this.opts.cgroupOom?.watch(this.id);
+    const started = performance.now();
+    this.stream.write(this.jobLine(input, artifacts));
+    // Each test's input enters the sandbox only when that test may start.
+    if (tests?.[0]) {
+      this.stream.write(encodeTestInput(tests[0]));
+      wire.stream.begin();
+    }
+
+    // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
+    const budgetMs = tests
+      ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0)
+      : (input.timeMs ?? this.limits.time_ms);
+    const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
+    const onAbort = () => kill('abort');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // A cancel that landed while the container was still starting.
+    if (signal?.aborted) onAbort();
+    try {
+      // The attach stream can end with the container still running (the engine restarted under it):
+      // waiting for the deadline then would report a timeout the program never had.
+      const end = await Promise.race([
+        wire.finished.then((exitCode) => ({ exitCode })),
+        this.exited.then(
+          () => null,
+          () => null,
+        ),
+        wire.drained.then(() => 'stream' as const),
+      ]);
+      // Over: what follows (waiting for an OOM event, the engine) is not the program's time, and a
+      // deadline firing during it must not turn a sandbox that died of something else into a timeout.
+      clearTimeout(deadline);
+      const wallTime = (performance.now() - started) / 1000;
+      return await this.settle(end, wire, { wallTime, killedBy: () => killedBy });
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Reads the harness's frames off the attach stream: `finished` resolves with the supervisor's done
+   * frame (the run is over once everything is reported: the sandbox's teardown, about 150 ms under
+   * gVisor, need not be waited for), `drained` once the stream itself ends.
+   */
+  private listen(
+    input: RunInput,
+    artifacts: RunInput['artifacts'],
+    kill: (reason: NonNullable<RawRun['killedBy']>) => void,
+  ): Wire {
     let finish: (exitCode: number) => void = () => {};
     const finished = new Promise<number>((resolve) => {
       finish = resolve;
     });
-    const { tests } = input;
-    // Artifacts come after the user's output, in frames of their own: they have their own caps.
-    const artifacts = !tests && input.artifacts && input.artifacts.maxCount > 0 ? input.artifacts : undefined;
     const stream = new HarnessStream({
       keepOutputBytes: this.opts.keepOutputBytes,
       onOverflow: () => kill('output_cap'),
@@ -182,67 +233,41 @@ class DockerSandbox implements Sandbox {
       this.stream.once('close', resolve);
       this.stream.once('error', () => resolve());
     });
+    return { stream, finished, drained };
+  }
 
-    // Before the job line: a kill can land before the first frame comes back.
-    await this.opts.cgroupOom?.watch(this.id);
-    const started = performance.now();
-    this.stream.write(this.jobLine(input, artifacts));
-    // Each test's input enters the sandbox only when that test may start.
-    if (tests?.[0]) {
-      this.stream.write(encodeTestInput(tests[0]));
-      stream.begin();
+  /**
+   * The run as it ended: finished by the harness, cut off with the stream, or ended by the container's
+   * exit (then its exit state, and Docker's word on an OOM kill, say how). `killedBy` is read as late
+   * as each decision: a kill of the worker's own can still land while this waits on the engine.
+   */
+  private async settle(
+    end: { exitCode: number } | null | 'stream',
+    { stream, drained }: Wire,
+    run: { wallTime: number; killedBy: () => RawRun['killedBy'] },
+  ): Promise<RawRun> {
+    const raw = (how: Omit<RunEnd, 'killedBy' | 'wallTime'>): RawRun =>
+      rawRun(stream, { ...how, killedBy: run.killedBy(), wallTime: run.wallTime });
+    // Under systrap the kernel may OOM-kill only the program: the harness then finishes the run.
+    const counted = (await this.opts.cgroupOom?.killed(this.id)) ?? null;
+    if (end && end !== 'stream' && run.killedBy() === null)
+      return raw({ oomKilled: counted === true, exitCode: end.exitCode, completed: true });
+    // A sandbox that exits closes its stream a moment before Docker reports the exit: only a
+    // stream that ended while the container lives on (or the engine cannot say) was cut.
+    const streamCut = end === 'stream' && run.killedBy() === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
+    if (streamCut) {
+      // Nothing more can be read from it: stop it, and let the run be retried elsewhere.
+      this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
+      return raw({ oomKilled: false, exitCode: null, streamCut });
     }
-
-    // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
-    const budgetMs = tests
-      ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0)
-      : (input.timeMs ?? this.limits.time_ms);
-    const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
-    const onAbort = () => kill('abort');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    // A cancel that landed while the container was still starting.
-    if (signal?.aborted) onAbort();
-    try {
-      // The attach stream can end with the container still running (the engine restarted under it):
-      // waiting for the deadline then would report a timeout the program never had.
-      const end = await Promise.race([
-        finished.then((exitCode) => ({ exitCode })),
-        this.exited.then(
-          () => null,
-          () => null,
-        ),
-        drained.then(() => 'stream' as const),
-      ]);
-      // Over: what follows (waiting for an OOM event, the engine) is not the program's time, and a
-      // deadline firing during it must not turn a sandbox that died of something else into a timeout.
-      clearTimeout(deadline);
-      const wallTime = (performance.now() - started) / 1000;
-      const raw = (how: Omit<RunEnd, 'killedBy' | 'wallTime'>): RawRun =>
-        rawRun(stream, { ...how, killedBy, wallTime });
-      // Under systrap the kernel may OOM-kill only the program: the harness then finishes the run.
-      const counted = (await this.opts.cgroupOom?.killed(this.id)) ?? null;
-      if (end && end !== 'stream' && killedBy === null)
-        return raw({ oomKilled: counted === true, exitCode: end.exitCode, completed: true });
-      // A sandbox that exits closes its stream a moment before Docker reports the exit: only a
-      // stream that ended while the container lives on (or the engine cannot say) was cut.
-      const streamCut = end === 'stream' && killedBy === null && !(await this.exitsSoon(STREAM_EXIT_GRACE_MS));
-      if (streamCut) {
-        // Nothing more can be read from it: stop it, and let the run be retried elsewhere.
-        this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
-        return raw({ oomKilled: false, exitCode: null, streamCut });
-      }
-      await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
-      // The cgroup's count is an answer: Docker's late event (up to 3 s) is waited for only without one.
-      const state = await this.exitState(killedBy === null && counted === null);
-      const exit = await this.exited.catch(() => null);
-      const exitCode = state?.ExitCode ?? exit?.StatusCode ?? null;
-      const oomKilled = counted === true || state?.OOMKilled === true;
-      const signalled = killedBy === null && !oomKilled && exitCode !== null && exitCode > 128;
-      return raw({ oomKilled, exitCode, engineKilled: signalled && (await this.engineEnded()) });
-    } finally {
-      clearTimeout(deadline);
-      signal?.removeEventListener('abort', onAbort);
-    }
+    await Promise.race([drained, delay(this.opts.drainTimeoutMs ?? 2000)]);
+    // The cgroup's count is an answer: Docker's late event (up to 3 s) is waited for only without one.
+    const state = await this.exitState(run.killedBy() === null && counted === null);
+    const exit = await this.exited.catch(() => null);
+    const exitCode = state?.ExitCode ?? exit?.StatusCode ?? null;
+    const oomKilled = counted === true || state?.OOMKilled === true;
+    const signalled = run.killedBy() === null && !oomKilled && exitCode !== null && exitCode > 128;
+    return raw({ oomKilled, exitCode, engineKilled: signalled && (await this.engineEnded()) });
   }
 
   private jobLine(input: RunInput, artifacts: RunInput['artifacts']): string {
@@ -350,6 +375,13 @@ const KILL_EVENT_WAIT_MS = 1000;
 const OOM_SETTLE_TRIES = 5;
 const OOM_SETTLE_STEP_MS = 100;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** The harness's side of a run: its frames, the done frame's exit code, and the stream's end. */
+interface Wire {
+  stream: HarnessStream;
+  finished: Promise<number>;
+  drained: Promise<void>;
+}
 
 /** How a run ended, as the sandbox saw it; rawRun adds what the stream carried. */
 interface RunEnd {

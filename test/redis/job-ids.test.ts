@@ -9,7 +9,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey, isJobId } from '@sbx/shared';
+import { BULL_QUEUE_KEY_TYPES, bullKeys, hashApiKey, isJobId, redisKeys } from '@sbx/shared';
 import { Redis } from 'ioredis';
 import { REDIS_URL, type Stack, startStack } from '../support/stack.js';
 
@@ -17,26 +17,8 @@ const key = () => `sk_${randomBytes(16).toString('hex')}`;
 const keys = { acme: key(), beta: key() };
 const as = (tenant: keyof typeof keys) => ({ authorization: `Bearer ${keys[tenant]}` });
 
-/** BullMQ's key names under a queue, and a real job's id with BullMQ's suffixes: each an "id" here. */
-const BULLMQ_NAMES = [
-  'meta',
-  'events',
-  'id',
-  'wait',
-  'active',
-  'completed',
-  'failed',
-  'paused',
-  'prioritized',
-  'delayed',
-  'stalled',
-  'stalled-check',
-  'marker',
-  'limiter',
-  'repeat',
-  'pc',
-  'de',
-];
+/** BullMQ's key names under a queue (and, below, a real job's id with BullMQ's suffixes): each an "id" here. */
+const BULLMQ_NAMES: readonly string[] = BULL_QUEUE_KEY_TYPES;
 
 describe("job ids: only our own shape reaches Redis; a job with no owner is nobody's", () => {
   let stack: Stack;
@@ -109,7 +91,9 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
 
   test('every BullMQ key name and suffix, on every route: 404 not_found, never a 500, never a Redis key', async () => {
     const { prefix, queueName } = stack.config;
-    const metaBefore = await redis.hgetall(`${prefix}:${queueName}:meta`);
+    const bull = bullKeys(prefix, queueName);
+    const ours = redisKeys(prefix);
+    const metaBefore = await redis.hgetall(bull.meta);
     // monitor() opens a connection of its own: the client it came from must be closed too.
     const client = new Redis(REDIS_URL);
     const monitor = await client.monitor();
@@ -137,13 +121,11 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
     }
     assert.deepEqual(wrong, []);
     const reached = seen.filter((k) =>
-      probes().some((p) =>
-        [queueName, 'result', 'owner', 'cancel', 'runlog'].some((kind) => k === `${prefix}:${kind}:${p}`),
-      ),
+      probes().some((p) => [bull.job(p), ours.result(p), ours.owner(p), ours.cancelFlag(p), ours.runs(p)].includes(k)),
     );
     assert.deepEqual(reached, [], 'no probe became a Redis key');
     assert.ok(seen.includes(`${prefix}:monitor-end`), 'the monitor saw the commands');
-    assert.deepEqual(await redis.hgetall(`${prefix}:${queueName}:meta`), metaBefore, "BullMQ's meta hash untouched");
+    assert.deepEqual(await redis.hgetall(bull.meta), metaBefore, "BullMQ's meta hash untouched");
   });
 
   test('a real job of another tenant, and one with no owner record, are 404 to everyone but the owner', async () => {

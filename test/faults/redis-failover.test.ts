@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import { after, describe, type TestContext, test } from 'node:test';
-import { ReplicaFence, ReplicationShortError, type RunResult, redisKeys, replicaFenceFor } from '@sbx/shared';
+import { bullKeys, ReplicaFence, ReplicationShortError, type RunResult, redisKeys, replicaFenceFor } from '@sbx/shared';
 import { Redis } from 'ioredis';
 import { sleep } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
@@ -182,15 +182,16 @@ async function burstThroughFailover(t: TestContext, waitReplicas: number): Promi
   let submissionsDone = false;
 
   let idleSince: number | null = null;
-  const queueKey = (part: string) => `${prefix}:runs:${part}`;
+  // The workers' queue under its default name.
+  const bull = bullKeys(prefix, 'runs');
   /** Jobs BullMQ still holds to run (null when Redis does not answer): waiting, prioritized, delayed, active. */
   async function queuedOrRunning(): Promise<number | null> {
     const counts = await reader
       ?.multi()
-      .llen(queueKey('wait'))
-      .zcard(queueKey('prioritized'))
-      .zcard(queueKey('delayed'))
-      .llen(queueKey('active'))
+      .llen(bull.wait)
+      .zcard(bull.prioritized)
+      .zcard(bull.delayed)
+      .llen(bull.active)
       .exec()
       .catch(() => null);
     if (!counts) return null;

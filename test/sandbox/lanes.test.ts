@@ -1,8 +1,8 @@
 /**
  * Lanes and fair shares with two real worker processes on one Redis, running real sandboxes: the
- * order fair-queue.test.ts proves exactly holds across processes, within the slack of the jobs
- * already taken when a new one arrives (at most one per worker slot). A job's start is when its
- * worker took it: submitted_at + stages.queued.
+ * order test/redis/fair-queue.test.ts proves exactly holds across processes, within the slack of
+ * the jobs already taken when a new one arrives (at most one per worker slot). A job's start is
+ * when its worker took it: submitted_at + stages.queued.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type JobView, redisKeys } from '@sbx/shared';
+import { BULL_JOB_FIELDS, bullKeys, type JobView, redisKeys } from '@sbx/shared';
 import { createWorkerService, type WorkerService } from '@sbx/worker';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -81,7 +81,8 @@ describe("BullMQ's copies of finished jobs keep no code, input or output", () =>
     // A job that stalled too often, as BullMQ marks it (moveStalledJobsToWait): the next worker to take
     // it fails it for good on its first attempt, without running it.
     ids.stalled = await submit({ code: printsOutput, stdin: `${marker('stalled-stdin')}\n` });
-    await redis.hset(`${stack.config.prefix}:${stack.config.queueName}:${ids.stalled}`, 'defa', STALLED);
+    const bull = bullKeys(stack.config.prefix, stack.config.queueName);
+    await redis.hset(bull.job(ids.stalled), BULL_JOB_FIELDS.deferredFailure, STALLED);
     worker = createWorkerService({ ...stack.config, environments: ['python'] }, pino({ level: 'silent' }));
     await worker.start();
     ids.plain = await submit({
@@ -145,8 +146,9 @@ describe("BullMQ's copies of finished jobs keep no code, input or output", () =>
     const { prefix, queueName } = stack.config;
     const keys = await keysUnder(redis, prefix);
     // Proof the scan sees what it must judge: BullMQ's job hashes and its events stream.
-    for (const id of Object.values(ids)) assert.ok(keys.includes(`${prefix}:${queueName}:${id}`), id);
-    assert.ok(keys.includes(`${prefix}:${queueName}:events`));
+    const bull = bullKeys(prefix, queueName);
+    for (const id of Object.values(ids)) assert.ok(keys.includes(bull.job(id)), id);
+    assert.ok(keys.includes(bull.events));
     // The stored result holds the output (its stdout, a test's expected output) for SBX_RESULT_TTL_SECONDS:
     // that is what it is for, and the one key that may.
     const results = new Set(Object.values(ids).map(redisKeys(prefix).result));

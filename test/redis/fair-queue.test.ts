@@ -2,7 +2,9 @@
  * The queue order on real Redis and BullMQ, without sandboxes: jobs are queued as the API queues
  * them (FairQueue.reserve, then BullMQ priorities) and taken one at a time as a worker takes them
  * (BullMQ's own fetch, then FairQueue.started), so every order here is exact. The same order with
- * real worker processes and real sandboxes is in lanes.test.ts.
+ * real worker processes and real sandboxes is in test/sandbox/lanes.test.ts. The BullMQ layout the
+ * fair order reads (the prioritized set's scores and ranks, the wait list's end) is checked on its own,
+ * name by name, in bullmq-internals.test.ts.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';

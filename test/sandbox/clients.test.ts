@@ -25,11 +25,11 @@ function sh(cmd: string, args: string[], env: Record<string, string>, cwd = ROOT
   });
 }
 
-/** The fenced block after `<!-- example:NAME -->` in the README. */
+/** The fenced block after `<!-- example:NAME -->`: on the README's front page, or in docs/api.md. */
 async function readmeExample(name: string): Promise<string> {
-  const readme = await readFile(`${ROOT}README.md`, 'utf8');
-  const m = new RegExp(`<!-- example:${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme);
-  assert.ok(m?.[1], `README has the ${name} example`);
+  const docs = await Promise.all(['README.md', 'docs/api.md'].map((page) => readFile(`${ROOT}${page}`, 'utf8')));
+  const m = new RegExp(`<!-- example:${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(docs.join('\n'));
+  assert.ok(m?.[1], `README.md or docs/api.md has the ${name} example`);
   return m[1];
 }
 
@@ -145,7 +145,7 @@ describe('client libraries and README examples, against a live API', () => {
     }
   });
 
-  test('the README chart examples save a PNG, by curl and by one Python call; saveArtifacts does it in TypeScript', async () => {
+  test('the chart examples (README, docs/api.md) save a PNG, by curl and by one Python call; saveArtifacts does it in TypeScript', async () => {
     const dir = await mkdtemp(`${TEST_DIR}.charts-`);
     const isPng = async (path: string) =>
       (await readFile(path)).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));

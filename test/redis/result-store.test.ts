@@ -2,15 +2,24 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { internalErrorResult, type JobData, jobReceipt, type RunResult, redisKeys } from '@sbx/shared';
+import {
+  BULL_JOB_FIELDS,
+  bullKeys,
+  internalErrorResult,
+  type JobData,
+  jobReceipt,
+  type RunResult,
+  redisKeys,
+} from '@sbx/shared';
 import { ResultStore, RUN_LOG_CAP, type RunStart, withRun } from '@sbx/worker';
 import { Redis } from 'ioredis';
 import { deleteKeys, REDIS_URL } from '../support/stack.js';
 
 const prefix = `sbxtest-${randomBytes(4).toString('hex')}`;
 const keys = redisKeys(prefix);
-const jobKey = (id: string) => `${prefix}:runs:${id}`;
-const lockKey = (id: string) => `${jobKey(id)}:lock`;
+// The default queue name: its job hashes are `{prefix}:runs:{id}`, beside (never in) the run log.
+const bull = bullKeys(prefix, 'runs');
+const { job: jobKey, lock: lockKey } = bull;
 let redis: Redis;
 let store: ResultStore;
 
@@ -32,7 +41,7 @@ const run = (worker: string, attempt: number): RunStart => ({
 
 before(() => {
   redis = new Redis(REDIS_URL);
-  store = new ResultStore(redis, { ttlSeconds: 60, resultKey: keys.result, runsKey: keys.runs, jobKey });
+  store = new ResultStore(redis, { ttlSeconds: 60, resultKey: keys.result, runsKey: keys.runs, bull });
 });
 after(async () => {
   redis.disconnect();
@@ -88,8 +97,9 @@ test('the run log is capped', async () => {
 test("once a result is stored, BullMQ's copy of the job keeps only its receipt; a run that lost its lock leaves it", async () => {
   const id = 'job-e';
   const full = { ...data, code: 'print("secret code")', stdin: 'secret stdin', args: ['secret arg'] };
-  const dataOf = async () => JSON.parse((await redis.hget(jobKey(id), 'data')) ?? '{}') as Record<string, unknown>;
-  await redis.hset(jobKey(id), 'data', JSON.stringify(full), 'name', 'run');
+  const dataOf = async () =>
+    JSON.parse((await redis.hget(jobKey(id), BULL_JOB_FIELDS.data)) ?? '{}') as Record<string, unknown>;
+  await redis.hset(jobKey(id), BULL_JOB_FIELDS.data, JSON.stringify(full), 'name', 'run');
   await redis.set(lockKey(id), 't2', 'PX', 5000);
   assert.equal(await store.store(resultOf(id, run('w1', 1)), 't1', jobReceipt(full)), 'lock_lost');
   assert.equal((await dataOf()).code, full.code, 'the job will be rerun: it keeps its code');

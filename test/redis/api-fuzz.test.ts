@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { API_ERRORS, fairKeys, redisKeys } from '@sbx/shared';
+import { API_ERRORS, bullKeys, fairKeys, redisKeys } from '@sbx/shared';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
@@ -280,7 +280,7 @@ describe('API fuzz: generated requests against a real app on real Redis (no work
       assert.ok(id && accepted.has(id), `idempotency key ${k} names an accepted job`);
     }
     const known = [
-      `${prefix}:${queueName}:`,
+      bullKeys(prefix, queueName).keyPrefix,
       `${prefix}:owner:`,
       `${prefix}:idem:`,
       `${prefix}:rate:`,
