@@ -5,7 +5,10 @@ import Docker from 'dockerode';
 import { leftBehind } from '../support/burst.js';
 import { netLeftovers } from '../support/netns.js';
 
-/** Runs after every other file: the suite must leave no sandbox container, runsc process or containerd task behind. */
+/**
+ * Runs after the sandbox tier and again after the faults tier (infra/test.sh): neither may leave a sandbox
+ * container, runsc process or containerd task behind.
+ */
 test('no sandbox container or runsc process is left after the suite', async () => {
   const docker = new Docker();
   const deadline = Date.now() + 10_000;
