@@ -97,9 +97,10 @@ test('the room: full from the first refusal (told once), polled until INFO shows
   const waiting = room.room().then(() => {
     waited = true;
   });
-  await sleep(50);
-  assert.equal(waited, false);
+  // However late a loaded machine runs the timers: two polls of a full Redis, and the waiter still waits.
+  for (let i = 0; i < 1000 && redis.reads() < 2; i++) await sleep(10);
   assert.ok(redis.reads() >= 2, 'polled while full');
+  assert.equal(waited, false);
   state.used = 900;
   await waiting;
   assert.deepEqual(events, ['full', 'room']);
@@ -219,9 +220,11 @@ test('the lock keeper renews on its own only while kept, and never again once st
   await sleep(60);
   assert.equal(redis.calls.length, 0, 'off: BullMQ renews');
   keeper.keep(true);
-  await sleep(70);
+  assert.equal(redis.calls.length, 1, 'renewed at once');
+  // Then every 20 ms, however late a loaded machine runs the timers.
+  for (let i = 0; i < 500 && redis.calls.length < 3; i++) await sleep(10);
   const kept = redis.calls.length;
-  assert.ok(kept >= 3, `renewed at once and every 20 ms: ${kept}`);
+  assert.ok(kept >= 3, `renewed again while kept: ${kept}`);
   keeper.keep(false);
   await sleep(60);
   assert.equal(redis.calls.length, kept);
