@@ -77,7 +77,7 @@ function fakeRedis(state: { used: number; max: number }) {
   };
 }
 
-test('the room: full from the first refusal (told once), polled until INFO shows room, then waiters go on', async () => {
+test('the room: full from the first refusal (told once), polled until INFO shows room, then waiters go on', async (t) => {
   const state = { used: 2000, max: 1000 };
   const redis = fakeRedis(state);
   const events: string[] = [];
@@ -86,6 +86,8 @@ test('the room: full from the first refusal (told once), polled until INFO shows
     onFull: () => events.push('full'),
     onRoom: () => events.push('room'),
   });
+  // An open room's poll keeps the process alive: closed even when an assertion fails.
+  t.after(() => room.close());
   assert.equal(room.refused(new Error('ECONNRESET')), false);
   assert.equal(room.full, false);
   await room.room();
@@ -108,9 +110,10 @@ test('the room: full from the first refusal (told once), polled until INFO shows
   room.close();
 });
 
-test('retrying: tries again each time there is room, for as long as Redis refuses; other failures go through', async () => {
+test('retrying: tries again each time there is room, for as long as Redis refuses; other failures go through', async (t) => {
   const state = { used: 2000, max: 1000 };
   const room = new RedisRoom(fakeRedis(state) as never, { pollMs: 5 });
+  t.after(() => room.close());
   let tries = 0;
   const waits: string[] = [];
   const stored = room.retrying(
@@ -136,8 +139,9 @@ test('retrying: tries again each time there is room, for as long as Redis refuse
   room.close();
 });
 
-test('closing the room rejects what waits for it: a stopping worker does not wait for ever', async () => {
+test('closing the room rejects what waits for it: a stopping worker does not wait for ever', async (t) => {
   const room = new RedisRoom(fakeRedis({ used: 2000, max: 1000 }) as never, { pollMs: 5 });
+  t.after(() => room.close());
   const waiting = room.retrying(async () => {
     throw new Error(OOM);
   });
