@@ -279,8 +279,16 @@ describe('API fuzz: generated requests against a real app on real Redis (no work
       const { id } = JSON.parse((await redis.get(k)) ?? '{}') as { id?: string };
       assert.ok(id && accepted.has(id), `idempotency key ${k} names an accepted job`);
     }
+    // The tenant's stored-bytes ledger counts exactly the accepted jobs' bodies (as BullMQ holds them).
+    let bodies = 0;
+    for (const id of accepted)
+      bodies += Buffer.byteLength((await redis.hget(`${prefix}:${queueName}:${id}`, 'data')) ?? '');
+    const ledger = all.filter((k) => k.startsWith(`${prefix}:stored:`));
+    const counted = (await Promise.all(ledger.map((k) => redis.get(k)))).reduce((n, v) => n + Number(v ?? 0), 0);
+    assert.equal(counted, bodies, 'stored bytes counted for accepted jobs only');
     const known = [
       bullKeys(prefix, queueName).keyPrefix,
+      `${prefix}:stored:default:`,
       `${prefix}:owner:`,
       `${prefix}:idem:`,
       `${prefix}:rate:`,

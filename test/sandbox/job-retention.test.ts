@@ -67,6 +67,10 @@ describe("BullMQ's copies of finished jobs keep no code, input or output", () =>
     return res.json().id as string;
   };
   const finished = (id: string) => pollJob(stack.app, id, (v) => v.state === 'completed', 60_000, 100);
+  // A job failed for good is answered from BullMQ's failed state until the worker's 'failed' handler
+  // has stored its result (which says how many attempts it took): wait for the stored one.
+  const stored = (id: string) =>
+    pollJob(stack.app, id, (v) => v.state === 'completed' && v.result?.attempts !== undefined, 60_000, 100);
 
   before(async () => {
     // The API serves python-data, the worker has only python: a python-data job fails every attempt
@@ -113,11 +117,11 @@ describe("BullMQ's copies of finished jobs keep no code, input or output", () =>
       tests.result?.tests?.map((t) => t.verdict),
       ['wrong_answer', 'accepted'],
     );
-    const failed = (await finished(ids.failed)) as JobView;
+    const failed = (await stored(ids.failed)) as JobView;
     assert.equal(failed.result?.status, 'internal_error');
     assert.match(failed.result?.message ?? '', /environment python-data is not built on worker/);
     assert.equal(failed.result?.attempts, 3, 'ended after its last attempt, not at a retried one');
-    const stalled = (await finished(ids.stalled)) as JobView;
+    const stalled = (await stored(ids.stalled)) as JobView;
     assert.equal(stalled.result?.status, 'internal_error');
     assert.equal(stalled.result?.message, `the job could not be run: ${STALLED}`);
   });

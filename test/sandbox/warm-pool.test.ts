@@ -107,7 +107,12 @@ describe('warm pool (SBX_POOL_MIN=2)', () => {
     assert.ok(await poolFull(2));
     const [victim] = await mine();
     assert.ok(victim);
-    await docker.getContainer(victim.Id).kill();
+    // The engine can refuse a kill of a sandbox whose process is already dying ("is zombie", "is not
+    // running"): it dies either way, which is what this test needs.
+    await docker
+      .getContainer(victim.Id)
+      .kill()
+      .catch((err: Error) => assert.match(err.message, /zombie|not running/));
     await sleep(300);
     assert.ok(await poolFull(2), 'back to two');
     assert.ok(!(await mine()).some((c) => c.Id === victim.Id));
