@@ -11,7 +11,8 @@
 # faults   (npm run test:faults) test/faults: what restarts or reconfigures the host's own services
 #          (dockerd, containerd, runsc registrations, Redis under Sentinel, network namespaces, compose
 #          projects); then test/final. Installs and starts what is missing (prepare.sh).
-# all      (npm test, the default, what .ci/run runs) prepare.sh, then every tier in that order.
+# all      (npm test, the default, what .ci/run runs) prepare.sh, then every tier in that order; a
+#          failed tier does not stop the later ones, and the run fails at the end naming it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s nullglob
@@ -58,39 +59,58 @@ tier_redis() {
   run_files test/redis/*.test.ts
 }
 
+# A failed file still gets the leftovers check: what it left behind is part of the report.
 tier_sandbox() {
   echo "== sandbox tier: real workers, real gVisor sandboxes"
-  run_files test/sandbox/*.test.ts
+  local rc=0
+  run_files test/sandbox/*.test.ts || rc=$?
   nothing_left sandbox
+  return "$rc"
 }
 
 tier_faults() {
   echo "== faults tier: the host's services restarted and reconfigured"
-  run_files test/faults/*.test.ts
+  local rc=0
+  run_files test/faults/*.test.ts || rc=$?
   nothing_left faults
+  return "$rc"
 }
 
-# Runs one tier and says how long it took; the first tier that fails ends the run.
+# Runs one tier and says how long it took, passed or not (the trap sees set -e end the script too).
 run_tier() {
-  local start=$SECONDS
+  TIER=$1
+  TIER_START=$SECONDS
+  trap 'rc=$?; echo "== $TIER tier $([ "$rc" -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - TIER_START)) s"' EXIT
   "tier_$1"
-  echo "== $1 tier passed in $((SECONDS - start)) s"
+}
+
+# Every tier runs even after one fails, each in a process of its own (so that set -e still ends a
+# tier at its first failing step), and the run fails at the end naming the tiers that failed.
+run_all() {
+  bash infra/prepare.sh
+  local failed=()
+  for tier in fast redis sandbox faults; do
+    SBX_TEST_PREPARED=1 bash "$0" "$tier" || failed+=("$tier")
+  done
+  [ "${#failed[@]}" -eq 0 ] || { echo "== failed tiers: ${failed[*]}" >&2; return 1; }
+  echo "== every tier passed"
+}
+
+prepare() {
+  [ -n "${SBX_TEST_PREPARED:-}" ] || bash infra/prepare.sh "$@"
 }
 
 case "${1:-all}" in
   fast) run_tier fast ;;
   redis)
-    bash infra/prepare.sh redis
+    prepare redis
     run_tier redis
     ;;
   sandbox | faults)
-    bash infra/prepare.sh
+    prepare
     run_tier "$1"
     ;;
-  all)
-    bash infra/prepare.sh
-    for tier in fast redis sandbox faults; do run_tier "$tier"; done
-    ;;
+  all) run_all ;;
   *)
     echo "usage: infra/test.sh [fast|redis|sandbox|faults|all]" >&2
     exit 2
