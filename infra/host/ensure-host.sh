@@ -28,7 +28,7 @@ REDIS_PORT="${SBX_REDIS_PORT:-6379}"
 # Redis's memory limit: SBX_REDIS_MAXMEMORY (bytes, or Redis's units: 4gb, 512mb), by default a quarter
 # of this host's memory, which leaves room for the sandboxes and for the copy-on-write of an AOF
 # rewrite's fork. At the limit Redis evicts nothing (noeviction: BullMQ requires it) and refuses writes:
-# new jobs get 503 storage_full, running ones wait for room (README, Operating it).
+# new jobs get 503 storage_full, running ones wait for room (docs/operations.md, Redis memory).
 REDIS_MAXMEMORY="${SBX_REDIS_MAXMEMORY:-$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo) * 1024 / 4))}"
 RUNSC_PATH="${SBX_RUNSC_PATH:-/usr/bin/runsc}"
 # Debian's own build of release-20240729 (systrap, 19 months of fixes over bookworm's 20221219).

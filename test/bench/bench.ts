@@ -137,7 +137,7 @@ async function group(name: Group, body: () => Promise<void>): Promise<void> {
  * Only variables the config knows are passed.
  */
 function poolEnv(): Record<string, string> {
-  const defaults = new Map<string, string | undefined>(Object.values(ENV_VARS).map((v) => [v.name, v.default]));
+  const defaults = new Map<string, string | undefined>(ENV_VARS.map((v) => [v.name, v.default]));
   const env: Record<string, string> = {};
   for (const [name, override] of [
     ['SBX_POOL_MIN', 'BENCH_POOL_MIN'],
@@ -306,7 +306,7 @@ try {
   const registry = stack.worker?.metrics.registry;
   const pool = poolEnv();
   const floor = Number(pool.SBX_POOL_MIN ?? 0);
-  const machine = await describeMachine(stack.config.image, SETTINGS.python, stack.config.runtime);
+  const machine = await describeMachine(stack.config.sandboxes.python.image, SETTINGS.python, stack.config.runtime);
   // Without a pool gauge only the idle measurement needs the fixed wait: the other waits are for the pool's churn.
   const rest = (until: 'full' | 'floor', restMs: number) =>
     waitForPoolAtRest(registry, floor, {
@@ -364,7 +364,7 @@ try {
     log('waiting for the pool to settle at its floor before the baselines');
     const baselineRest = await rest('floor', 5000);
     log(`baseline: ${SETTINGS.baseline} sequential cold docker runs`);
-    const cold = coldDockerCommand(stack.config.image, stack.config.runtime);
+    const cold = coldDockerCommand(stack.config.sandboxes.python.image, stack.config.runtime);
     const coldCpuBefore = machineCpuSeconds();
     const coldLatency = await sequentially(SETTINGS.baseline, () => timeCommand(cold));
     const coldCpuPerRun = (machineCpuSeconds() - coldCpuBefore) / SETTINGS.baseline;
@@ -424,7 +424,7 @@ try {
     syscalls = [];
     for (const [i, p] of SYSCALL_PROGRAMS.entries()) {
       log(`syscalls baseline: ${SETTINGS.syscallBaseline} cold docker and bare python runs of ${p.label}`);
-      const cold = coldSyscallCommand(stack.config.image, stack.config.runtime, p);
+      const cold = coldSyscallCommand(stack.config.sandboxes.python.image, stack.config.runtime, p);
       const coldSeconds = await sequentially(SETTINGS.syscallBaseline, () => timeSyscallCommand(p, cold));
       const bare = bareSyscallCommand(SETTINGS.python, p);
       const bareSeconds = await sequentially(SETTINGS.syscallBaseline, () => timeSyscallCommand(p, bare));
@@ -449,7 +449,7 @@ try {
     const charts = await measureWarmCharts(sbx, registry, SETTINGS.charts);
     log(`charts baseline: ${SETTINGS.chartBaseline} cold docker runs of the same chart`);
     const coldCharts = await sequentially(SETTINGS.chartBaseline, () =>
-      timeColdChart(coldChartCommand(stack.config.dataImage, stack.config.runtime)),
+      timeColdChart(coldChartCommand(stack.config.sandboxes['python-data'].image, stack.config.runtime)),
     );
     log(`idle python-data sandbox: measuring for ${SETTINGS.idleSeconds} s`);
     await waitForPoolAtRest(registry, 0, {

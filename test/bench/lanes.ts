@@ -71,7 +71,7 @@ try {
   const base = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
   const [a, b, c] = [new SbxHttp(base, keys.a), new SbxHttp(base, keys.b), new SbxHttp(base, keys.c)];
   const [hog, free] = [new SbxHttp(base, keys.hog), new SbxHttp(base, keys.free)];
-  const machine = await describeMachine(stack.config.image, '/usr/bin/python3', stack.config.runtime);
+  const machine = await describeMachine(stack.config.sandboxes.python.image, '/usr/bin/python3', stack.config.runtime);
   const runsOf: Record<'idle' | 'burst', RunResult[]> = { idle: [], burst: [] };
   const sequentialRuns = async (into: RunResult[]) => {
     const seconds: number[] = [];

@@ -4,17 +4,14 @@
  * none may reach Redis as part of a key (Redis's MONITOR sees every command the API sends).
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BULL_QUEUE_KEY_TYPES, bullKeys, hashApiKey, isJobId, redisKeys } from '@sbx/shared';
+import { BULL_QUEUE_KEY_TYPES, bullKeys, isJobId, redisKeys } from '@sbx/shared';
 import { Redis } from 'ioredis';
 import { REDIS_URL, type Stack, startStack } from '../support/stack.js';
+import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
-const key = () => `sk_${randomBytes(16).toString('hex')}`;
-const keys = { acme: key(), beta: key() };
+const keys = { acme: newApiKey(), beta: newApiKey() };
 const as = (tenant: keyof typeof keys) => ({ authorization: `Bearer ${keys[tenant]}` });
 
 /** BullMQ's key names under a queue (and, below, a real job's id with BullMQ's suffixes): each an "id" here. */
@@ -24,17 +21,11 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
   let stack: Stack;
   let redis: Redis;
   let acmeJob: string;
-  const file = join(tmpdir(), `sbx-ids-${randomBytes(4).toString('hex')}.json`);
+  let tenants: TenantsFile;
 
   before(async () => {
-    await writeFile(
-      file,
-      JSON.stringify([
-        { id: 'acme', key_sha256: [hashApiKey(keys.acme)] },
-        { id: 'beta', key_sha256: [hashApiKey(keys.beta)] },
-      ]),
-    );
-    stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: file } });
+    tenants = await writeTenantsFile([tenantEntry('acme', keys.acme), tenantEntry('beta', keys.beta)]);
+    stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: tenants.path } });
     redis = new Redis(REDIS_URL);
     const res = await stack.app.inject({
       method: 'POST',
@@ -49,7 +40,7 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
   after(async () => {
     redis.disconnect();
     await stack.stop();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   const probes = () => [

@@ -269,7 +269,7 @@ describe('test slices of a raw run (python image)', () => {
 
 const hasDataImage = (() => {
   try {
-    execFileSync('docker', ['image', 'inspect', config.dataImage], { stdio: 'ignore' });
+    execFileSync('docker', ['image', 'inspect', config.sandboxes['python-data'].image], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -277,7 +277,7 @@ const hasDataImage = (() => {
 })();
 const skipData = hasDataImage
   ? false
-  : `${config.dataImage} is not built (bash infra/sandbox/build-image.sh python-data): figure tests skipped`;
+  : `${config.sandboxes['python-data'].image} is not built (bash infra/sandbox/build-image.sh python-data): figure tests skipped`;
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** Width and height from a PNG's IHDR chunk (the first, right after the signature). */

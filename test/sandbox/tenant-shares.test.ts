@@ -3,43 +3,36 @@
  * that would hold every worker slot, and bytes stored past the tenant's quota.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey, type JobView, type RunResult, runningCapKeys } from '@sbx/shared';
+import { type JobView, type RunResult, runningCapKeys } from '@sbx/shared';
 import { Redis } from 'ioredis';
 import { pollJob } from '../support/poll.js';
 import { REDIS_URL, type Stack, startStack } from '../support/stack.js';
+import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
-const key = () => `sk_${randomBytes(16).toString('hex')}`;
-const keys = { hog: key(), other: key(), hoarder: key() };
+const keys = { hog: newApiKey(), other: newApiKey(), hoarder: newApiKey() };
 const TTL_SECONDS = 240;
 const MIB = 1024 * 1024;
 
 describe("tenant shares: one tenant's long jobs and stored bytes against another tenant", () => {
   let stack: Stack;
   const redis = new Redis(REDIS_URL);
-  const file = join(tmpdir(), `sbx-shares-${randomBytes(4).toString('hex')}.json`);
+  let tenants: TenantsFile;
   before(async () => {
-    await writeFile(
-      file,
-      JSON.stringify([
-        { id: 'hog', key_sha256: [hashApiKey(keys.hog)], max_running: 1 },
-        { id: 'other', key_sha256: [hashApiKey(keys.other)] },
-        { id: 'hoarder', key_sha256: [hashApiKey(keys.hoarder)], max_stored_mb: 1 },
-      ]),
-    );
+    tenants = await writeTenantsFile([
+      tenantEntry('hog', keys.hog, { max_running: 1 }),
+      tenantEntry('other', keys.other),
+      tenantEntry('hoarder', keys.hoarder, { max_stored_mb: 1 }),
+    ]);
     // Two slots: without the cap the hog's two jobs hold both.
     stack = await startStack({
-      env: { SBX_TENANTS_FILE: file, SBX_WORKER_CONCURRENCY: '2', SBX_RESULT_TTL_SECONDS: String(TTL_SECONDS) },
+      env: { SBX_TENANTS_FILE: tenants.path, SBX_WORKER_CONCURRENCY: '2', SBX_RESULT_TTL_SECONDS: String(TTL_SECONDS) },
     });
   });
   after(async () => {
     await stack.stop();
     redis.disconnect();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   const as = (tenant: keyof typeof keys) => ({ authorization: `Bearer ${keys[tenant]}` });

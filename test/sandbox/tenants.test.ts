@@ -1,38 +1,31 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashApiKey, RETRY_AFTER_UNKNOWN_S } from '@sbx/shared';
+import { RETRY_AFTER_UNKNOWN_S } from '@sbx/shared';
 import { pollJob } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
+import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
-const key = () => `sk_${randomBytes(16).toString('hex')}`;
-const keys = { acme: key(), beta: key(), capped: key(), slow: key(), plain: key() };
+const keys = { acme: newApiKey(), beta: newApiKey(), capped: newApiKey(), slow: newApiKey(), plain: newApiKey() };
 
 describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits, queue caps', () => {
   let stack: Stack;
-  const file = join(tmpdir(), `sbx-tenants-${randomBytes(4).toString('hex')}.json`);
+  let tenants: TenantsFile;
   before(async () => {
-    await writeFile(
-      file,
-      JSON.stringify([
-        { id: 'acme', key_sha256: [hashApiKey(keys.acme)], max_time_ms: 1000 },
-        { id: 'beta', key_sha256: [hashApiKey(keys.beta)] },
-        { id: 'capped', key_sha256: [hashApiKey(keys.capped)], max_queued: 2 },
-        { id: 'slow', key_sha256: [hashApiKey(keys.slow)], rate_per_minute: 3 },
-        { id: 'plain', key_sha256: [hashApiKey(keys.plain)], environments: ['python'] },
-      ]),
-    );
+    tenants = await writeTenantsFile([
+      tenantEntry('acme', keys.acme, { max_time_ms: 1000 }),
+      tenantEntry('beta', keys.beta),
+      tenantEntry('capped', keys.capped, { max_queued: 2 }),
+      tenantEntry('slow', keys.slow, { rate_per_minute: 3 }),
+      tenantEntry('plain', keys.plain, { environments: ['python'] }),
+    ]);
     stack = await startStack({
       worker: false,
-      env: { SBX_TENANTS_FILE: file, SBX_ENVIRONMENTS: 'python,python-data' },
+      env: { SBX_TENANTS_FILE: tenants.path, SBX_ENVIRONMENTS: 'python,python-data' },
     });
   });
   after(async () => {
     await stack.stop();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   const as = (tenant: keyof typeof keys) => ({ authorization: `Bearer ${keys[tenant]}` });
@@ -139,15 +132,15 @@ describe('tenants: keys stored hashed, isolation, per-tenant limits, rate limits
 
 describe('the queued-jobs cap with a worker', () => {
   let stack: Stack;
-  const file = join(tmpdir(), `sbx-tenants-${randomBytes(4).toString('hex')}.json`);
-  const capped = key();
+  let tenants: TenantsFile;
+  const capped = newApiKey();
   before(async () => {
-    await writeFile(file, JSON.stringify([{ id: 'capped', key_sha256: [hashApiKey(capped)], max_queued: 1 }]));
-    stack = await startStack({ env: { SBX_TENANTS_FILE: file, SBX_SELF_CHECK: 'off' } });
+    tenants = await writeTenantsFile([tenantEntry('capped', capped, { max_queued: 1 })]);
+    stack = await startStack({ env: { SBX_TENANTS_FILE: tenants.path, SBX_SELF_CHECK: 'off' } });
   });
   after(async () => {
     await stack.stop();
-    await rm(file, { force: true });
+    await tenants.remove();
   });
 
   test('a job a worker has taken no longer counts: the tenant can queue the next one', async () => {

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApiError, ConfigError, loadConfig, resolveLimits } from '@sbx/shared';
+import {
+  ApiError,
+  ConfigError,
+  ENV_VARS,
+  ENVIRONMENT_SPECS,
+  ENVIRONMENTS,
+  type Environment,
+  environmentVarName,
+  loadApiConfig,
+  loadConfig,
+  loadWorkerConfig,
+  resolveLimits,
+} from '@sbx/shared';
 
 test('defaults: 2000 ms, 128 MB, 64 KiB code, 1 MiB output, loopback without keys', () => {
   const c = loadConfig({});
@@ -47,4 +59,56 @@ test('limits: defaults fill in, callers may lower, above the maximum is an error
     (e: unknown) => e instanceof ApiError && e.code === 'limit_exceeded' && /maximum is 128/.test(e.message),
   );
   assert.throws(() => resolveLimits({ memory_mb: 8 }, c), /minimum is 64/);
+});
+
+/** Every variable of one slice set to something no parser takes. */
+const garbled = (readBy: 'api' | 'worker') =>
+  Object.fromEntries(ENV_VARS.filter((v) => v.readBy === readBy).map((v) => [v.name, 'not a value']));
+
+test("a worker starts whatever the API's own variables hold, and reads none of them", () => {
+  assert.throws(() => loadApiConfig(garbled('api')), ConfigError);
+  assert.throws(() => loadApiConfig({ SBX_API_HOST: '0.0.0.0' }), /would expose an API/);
+  const worker = loadWorkerConfig({ ...garbled('api'), SBX_MIN_MEMORY_MB: '4096' });
+  assert.equal(worker.concurrency, 2);
+  for (const key of ['apiHost', 'apiPort', 'maxCodeBytes', 'minMemoryMb', 'corsOrigins'])
+    assert.ok(!(key in worker), key);
+});
+
+test("an API starts whatever the worker's own variables hold, and reads none of them", () => {
+  assert.throws(() => loadWorkerConfig(garbled('worker')), ConfigError);
+  const api = loadApiConfig({ ...garbled('worker'), SBX_POOL_MIN: '99', SBX_POOL_MAX: '1' });
+  assert.equal(api.apiPort, 3000);
+  for (const key of ['workerId', 'concurrency', 'poolMax', 'sandboxes', 'runtime']) assert.ok(!(key in api), key);
+});
+
+test('the variables: each named once, in one slice; the shared ones are checked in both apps', () => {
+  const names = ENV_VARS.map((v) => v.name);
+  assert.equal(new Set(names).size, names.length);
+  assert.throws(() => loadApiConfig({ SBX_DEFAULT_TIME_MS: '5000' }), /must not exceed SBX_MAX_TIME_MS/);
+  assert.throws(() => loadWorkerConfig({ SBX_DEFAULT_TIME_MS: '5000' }), /must not exceed SBX_MAX_TIME_MS/);
+  assert.throws(() => loadWorkerConfig({ SBX_REDIS_WAIT_REPLICAS: 'x' }), /SBX_REDIS_WAIT_REPLICAS/);
+});
+
+test('each environment: its image and pool floor, named by one rule and defaulted from ENVIRONMENT_SPECS', () => {
+  const names = (env: Environment) => [
+    environmentVarName('SBX_SANDBOX_IMAGE', env),
+    environmentVarName('SBX_POOL_MIN', env),
+  ];
+  assert.deepEqual(names('python'), ['SBX_SANDBOX_IMAGE', 'SBX_POOL_MIN']);
+  assert.deepEqual(names('python-data'), ['SBX_SANDBOX_IMAGE_PYTHON_DATA', 'SBX_POOL_MIN_PYTHON_DATA']);
+  const defaults = loadWorkerConfig({}).sandboxes;
+  for (const env of ENVIRONMENTS) {
+    const { image, poolMin } = ENVIRONMENT_SPECS[env];
+    assert.deepEqual(defaults[env], { image, poolMin });
+    for (const name of names(env)) assert.equal(ENV_VARS.find((v) => v.name === name)?.readBy, 'worker', name);
+  }
+  assert.deepEqual(defaults.python, { image: 'sbx-python:latest', poolMin: 2 });
+  assert.deepEqual(defaults['python-data'], { image: 'sbx-python-data:latest', poolMin: 1 });
+  const set = loadWorkerConfig({ SBX_SANDBOX_IMAGE_PYTHON_DATA: 'data:1', SBX_POOL_MIN_PYTHON_DATA: '3' }).sandboxes;
+  assert.deepEqual(set['python-data'], { image: 'data:1', poolMin: 3 });
+  assert.deepEqual(set.python, defaults.python);
+  assert.throws(
+    () => loadWorkerConfig({ SBX_POOL_MIN: '5', SBX_POOL_MAX: '4' }),
+    /SBX_POOL_MIN must not exceed SBX_POOL_MAX/,
+  );
 });

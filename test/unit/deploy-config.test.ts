@@ -5,7 +5,7 @@ import { ENV_VARS } from '@sbx/shared';
 import { parse } from 'yaml';
 
 const read = async (path: string) => parse(await readFile(new URL(`../../${path}`, import.meta.url), 'utf8'));
-const known = new Map<string, string | undefined>(Object.values(ENV_VARS).map((v) => [v.name, v.default]));
+const known = new Map<string, string | undefined>(ENV_VARS.map((v) => [v.name, v.default]));
 
 interface Service {
   environment?: Record<string, string>;

@@ -14,13 +14,16 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFile(`${ROOT}${path}`, 'utf8');
 const readme = await read('README.md');
 
-test('docs/configuration.md lists every environment variable with its default', async () => {
+test('docs/configuration.md lists every environment variable, once, with its default and the app that reads it', async () => {
   const doc = await read('docs/configuration.md');
-  for (const spec of Object.values(ENV_VARS)) {
+  for (const spec of ENV_VARS) {
     const row = doc.split('\n').find((line) => new RegExp(`^\\|\\s*\`${spec.name}\`\\s*\\|`).test(line));
     assert.ok(row, `${spec.name} is in docs/configuration.md`);
     if (spec.default) assert.ok(row.includes(`\`${spec.default}\``), `${spec.name} default ${spec.default}`);
+    assert.equal(row.split('|')[3]?.trim(), spec.readBy, `${spec.name} is read by ${spec.readBy}`);
   }
+  const listed = [...doc.matchAll(/^\| `(SBX_\w+)` +\|/gm)].map((m) => m[1]);
+  assert.deepEqual(listed.sort(), ENV_VARS.map((v) => v.name).sort());
 });
 
 test('the Quick start has exactly two commands, and .ci/run runs the test one', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type Config, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
+import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
 import auth from './plugins/auth.js';
@@ -24,13 +24,13 @@ import { countWorkerStates, liveWorkers } from './services/workers.js';
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /** JSON escapes can inflate each byte up to six: the body limit leaves room for that, the 413s above are exact. */
-export function bodyLimitFor(config: Pick<Config, 'maxCodeBytes' | 'maxStdinBytes'>): number {
+export function bodyLimitFor(config: Pick<ApiConfig, 'maxCodeBytes' | 'maxStdinBytes'>): number {
   return 6 * (config.maxCodeBytes + config.maxStdinBytes) + 64 * 1024;
 }
 
 /** Builds the API; server.ts listens. Tests call `app.inject()`. */
 export async function buildApp(
-  config: Config,
+  config: ApiConfig,
   options: { logger?: FastifyServerOptions['logger'] } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({

@@ -1,7 +1,7 @@
-import { loadConfig, serveMetrics } from '@sbx/shared';
+import { loadApiConfig, serveMetrics } from '@sbx/shared';
 import { buildApp } from './app.js';
 
-const config = loadConfig();
+const config = loadApiConfig();
 const app = await buildApp(config);
 
 // Last resort, for a failure nothing else handled: log it and exit non-zero for the supervisor to

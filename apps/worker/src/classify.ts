@@ -42,7 +42,7 @@ export const HARNESS_FRAME_ERROR_EXIT = WIRE.exitCodes.frameError;
 /**
  * Why a run says nothing about the user's code, or null when it does and `classify` judges it.
  * Such a run is retried on a fresh sandbox, and ends `internal_error` naming the cause after the
- * configured attempts. The cases are rows 1-6 of the README's verdicts table (README.md, Verdicts: the
+ * configured attempts. The cases are rows 1-6 of the verdicts table (docs/verdicts.md: the
  * one statement of the rules; test/unit/classify.test.ts tests each row). A run the worker stopped
  * itself (`killedBy`), one the harness finished (`completed`), one with kernel OOM evidence
  * (`oomKilled`) and exit 70 without a report (the harness refused its frame) are judged instead.
@@ -73,7 +73,7 @@ export function lostBecause(
 /**
  * Judges a finished run, from evidence only: the worker's own observations first (its deadline, its
  * output count, the kernel's OOM kills), the harness report (which user code could forge, to its own
- * detriment only) after. Rows 7-18 of the README's verdicts table are this function, in order, and
+ * detriment only) after. Rows 7-18 of the verdicts table (docs/verdicts.md) are this function, in order, and
  * test/unit/classify.test.ts has a test per row. Never judged: the program's peak memory
  * (`max_rss_kb`, reported as `memory_kb`) and whether it ended through its own exit path
  * (`ended_itself`). A program that peaked over its limit and freed the memory has not been refused

@@ -77,7 +77,7 @@ function runInput(data: JobData, opts: ExecuteOptions): RunInput {
     // A pooled sandbox carries the pool's limits: the clock must be this job's.
     timeMs: data.limits.time_ms,
     policy,
-    // Test-case jobs collect none: their tests are judged on stdout (README, Artifacts).
+    // Test-case jobs collect none: their tests are judged on stdout (docs/api.md, What a job may carry).
     ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0
       ? { artifacts: { format: data.figure_format ?? 'png', ...opts.artifacts } }
       : {}),

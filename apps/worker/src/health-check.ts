@@ -1,4 +1,4 @@
-import type { Config, Environment } from '@sbx/shared';
+import type { Environment, WorkerConfig } from '@sbx/shared';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import { checkSandboxRuntime, type RuntimeCheck, runSelfCheck, type SelfCheckRes
 
 export interface HealthCheckContext {
   config: Pick<
-    Config,
+    WorkerConfig,
     | 'workerId'
     | 'runtime'
     | 'runscMinRelease'

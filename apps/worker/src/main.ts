@@ -1,8 +1,8 @@
-import { loadConfig, serveMetrics } from '@sbx/shared';
+import { loadWorkerConfig, serveMetrics } from '@sbx/shared';
 import { pino } from 'pino';
 import { createWorkerService } from './worker-service.js';
 
-const config = loadConfig();
+const config = loadWorkerConfig();
 const log = pino({ level: config.logLevel, base: { svc: 'worker', worker: config.workerId } });
 const service = createWorkerService(config, log);
 

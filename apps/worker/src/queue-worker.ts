@@ -1,4 +1,4 @@
-import { type Config, type JobData, promoteToFront, type RedisRoom } from '@sbx/shared';
+import { type JobData, promoteToFront, type RedisRoom, type WorkerConfig } from '@sbx/shared';
 import { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -66,7 +66,10 @@ export class QueueGate {
 }
 
 export interface QueueWorkerOptions {
-  config: Pick<Config, 'queueName' | 'prefix' | 'concurrency' | 'lockDurationMs' | 'stalledIntervalMs' | 'workerId'>;
+  config: Pick<
+    WorkerConfig,
+    'queueName' | 'prefix' | 'concurrency' | 'lockDurationMs' | 'stalledIntervalMs' | 'workerId'
+  >;
   /** The worker's own connection (WorkerConnections.queue). */
   connection: Redis;
   /** BullMQ's lock renewal period; the lock keeper renews on the same one. */

@@ -1,4 +1,4 @@
-import { type Config, type RedisConnectionConfig, redisConnectionOptions } from '@sbx/shared';
+import { type RedisConnectionConfig, redisConnectionOptions, type WorkerConfig } from '@sbx/shared';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -21,7 +21,7 @@ export interface RedisConnections {
 
 /** Opens the worker's connections; each logs its errors (ioredis reconnects by itself). */
 export function openRedisConnections(
-  config: RedisConnectionConfig & Pick<Config, 'redisWaitReplicas'>,
+  config: RedisConnectionConfig & Pick<WorkerConfig, 'redisWaitReplicas'>,
   log: Pick<Logger, 'warn'>,
 ): RedisConnections {
   const commands = new Redis(redisConnectionOptions(config, { maxRetriesPerRequest: null }));

@@ -1,4 +1,4 @@
-import type { Config, Environment, JobData, RunResult } from '@sbx/shared';
+import type { Environment, JobData, RunResult, WorkerConfig } from '@sbx/shared';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { DeferredDisposer } from './deferred-disposer.js';
@@ -27,7 +27,7 @@ const BACKGROUND_QUIET_MS = 200;
 const DISPOSAL_BACKLOG_PER_SLOT = 4;
 
 export type SandboxesConfig = Pick<
-  Config,
+  WorkerConfig,
   | 'workerId'
   | 'prefix'
   | 'concurrency'
@@ -39,8 +39,7 @@ export type SandboxesConfig = Pick<
   | 'maxArtifactBytes'
   | 'defaultTimeMs'
   | 'defaultMemoryMb'
-  | 'poolMin'
-  | 'dataPoolMin'
+  | 'sandboxes'
   | 'poolMax'
   | 'poolStarts'
 >;
@@ -184,9 +183,8 @@ export class Sandboxes {
     const { config, metrics, log } = this.ctx;
     // Zeros for each outcome: a hit ratio has its series before the first miss.
     for (const outcome of POOL_OUTCOMES) metrics.poolAcquires.inc({ outcome, environment }, 0);
-    const floors: Record<Environment, number> = { python: config.poolMin, 'python-data': config.dataPoolMin };
     return new WarmPoolRunner(this.cold, {
-      min: Math.min(floors[environment], config.poolMax),
+      min: Math.min(config.sandboxes[environment].poolMin, config.poolMax),
       max: config.poolMax,
       maxStarting: config.poolStarts,
       limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb, environment },

@@ -11,13 +11,13 @@
  */
 import {
   bullKeys,
-  type Config,
   FairQueue,
   type RedisRoom,
   RunningCap,
   redisKeys,
   replicaFenceFor,
   StorageLedger,
+  type WorkerConfig,
 } from '@sbx/shared';
 import { deliverOnce, deliveryResult, type WebhookService, webhookServiceFromConfig } from '@sbx/webhooks';
 import Docker from 'dockerode';
@@ -62,7 +62,7 @@ const FORCE_CLOSE_MS = 5000;
 
 /** Every part of one worker, built once; `start` and `stop` bring them up and down in order. */
 interface WorkerParts {
-  config: Config;
+  config: WorkerConfig;
   log: Logger;
   connections: RedisConnections;
   metrics: WorkerMetrics;
@@ -84,7 +84,7 @@ interface WorkerParts {
 type Basics = Pick<WorkerParts, 'config' | 'log' | 'connections' | 'metrics' | 'gate'>;
 
 /** `runner` replaces Docker's sandboxes (tests); everything else is as in production. */
-export function createWorkerService(config: Config, log: Logger, runner?: SandboxRunner): WorkerService {
+export function createWorkerService(config: WorkerConfig, log: Logger, runner?: SandboxRunner): WorkerService {
   const parts = buildParts(config, log, runner);
   return {
     workerId: config.workerId,
@@ -97,7 +97,7 @@ export function createWorkerService(config: Config, log: Logger, runner?: Sandbo
   };
 }
 
-function buildParts(config: Config, log: Logger, runner: SandboxRunner | undefined): WorkerParts {
+function buildParts(config: WorkerConfig, log: Logger, runner: SandboxRunner | undefined): WorkerParts {
   const basics: Basics = {
     config,
     log,

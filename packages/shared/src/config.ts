@@ -1,5 +1,12 @@
 import { hostname } from 'node:os';
-import { DEFAULT_ENVIRONMENT, ENVIRONMENTS, type Environment, isEnvironment } from './environments.js';
+import {
+  DEFAULT_ENVIRONMENT,
+  ENVIRONMENT_SPECS,
+  ENVIRONMENTS,
+  type Environment,
+  environmentVarName,
+  isEnvironment,
+} from './environments.js';
 import { GVISOR } from './gvisor.js';
 import { POLICIES, type Policy } from './status.js';
 
@@ -21,7 +28,7 @@ export const isLoopbackHost = (host: string): boolean => LOOPBACK.test(host);
 interface VarSpec<T> {
   name: string;
   doc: string;
-  /** Shown in the README; `undefined` means "derived", explained in doc. */
+  /** Shown in docs/configuration.md; `undefined` means "derived", explained in doc. */
   default: string | undefined;
   parse: (raw: string | undefined, env: Env) => T;
 }
@@ -79,8 +86,12 @@ function parseSentinels(raw: string): SentinelAddress[] {
     });
 }
 
-/** Every environment variable the service reads. The README's table is checked against this list. */
-export const ENV_VARS = {
+/**
+ * The variables both apps read. Each process parses only its own slice and this one, so that a
+ * variable of the other app's, unset or wrong, never stops it from starting. The tenants' variables
+ * are here because the worker builds the tenants too, for their webhook secrets (TenantsConfig).
+ */
+const SHARED_VARS = {
   redisUrl: str('SBX_REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for the queue, results and heartbeats.'),
   redisSentinels: {
     name: 'SBX_REDIS_SENTINELS',
@@ -112,33 +123,12 @@ export const ENV_VARS = {
   maxTimeMs: int('SBX_MAX_TIME_MS', 2000, 'Largest time limit a job may ask for.', 1),
   defaultMemoryMb: int('SBX_DEFAULT_MEMORY_MB', 128, 'Memory limit when a job asks for none.', 1),
   maxMemoryMb: int('SBX_MAX_MEMORY_MB', 128, 'Largest memory limit a job may ask for.', 1),
-  minMemoryMb: int('SBX_MIN_MEMORY_MB', 64, 'Smallest memory limit a job may ask for (gVisor needs headroom).', 1),
-  maxCodeBytes: int('SBX_MAX_CODE_BYTES', 65_536, 'Largest accepted source, in UTF-8 bytes (413 above).', 1),
-  maxStdinBytes: int('SBX_MAX_STDIN_BYTES', 1_048_576, 'Largest accepted stdin, in UTF-8 bytes (413 above).', 0),
-  maxTests: int('SBX_MAX_TESTS', 50, 'Most test cases one job may carry.', 1),
   maxOutputBytes: int(
     'SBX_MAX_OUTPUT_BYTES',
     1_048_576,
     'Output cap: stdout+stderr bytes kept before the run is stopped.',
     1,
   ),
-
-  allowedPolicies: {
-    name: 'SBX_ALLOWED_POLICIES',
-    doc: 'Policy profiles callers may ask for (comma list of strict, standard).',
-    default: 'strict,standard',
-    parse: (raw: string | undefined) => {
-      const names = (raw || 'strict,standard')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      for (const n of names)
-        if (!(POLICIES as readonly string[]).includes(n))
-          throw new ConfigError(`SBX_ALLOWED_POLICIES: unknown profile "${n}" (known: ${POLICIES.join(', ')})`);
-      if (names.length === 0) throw new ConfigError('SBX_ALLOWED_POLICIES must name at least one profile');
-      return names as Policy[];
-    },
-  } satisfies VarSpec<Policy[]>,
   environments: {
     name: 'SBX_ENVIRONMENTS',
     doc: `Environments served, and built by \`npm run up\` (comma list of ${ENVIRONMENTS.join(', ')}); others are refused with environment_not_available.`,
@@ -167,28 +157,6 @@ export const ENV_VARS = {
     'Raw bytes of all artifacts of one result together (output_limit above; what fit is kept).',
     0,
   ),
-  policyLayer: {
-    name: 'SBX_POLICY_LAYER',
-    doc: 'Worker: `off` disables the Python policy layer to prove the container floor alone (tests only).',
-    default: 'on',
-    parse: (raw: string | undefined) => {
-      if (raw === undefined || raw === '' || raw === 'on') return 'on' as const;
-      if (raw === 'off') return 'off' as const;
-      throw new ConfigError(`SBX_POLICY_LAYER must be on or off, got "${raw}"`);
-    },
-  } satisfies VarSpec<'on' | 'off'>,
-
-  selfCheck: {
-    name: 'SBX_SELF_CHECK',
-    doc: 'Worker: run the sandbox canaries at start and take no jobs if one fails (`on` or `off`).',
-    default: 'on',
-    parse: (raw: string | undefined) => {
-      if (raw === undefined || raw === '' || raw === 'on') return true;
-      if (raw === 'off') return false;
-      throw new ConfigError(`SBX_SELF_CHECK must be on or off, got "${raw}"`);
-    },
-  } satisfies VarSpec<boolean>,
-
   webhookSecret: str(
     'SBX_WEBHOOK_SECRET',
     '',
@@ -212,7 +180,6 @@ export const ENV_VARS = {
     1,
   ),
   webhookTimeoutMs: int('SBX_WEBHOOK_TIMEOUT_MS', 10_000, 'Timeout of one delivery attempt.', 100),
-
   tenantsFile: str(
     'SBX_TENANTS_FILE',
     '',
@@ -237,20 +204,45 @@ export const ENV_VARS = {
     'MiB one tenant may have stored within SBX_RESULT_TTL_SECONDS: job bodies, results and artifacts (429 storage_quota above, with Retry-After).',
     1,
   ),
-  maxQueued: int(
-    'SBX_MAX_QUEUED',
-    10_000,
-    'Jobs waiting in all, every tenant and lane together (503 queue_full above, with Retry-After).',
-    1,
-  ),
   interactiveStreak: int(
     'SBX_INTERACTIVE_STREAK',
     4,
     'Interactive starts in a row, fleet-wide, after which the batch job due next goes first: batch work is never starved.',
     1,
   ),
-
   apiKeys: list('SBX_API_KEYS', 'Comma-separated bearer keys. Empty: auth off and the API binds to loopback only.'),
+  workerStaleMs: int('SBX_WORKER_STALE_MS', 15_000, 'A worker unseen for longer is gone, for /readyz.', 1),
+  logLevel: str('SBX_LOG_LEVEL', 'info', 'pino log level.'),
+} as const;
+
+/** The variables only the API reads. */
+const API_VARS = {
+  minMemoryMb: int('SBX_MIN_MEMORY_MB', 64, 'Smallest memory limit a job may ask for (gVisor needs headroom).', 1),
+  maxCodeBytes: int('SBX_MAX_CODE_BYTES', 65_536, 'Largest accepted source, in UTF-8 bytes (413 above).', 1),
+  maxStdinBytes: int('SBX_MAX_STDIN_BYTES', 1_048_576, 'Largest accepted stdin, in UTF-8 bytes (413 above).', 0),
+  maxTests: int('SBX_MAX_TESTS', 50, 'Most test cases one job may carry.', 1),
+  allowedPolicies: {
+    name: 'SBX_ALLOWED_POLICIES',
+    doc: 'Policy profiles callers may ask for (comma list of strict, standard).',
+    default: 'strict,standard',
+    parse: (raw: string | undefined) => {
+      const names = (raw || 'strict,standard')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const n of names)
+        if (!(POLICIES as readonly string[]).includes(n))
+          throw new ConfigError(`SBX_ALLOWED_POLICIES: unknown profile "${n}" (known: ${POLICIES.join(', ')})`);
+      if (names.length === 0) throw new ConfigError('SBX_ALLOWED_POLICIES must name at least one profile');
+      return names as Policy[];
+    },
+  } satisfies VarSpec<Policy[]>,
+  maxQueued: int(
+    'SBX_MAX_QUEUED',
+    10_000,
+    'Jobs waiting in all, every tenant and lane together (503 queue_full above, with Retry-After).',
+    1,
+  ),
   apiHost: {
     name: 'SBX_API_HOST',
     doc: 'Listen address. Defaults to 0.0.0.0 with keys set (SBX_API_KEYS or SBX_TENANTS_FILE), 127.0.0.1 without; without keys only loopback is allowed.',
@@ -276,8 +268,30 @@ export const ENV_VARS = {
     'Browser origins allowed to call the API (comma list, or * for any); empty: no CORS headers.',
   ),
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
-  workerStaleMs: int('SBX_WORKER_STALE_MS', 15_000, 'A worker unseen for longer is gone, for /readyz.', 1),
+} as const;
 
+/** The variables only the worker reads, besides each environment's (SANDBOX_VARS). */
+const WORKER_VARS = {
+  policyLayer: {
+    name: 'SBX_POLICY_LAYER',
+    doc: 'Worker: `off` disables the Python policy layer to prove the container floor alone (tests only).',
+    default: 'on',
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === '' || raw === 'on') return 'on' as const;
+      if (raw === 'off') return 'off' as const;
+      throw new ConfigError(`SBX_POLICY_LAYER must be on or off, got "${raw}"`);
+    },
+  } satisfies VarSpec<'on' | 'off'>,
+  selfCheck: {
+    name: 'SBX_SELF_CHECK',
+    doc: 'Worker: run the sandbox canaries at start and take no jobs if one fails (`on` or `off`).',
+    default: 'on',
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === '' || raw === 'on') return true;
+      if (raw === 'off') return false;
+      throw new ConfigError(`SBX_SELF_CHECK must be on or off, got "${raw}"`);
+    },
+  } satisfies VarSpec<boolean>,
   workerId: {
     name: 'SBX_WORKER_ID',
     doc: 'Identity in heartbeats and container labels. Default: hostname-pid.',
@@ -285,7 +299,6 @@ export const ENV_VARS = {
     parse: (raw: string | undefined) => raw || `${hostname()}-${process.pid}`,
   } satisfies VarSpec<string>,
   concurrency: int('SBX_WORKER_CONCURRENCY', 2, 'Jobs one worker runs at once.', 1),
-  poolMin: int('SBX_POOL_MIN', 2, 'Warm pool floor: started sandboxes each worker keeps for default-limit jobs.'),
   poolMax: int(
     'SBX_POOL_MAX',
     32,
@@ -294,21 +307,6 @@ export const ENV_VARS = {
   poolStarts: int('SBX_POOL_STARTS', 2, 'Pool sandboxes started at once; each start costs 0.3-1 CPU-s, by machine.', 1),
   metricsPort: int('SBX_WORKER_METRICS_PORT', 9464, 'Port of the worker /metrics endpoint (0 = off).'),
   metricsHost: str('SBX_WORKER_METRICS_HOST', '127.0.0.1', 'Listen address of the worker /metrics endpoint.'),
-  image: str(
-    'SBX_SANDBOX_IMAGE',
-    'sbx-python:latest',
-    'Sandbox image of the python environment (infra/sandbox/build-image.sh).',
-  ),
-  dataImage: str(
-    'SBX_SANDBOX_IMAGE_PYTHON_DATA',
-    'sbx-python-data:latest',
-    'Sandbox image of the python-data environment (build-image.sh python-data).',
-  ),
-  dataPoolMin: int(
-    'SBX_POOL_MIN_PYTHON_DATA',
-    1,
-    'Warm pool floor for python-data sandboxes (each holds its preloaded libraries: about 150 MB idle).',
-  ),
   runtime: str(
     'SBX_SANDBOX_RUNTIME',
     'runsc',
@@ -351,35 +349,125 @@ export const ENV_VARS = {
   stalledIntervalMs: int('SBX_STALLED_INTERVAL_MS', 5000, 'How often workers look for stalled jobs.', 500),
   shutdownTimeoutMs: int('SBX_SHUTDOWN_TIMEOUT_MS', 15_000, 'On SIGTERM, how long in-flight jobs may finish.', 0),
   heartbeatMs: int('SBX_HEARTBEAT_MS', 5000, 'Worker heartbeat period.', 100),
-  logLevel: str('SBX_LOG_LEVEL', 'info', 'pino log level.'),
 } as const;
 
 type Parsed<T> = { [K in keyof T]: T[K] extends VarSpec<infer V> ? V : never };
-export type Config = Parsed<typeof ENV_VARS>;
 
-export function loadConfig(env: Env = process.env): Config {
+/** What a worker runs one environment's sandboxes with. */
+export interface SandboxConfig {
+  image: string;
+  /** Warm pool floor: started sandboxes each worker keeps for the environment's default-limit jobs. */
+  poolMin: number;
+}
+
+/** One environment's variables, named and defaulted from its ENVIRONMENT_SPECS entry. */
+function sandboxVars(env: Environment): { [K in keyof SandboxConfig]: VarSpec<SandboxConfig[K]> } {
+  const spec = ENVIRONMENT_SPECS[env];
+  return {
+    image: str(
+      environmentVarName('SBX_SANDBOX_IMAGE', env),
+      spec.image,
+      `Sandbox image of the ${env} environment (infra/sandbox/build-image.sh ${env}).`,
+    ),
+    poolMin: int(
+      environmentVarName('SBX_POOL_MIN', env),
+      spec.poolMin,
+      `Warm pool floor of the ${env} environment: started sandboxes each worker keeps for default-limit jobs.`,
+    ),
+  };
+}
+
+const SANDBOX_VARS = Object.fromEntries(ENVIRONMENTS.map((e) => [e, sandboxVars(e)])) as Record<
+  Environment,
+  ReturnType<typeof sandboxVars>
+>;
+
+export type SharedConfig = Parsed<typeof SHARED_VARS>;
+export type ApiConfig = SharedConfig & Parsed<typeof API_VARS>;
+export type WorkerConfig = SharedConfig &
+  Parsed<typeof WORKER_VARS> & {
+    /** Each environment's sandbox settings (SANDBOX_VARS). */
+    sandboxes: Record<Environment, SandboxConfig>;
+  };
+/** Both apps' settings: for the one-process stack of the tests, which runs an API and a worker. */
+export type Config = ApiConfig & WorkerConfig;
+
+/** Which app reads a variable: the "read by" column of docs/configuration.md. */
+export type ReadBy = 'api' | 'worker' | 'both';
+
+/** One variable as docs/configuration.md lists it. */
+export interface EnvVar {
+  name: string;
+  doc: string;
+  /** `undefined` means "derived", explained in doc. */
+  default: string | undefined;
+  readBy: ReadBy;
+}
+
+const listed = (specs: Record<string, VarSpec<unknown>>, readBy: ReadBy): EnvVar[] =>
+  Object.values(specs).map(({ name, doc, default: def }) => ({ name, doc, default: def, readBy }));
+
+/** Every environment variable the service reads. The table in docs/configuration.md is checked against this list. */
+export const ENV_VARS: readonly EnvVar[] = [
+  ...listed(SHARED_VARS, 'both'),
+  ...listed(API_VARS, 'api'),
+  ...listed(WORKER_VARS, 'worker'),
+  ...ENVIRONMENTS.flatMap((e) => listed(SANDBOX_VARS[e], 'worker')),
+];
+
+function parseVars<S extends Record<string, VarSpec<unknown>>>(specs: S, env: Env): Parsed<S> {
   const out: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(ENV_VARS) as [string, VarSpec<unknown>][]) {
-    out[key] = spec.parse(env[spec.name], env);
-  }
-  const config = out as Config;
+  for (const [key, spec] of Object.entries(specs)) out[key] = spec.parse(env[spec.name], env);
+  return out as Parsed<S>;
+}
+
+function loadShared(env: Env): SharedConfig {
+  const config = parseVars(SHARED_VARS, env);
   if (config.defaultTimeMs > config.maxTimeMs)
     throw new ConfigError('SBX_DEFAULT_TIME_MS must not exceed SBX_MAX_TIME_MS');
   if (config.defaultMemoryMb > config.maxMemoryMb)
     throw new ConfigError('SBX_DEFAULT_MEMORY_MB must not exceed SBX_MAX_MEMORY_MB');
-  if (config.minMemoryMb > config.defaultMemoryMb)
-    throw new ConfigError('SBX_MIN_MEMORY_MB must not exceed SBX_DEFAULT_MEMORY_MB');
-  if (config.poolMin > config.poolMax) throw new ConfigError('SBX_POOL_MIN must not exceed SBX_POOL_MAX');
   return config;
 }
 
-/** The image a worker runs an environment's sandboxes from. */
-export function imageFor(config: Pick<Config, 'image' | 'dataImage'>, env: Environment): string {
-  return env === 'python-data' ? config.dataImage : config.image;
+function withApi(shared: SharedConfig, env: Env): ApiConfig {
+  const config = { ...shared, ...parseVars(API_VARS, env) };
+  if (config.minMemoryMb > config.defaultMemoryMb)
+    throw new ConfigError('SBX_MIN_MEMORY_MB must not exceed SBX_DEFAULT_MEMORY_MB');
+  return config;
+}
+
+function withWorker(shared: SharedConfig, env: Env): WorkerConfig {
+  const sandboxes = Object.fromEntries(ENVIRONMENTS.map((e) => [e, parseVars(SANDBOX_VARS[e], env)])) as Record<
+    Environment,
+    SandboxConfig
+  >;
+  const config = { ...shared, ...parseVars(WORKER_VARS, env), sandboxes };
+  // The default environment's floor is refused above the ceiling, as SBX_POOL_MIN always was; the
+  // others' are only clamped to it where the pools are built (sandboxes.ts).
+  if (sandboxes[DEFAULT_ENVIRONMENT].poolMin > config.poolMax)
+    throw new ConfigError(`${SANDBOX_VARS[DEFAULT_ENVIRONMENT].poolMin.name} must not exceed SBX_POOL_MAX`);
+  return config;
+}
+
+/** The API's settings: the shared variables and its own, none of the worker's. */
+export function loadApiConfig(env: Env = process.env): ApiConfig {
+  return withApi(loadShared(env), env);
+}
+
+/** The worker's settings: the shared variables and its own, none of the API's. */
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  return withWorker(loadShared(env), env);
+}
+
+/** Every setting, for a process that runs both apps (the tests' stack). */
+export function loadConfig(env: Env = process.env): Config {
+  const shared = loadShared(env);
+  return { ...withApi(shared, env), ...withWorker(shared, env) };
 }
 
 /** What a job that names no environment gets: python, unless the server does not serve it. */
-export function defaultEnvironment(config: Pick<Config, 'environments'>): Environment {
+export function defaultEnvironment(config: Pick<SharedConfig, 'environments'>): Environment {
   return config.environments.includes(DEFAULT_ENVIRONMENT)
     ? DEFAULT_ENVIRONMENT
     : (config.environments[0] ?? DEFAULT_ENVIRONMENT);

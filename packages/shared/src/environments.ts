@@ -1,7 +1,9 @@
 /**
  * The sandbox environments: one image each (infra/sandbox/build-image.sh <name>, or the Dockerfile
  * with --build-arg ENVIRONMENT=<name>), whose supervisor preloads the environment's libraries before
- * its first fork, so that importing them in user code costs nothing.
+ * its first fork, so that importing them in user code costs nothing. Adding one is its name here, its
+ * entry in ENVIRONMENT_SPECS and its files in infra/sandbox/environments/; its variables (image, pool
+ * floor) follow from the entry by environmentVarName.
  */
 export const ENVIRONMENTS = ['python', 'python-data'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -19,6 +21,10 @@ export interface EnvironmentSpec {
    * (child.py, set_limits), so the cgroup must leave room for that to bind first.
    */
   memoryShareMb: number;
+  /** Default of its sandbox image (SBX_SANDBOX_IMAGE, environmentVarName): the tag build-image.sh moves. */
+  image: string;
+  /** Default of its warm pool floor (SBX_POOL_MIN, environmentVarName): each idle sandbox costs its memory. */
+  poolMin: number;
 }
 
 export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
@@ -27,6 +33,8 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     libraries: [],
     // 27-28 MB idle (sentry and supervisor, runsc 20240729), the 4 MB of address-space slack, growth.
     memoryShareMb: 48,
+    image: 'sbx-python:latest',
+    poolMin: 2,
   },
   'python-data': {
     description: 'CPython with numpy, pandas and matplotlib (Agg) preloaded; figures come back as artifacts.',
@@ -34,6 +42,9 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     // 139-142 MB idle with numpy, pandas and matplotlib preloaded (runsc 20240729), and the same
     // room as python's above it: 125 MB of np.ones peaked at 275 MB of the 304 MB cgroup.
     memoryShareMb: 176,
+    image: 'sbx-python-data:latest',
+    // Each holds its preloaded libraries: about 150 MB idle.
+    poolMin: 1,
   },
 };
 
@@ -41,3 +52,10 @@ export const isEnvironment = (name: string): name is Environment => (ENVIRONMENT
 
 /** The environment's config key suffix, e.g. python-data → PYTHON_DATA (SBX_SANDBOX_IMAGE_PYTHON_DATA). */
 export const environmentEnvSuffix = (env: Environment) => env.toUpperCase().replace(/-/g, '_');
+
+/**
+ * The variable of an environment's own setting: the default environment's is the bare name, which
+ * predates environments (SBX_POOL_MIN), every other one's carries its suffix (SBX_POOL_MIN_PYTHON_DATA).
+ */
+export const environmentVarName = (base: string, env: Environment) =>
+  env === DEFAULT_ENVIRONMENT ? base : `${base}_${environmentEnvSuffix(env)}`;

@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import type { ApiConfig } from './config.js';
 import { ApiError } from './errors.js';
 import type { Limits } from './schemas.js';
 
@@ -7,7 +7,7 @@ export type ResolvedLimits = { time_ms: number; memory_mb: number };
 /** Applies defaults and refuses anything above the configured maxima, naming the maximum. */
 export function resolveLimits(
   requested: Limits | undefined,
-  config: Pick<Config, 'defaultTimeMs' | 'maxTimeMs' | 'defaultMemoryMb' | 'maxMemoryMb' | 'minMemoryMb'>,
+  config: Pick<ApiConfig, 'defaultTimeMs' | 'maxTimeMs' | 'defaultMemoryMb' | 'maxMemoryMb' | 'minMemoryMb'>,
 ): ResolvedLimits {
   const time_ms = requested?.time_ms ?? config.defaultTimeMs;
   const memory_mb = requested?.memory_mb ?? config.defaultMemoryMb;

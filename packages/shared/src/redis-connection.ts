@@ -1,8 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Config } from './config.js';
+import type { SharedConfig } from './config.js';
 
 export type RedisConnectionConfig = Pick<
-  Config,
+  SharedConfig,
   'redisUrl' | 'redisSentinels' | 'redisSentinelName' | 'redisSentinelPassword'
 >;
 
@@ -140,7 +140,7 @@ export class ReplicaFence {
  */
 export function replicaFenceFor(
   connection: Redis,
-  config: Pick<Config, 'prefix' | 'redisWaitReplicas' | 'redisWaitTimeoutMs'>,
+  config: Pick<SharedConfig, 'prefix' | 'redisWaitReplicas' | 'redisWaitTimeoutMs'>,
 ): ReplicaFence | null {
   if (config.redisWaitReplicas <= 0) return null;
   return new ReplicaFence(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type Config, ConfigError } from './config.js';
+import { ConfigError, type SharedConfig } from './config.js';
 import { ENVIRONMENTS, type Environment, isEnvironment } from './environments.js';
 import { isLane, LANES, type Lane } from './lanes.js';
 
@@ -47,10 +47,26 @@ interface TenantRecord {
 
 const MIB = 1024 * 1024;
 
+/**
+ * What tenants are built from. The worker builds them too, for each tenant's webhook secret
+ * (webhookServiceFromConfig), which is why these variables are in the shared slice.
+ */
+export type TenantsConfig = Pick<
+  SharedConfig,
+  | 'apiKeys'
+  | 'tenantsFile'
+  | 'maxTimeMs'
+  | 'maxMemoryMb'
+  | 'ratePerMinute'
+  | 'maxQueuedPerTenant'
+  | 'maxRunningPerTenant'
+  | 'maxStoredMbPerTenant'
+>;
+
 export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /** The tenant every request belongs to when no key is configured (loopback-only servers). */
-export function anonymousTenant(config: Config): Tenant {
+export function anonymousTenant(config: TenantsConfig): Tenant {
   return {
     id: 'anonymous',
     maxTimeMs: config.maxTimeMs,
@@ -76,7 +92,10 @@ export function tenantWebhookSecrets(tenants: Map<string, Tenant>): Map<string, 
   return secrets;
 }
 
-export function loadTenants(config: Config, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')) {
+export function loadTenants(
+  config: TenantsConfig,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+) {
   const byKeyHash = new Map<string, Tenant>();
   const base = anonymousTenant(config);
   if (config.apiKeys.length > 0) {

@@ -63,9 +63,7 @@ export function deliverOnce(req: DeliveryRequest): Promise<DeliveryOutcome> {
   const body = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
 
   return new Promise<DeliveryOutcome>((resolve) => {
-    let status: number | null = null;
-    let retryAfterMs: number | null = null;
-    let responseBytes = 0;
+    const heard: ResponseHeard = { status: null, retryAfterMs: null, responseBytes: 0 };
     let settled = false;
     let request: http.ClientRequest | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -76,44 +74,11 @@ export function deliverOnce(req: DeliveryRequest): Promise<DeliveryOutcome> {
       clearTimeout(timer);
       // Once we have what we need, drop the socket: no keep-alive, no reading what we did not ask for.
       request?.destroy();
-      const ok = status !== null && status >= 200 && status < 300;
-      let reported = error;
-      if (status !== null) {
-        // With a status in hand the receiver has answered; a stalled body afterwards does not undo it.
-        if (ok) reported = null;
-        else if (status >= 300 && status < 400) reported = `redirect: ${status} (redirects are not followed)`;
-        else reported = `http_status: ${status}`;
-      }
-      resolve({
-        ok,
-        status,
-        retryAfterMs,
-        error: reported,
-        durationMs: Math.round(performance.now() - started),
-        responseBytes,
-      });
+      resolve(outcome(heard, error, Math.round(performance.now() - started)));
     };
 
-    const transport = req.url.protocol === 'https:' ? https : http;
     try {
-      request = transport.request({
-        method: 'POST',
-        protocol: req.url.protocol,
-        hostname: req.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-        port: req.url.port || undefined,
-        path: `${req.url.pathname}${req.url.search}`,
-        lookup: pinnedLookup(req.address, req.family),
-        family: req.family,
-        // A private agent per request: a pooled socket could have been opened to another address.
-        agent: false,
-        headers: {
-          ...req.headers,
-          host: req.url.host,
-          'content-type': 'application/json',
-          'content-length': String(body.byteLength),
-          'user-agent': 'sbx-webhooks/1',
-        },
-      });
+      request = openRequest(req, body.byteLength);
     } catch (err) {
       // e.g. a header value Node refuses: report it like any failed attempt rather than throw.
       finish(`connection: ${(err as Error).message}`);
@@ -121,27 +86,77 @@ export function deliverOnce(req: DeliveryRequest): Promise<DeliveryOutcome> {
     }
     // One clock for connect, send and read: a receiver that trickles bytes still ends on time.
     timer = setTimeout(() => finish(`timeout: no complete answer within ${timeoutMs} ms`), timeoutMs);
-
-    request.on('response', (res) => {
-      status = res.statusCode ?? null;
-      if (status === 429 || status === 503) {
-        const header = res.headers['retry-after'];
-        retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
-      }
-      // node:http never follows redirects itself; a 3xx is reported as a failure in finish().
-      res.on('data', (chunk: Buffer) => {
-        responseBytes += chunk.length;
-        if (responseBytes >= maxResponseBytes) {
-          responseBytes = Math.min(responseBytes, maxResponseBytes);
-          finish(null);
-        }
-      });
-      res.on('end', () => finish(null));
-      res.on('error', (err) => finish(`connection: ${err.message}`));
-    });
+    request.on('response', (res) => readResponse(res, heard, maxResponseBytes, finish));
     request.on('error', (err: NodeJS.ErrnoException) => finish(`connection: ${err.code ?? err.message}`));
     request.end(body);
   });
+}
+
+/** What the receiver has told us so far. */
+interface ResponseHeard {
+  status: number | null;
+  retryAfterMs: number | null;
+  responseBytes: number;
+}
+
+function openRequest(req: DeliveryRequest, contentLength: number): http.ClientRequest {
+  const transport = req.url.protocol === 'https:' ? https : http;
+  return transport.request({
+    method: 'POST',
+    protocol: req.url.protocol,
+    hostname: req.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: req.url.port || undefined,
+    path: `${req.url.pathname}${req.url.search}`,
+    lookup: pinnedLookup(req.address, req.family),
+    family: req.family,
+    // A private agent per request: a pooled socket could have been opened to another address.
+    agent: false,
+    headers: {
+      ...req.headers,
+      host: req.url.host,
+      'content-type': 'application/json',
+      'content-length': String(contentLength),
+      'user-agent': 'sbx-webhooks/1',
+    },
+  });
+}
+
+/** Notes the status and Retry-After, then counts body bytes until the end or the cap. */
+function readResponse(
+  res: http.IncomingMessage,
+  heard: ResponseHeard,
+  maxResponseBytes: number,
+  finish: (error: string | null) => void,
+): void {
+  heard.status = res.statusCode ?? null;
+  if (heard.status === 429 || heard.status === 503) {
+    const header = res.headers['retry-after'];
+    heard.retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
+  }
+  // node:http never follows redirects itself; a 3xx is reported as a failure in outcome().
+  res.on('data', (chunk: Buffer) => {
+    heard.responseBytes += chunk.length;
+    if (heard.responseBytes >= maxResponseBytes) {
+      heard.responseBytes = Math.min(heard.responseBytes, maxResponseBytes);
+      finish(null);
+    }
+  });
+  res.on('end', () => finish(null));
+  res.on('error', (err) => finish(`connection: ${err.message}`));
+}
+
+function outcome(heard: ResponseHeard, error: string | null, durationMs: number): DeliveryOutcome {
+  const { status, retryAfterMs, responseBytes } = heard;
+  const ok = status !== null && status >= 200 && status < 300;
+  return { ok, status, retryAfterMs, error: reportedError(status, error), durationMs, responseBytes };
+}
+
+function reportedError(status: number | null, error: string | null): string | null {
+  if (status === null) return error;
+  // With a status in hand the receiver has answered; a stalled body afterwards does not undo it.
+  if (status >= 200 && status < 300) return null;
+  if (status >= 300 && status < 400) return `redirect: ${status} (redirects are not followed)`;
+  return `http_status: ${status}`;
 }
 
 /** The outcome in one word: delivered, or the kind its error names (the label set stays small). */

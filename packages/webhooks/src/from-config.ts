@@ -1,17 +1,13 @@
-import { type Config, loadTenants, redisConnectionOptions, tenantWebhookSecrets } from '@sbx/shared';
-import {
-  createWebhookService,
-  type WebhookLogger,
-  type WebhookService,
-  type WebhookServiceOptions,
-} from './webhook-service.js';
+import { loadTenants, redisConnectionOptions, type SharedConfig, tenantWebhookSecrets } from '@sbx/shared';
+import type { WebhookLogger } from './logger.js';
+import { createWebhookService, type WebhookService, type WebhookServiceOptions } from './webhook-service.js';
 
 /** The deliveries queue sits beside the runs queue, under the same prefix. */
-export const webhookQueueName = (config: Pick<Config, 'queueName'>) => `${config.queueName}-webhooks`;
+export const webhookQueueName = (config: Pick<SharedConfig, 'queueName'>) => `${config.queueName}-webhooks`;
 
 /** The service as both apps configure it; null when no signing secret is set (webhooks off). */
 export function webhookServiceFromConfig(
-  config: Config,
+  config: SharedConfig,
   log: WebhookLogger,
   extra: Pick<WebhookServiceOptions, 'deliver'> = {},
 ): WebhookService | null {

@@ -18,7 +18,34 @@ export {
   deliverOnce,
   deliveryResult,
 } from './deliver.js';
+export {
+  type DeliveryAttempt,
+  type DeliveryAttemptOptions,
+  deliveryAttempt,
+  type SignedDelivery,
+  signatureHeaders,
+} from './delivery-attempt.js';
+export {
+  DeliveryAttemptError,
+  type DeliveryJob,
+  type DeliveryJobData,
+  type DeliveryJobResult,
+  DeliveryProcessor,
+  type DeliveryProcessorContext,
+  type FailedDeliveryJob,
+} from './delivery-processor.js';
+export {
+  type DeliveryStateRedis,
+  DeliveryStateStore,
+  type NewDelivery,
+  type PendingDelivery,
+  parseDeliveryState,
+  type WebhookDeliveryState,
+  type WebhookDeliveryStatus,
+} from './delivery-state.js';
+export { DeliveryWorker, type DeliveryWorkerOptions, deliveryBackoff } from './delivery-worker.js';
 export { webhookQueueName, webhookServiceFromConfig } from './from-config.js';
+export type { WebhookLogger } from './logger.js';
 export { backoffDelayMs, parseRetryAfter, type RetrySchedule, retryDelayMs } from './retry-policy.js';
 export {
   decodeWebhookSecret,
@@ -41,8 +68,6 @@ export {
 } from './target-guard.js';
 export {
   createWebhookService,
-  type WebhookDeliveryState,
-  type WebhookDeliveryStatus,
   type WebhookService,
   type WebhookServiceOptions,
 } from './webhook-service.js';

@@ -1,7 +1,7 @@
 import {
+  type ApiConfig,
   ApiError,
   anonymousTenant,
-  type Config,
   ConfigError,
   hashApiKey,
   isLoopbackHost,
@@ -26,7 +26,7 @@ export const isPublic = (url: string) => PUBLIC_PATHS.some((p) => p.test(url.spl
  * and comparing hashes leaks nothing useful. No keys configured: every caller is the anonymous tenant,
  * and server.ts binds to loopback only.
  */
-export default fp<{ config: Config }>(
+export default fp<{ config: ApiConfig }>(
   async (app, { config }) => {
     const tenants = loadTenants(config);
     const anonymous = anonymousTenant(config);

@@ -1,4 +1,4 @@
-import type { Config } from '@sbx/shared';
+import type { ApiConfig } from '@sbx/shared';
 import { type WebhookService, webhookServiceFromConfig } from '@sbx/webhooks';
 import fp from 'fastify-plugin';
 
@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 /** The API only enqueues and reads delivery state; workers deliver. */
-export default fp<{ config: Config }>(
+export default fp<{ config: ApiConfig }>(
   async (app, { config }) => {
     const service = webhookServiceFromConfig(config, app.log);
     app.decorate('webhooks', service);

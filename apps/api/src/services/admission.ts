@@ -1,6 +1,6 @@
 import {
+  type ApiConfig,
   ApiError,
-  type Config,
   type FairQueue,
   isRedisOomError,
   type JobData,
@@ -23,7 +23,7 @@ export interface PreparedJob {
   data: JobData;
 }
 
-export type AdmissionConfig = Pick<Config, 'prefix' | 'maxQueued' | 'resultTtlSeconds'>;
+export type AdmissionConfig = Pick<ApiConfig, 'prefix' | 'maxQueued' | 'resultTtlSeconds'>;
 
 /** What admission needs around it; the job service builds these once and shares them. */
 export interface AdmissionDeps {

@@ -1,5 +1,5 @@
 import {
-  type Config,
+  type ApiConfig,
   cancelledResult,
   type FairQueue,
   type JobData,
@@ -25,7 +25,7 @@ export class Cancellation {
   constructor(
     private readonly queue: Pick<Queue<JobData>, 'getJob'>,
     private readonly redis: Pick<Redis, 'set' | 'publish' | 'eval' | 'call'>,
-    private readonly config: Pick<Config, 'prefix' | 'resultTtlSeconds'>,
+    private readonly config: Pick<ApiConfig, 'prefix' | 'resultTtlSeconds'>,
     private readonly fair: Pick<FairQueue, 'release'>,
     private readonly lookup: Pick<JobLookup, 'ownedBy' | 'result'>,
     private readonly webhooks: CallbackQueue | null,

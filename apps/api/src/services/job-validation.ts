@@ -1,6 +1,6 @@
 import {
+  type ApiConfig,
   ApiError,
-  type Config,
   defaultEnvironment,
   type Environment,
   type JobData,
@@ -15,7 +15,7 @@ import {
 
 /** The server settings a job request is checked against. */
 export type ValidationConfig = Pick<
-  Config,
+  ApiConfig,
   | 'maxCodeBytes'
   | 'maxStdinBytes'
   | 'defaultTimeMs'
@@ -41,7 +41,7 @@ export interface SubmissionContext {
   now: Date;
 }
 
-type LimitBounds = Pick<Config, 'defaultTimeMs' | 'maxTimeMs' | 'defaultMemoryMb' | 'maxMemoryMb' | 'minMemoryMb'>;
+type LimitBounds = Pick<ApiConfig, 'defaultTimeMs' | 'maxTimeMs' | 'defaultMemoryMb' | 'maxMemoryMb' | 'minMemoryMb'>;
 
 /** The tenant's maxima apply on top of the server's (loadTenants already took the minimum). */
 export function tenantLimits(config: LimitBounds, tenant: Pick<Tenant, 'maxTimeMs' | 'maxMemoryMb'>): LimitBounds {
@@ -56,7 +56,7 @@ export function tenantLimits(config: LimitBounds, tenant: Pick<Tenant, 'maxTimeM
 
 /** The environments the server serves, narrowed to the tenant's allow-list where it has one. */
 export function environmentsFor(
-  config: Pick<Config, 'environments'>,
+  config: Pick<ApiConfig, 'environments'>,
   tenant: Pick<Tenant, 'environments'>,
 ): Environment[] {
   return config.environments.filter((e) => !tenant.environments || tenant.environments.includes(e));
@@ -71,7 +71,7 @@ const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const argBytes = (args: string[] | undefined) => (args ?? []).reduce((n, a) => n + utf8Bytes(a), 0);
 
 /** The code, and the stdin, arguments and test data together, each within their byte maximum. */
-export function checkSizes(request: JobRequest, config: Pick<Config, 'maxCodeBytes' | 'maxStdinBytes'>): void {
+export function checkSizes(request: JobRequest, config: Pick<ApiConfig, 'maxCodeBytes' | 'maxStdinBytes'>): void {
   const codeBytes = utf8Bytes(request.code);
   if (codeBytes > config.maxCodeBytes)
     throw new ApiError('code_too_large', `code is ${codeBytes} bytes; the maximum is ${config.maxCodeBytes}`, {
@@ -144,7 +144,7 @@ export function resolvePolicy(asked: Policy | undefined, allowed: readonly Polic
 /** The environment asked for, or the server's default; either must be offered to this tenant. */
 export function resolveEnvironment(
   asked: string | undefined,
-  config: Pick<Config, 'environments'>,
+  config: Pick<ApiConfig, 'environments'>,
   tenant: Pick<Tenant, 'environments'>,
 ): Environment {
   const environment = (asked ?? defaultEnvironment(config)) as Environment;

@@ -1,6 +1,6 @@
 import {
+  type ApiConfig,
   ApiError,
-  type Config,
   FairQueue,
   type JobData,
   type JobRequest,
@@ -27,7 +27,7 @@ import { describeService, type ServiceInfoConfig } from './service-info.js';
 import { liveWorkers } from './workers.js';
 
 type JobsConfig = ServiceInfoConfig &
-  Pick<Config, 'prefix' | 'resultTtlSeconds' | 'workerStaleMs' | 'interactiveStreak'>;
+  Pick<ApiConfig, 'prefix' | 'resultTtlSeconds' | 'workerStaleMs' | 'interactiveStreak'>;
 
 interface Webhooks extends CallbackQueue, WebhookStates {
   redeliver(jobId: string): Promise<boolean>;

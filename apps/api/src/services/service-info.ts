@@ -1,6 +1,6 @@
 import {
+  type ApiConfig,
   COMPARATORS,
-  type Config,
   defaultEnvironment,
   MAX_ARG_CHARS,
   MAX_ARGS,
@@ -13,7 +13,7 @@ import { defaultPolicy, environmentsFor, tenantLimits, type ValidationConfig } f
 import { environmentsOf, runtimesOf } from './workers.js';
 
 export type ServiceInfoConfig = ValidationConfig &
-  Pick<Config, 'maxOutputBytes' | 'maxArtifacts' | 'maxArtifactBytes' | 'maxQueued'>;
+  Pick<ApiConfig, 'maxOutputBytes' | 'maxArtifacts' | 'maxArtifactBytes' | 'maxQueued'>;
 
 /**
  * What GET /info tells a tenant: the same bounds job-validation.ts enforces on its jobs, and what the

@@ -1,11 +1,4 @@
-import {
-  type Config,
-  ENVIRONMENT_SPECS,
-  ENVIRONMENTS,
-  type Environment,
-  imageFor,
-  type ResolvedLimits,
-} from '@sbx/shared';
+import { ENVIRONMENT_SPECS, ENVIRONMENTS, type Environment, type ResolvedLimits, type WorkerConfig } from '@sbx/shared';
 import type { ContainerCreateOptions } from 'dockerode';
 import { BACKGROUND_CPU_SHARES } from './cpu-priority.js';
 import { WIRE } from './wire.js';
@@ -57,9 +50,11 @@ export const PROGRAM_USER = `${WIRE.program.uid}:${WIRE.program.gid}`;
 export const SUPERVISOR_CAPS = ['SETUID', 'SETGID', 'KILL'] as const;
 
 /** A deployment's sandbox settings: every runner of it (cold, pooled, self-check) starts the same container. */
-export function sandboxSettingsFromConfig(config: Config): SandboxSettings {
+export function sandboxSettingsFromConfig(
+  config: Pick<WorkerConfig, 'sandboxes' | 'runtime' | 'tmpfsMb' | 'nproc' | 'pidsLimit' | 'sandboxCpus'>,
+): SandboxSettings {
   return {
-    images: Object.fromEntries(ENVIRONMENTS.map((e) => [e, imageFor(config, e)])) as Record<Environment, string>,
+    images: Object.fromEntries(ENVIRONMENTS.map((e) => [e, config.sandboxes[e].image])) as Record<Environment, string>,
     runtime: config.runtime,
     tmpfsMb: config.tmpfsMb,
     nproc: config.nproc,
