@@ -106,11 +106,14 @@ describe('lanes and fair shares across two worker processes', () => {
     const all = await results('a', backlog);
     const ahead = startedBetween(all, sent, startOf(run));
     assert.ok(ahead <= SLOTS, `${ahead} batch jobs started between its arrival and its start (at most ${SLOTS})`);
-    // FIFO within tenant and lane: the backlog started in the order it was queued, give or take the
-    // jobs two workers take at the same moment.
+    // FIFO within tenant and lane: no job starts before one queued SLOTS or more places ahead of it.
+    // Neighbours may swap: the workers take them at the same moment, and each reads its start time
+    // from its own event loop, late by however loaded the machine is (this once failed at 50 ms).
     const order = all.map(startOf);
-    const inversions = order.filter((t, i) => i > 0 && t < (order[i - 1] ?? 0) - 50).length;
-    assert.equal(inversions, 0, 'the backlog started in the order it was queued');
+    const overtaking = order.flatMap((t, j) =>
+      order.slice(0, Math.max(0, j - SLOTS + 1)).some((earlier) => earlier > t + 50) ? [j] : [],
+    );
+    assert.deepEqual(overtaking, [], 'the backlog started in the order it was queued, but for neighbours');
   });
 
   for (const tenants of [2, 3] as const)
