@@ -8,6 +8,7 @@ export * from './fair-queue.js';
 export * from './gvisor.js';
 export * from './health.js';
 export * from './job.js';
+export * from './job-events.js';
 export * from './job-id.js';
 export * from './lanes.js';
 export * from './limits.js';

@@ -1,5 +1,6 @@
 import type { Comparator } from './compare.js';
 import type { Environment } from './environments.js';
+import { jobEventsKey } from './job-events.js';
 import type { Lane } from './lanes.js';
 import type { RunResult } from './schemas.js';
 import type { Policy } from './status.js';
@@ -73,6 +74,8 @@ export const redisKeys = (prefix: string) => ({
   cancelChannel: `${prefix}:cancel`,
   /** Hash: worker id → JSON of its start-up self-check. */
   workerHealth: `${prefix}:worker-health`,
+  /** Stream of a job's live events (job-events.ts). */
+  events: (jobId: string) => jobEventsKey(prefix, jobId),
 });
 
 /**
