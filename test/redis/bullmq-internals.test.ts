@@ -15,6 +15,7 @@ import {
   FairQueue,
   internalErrorResult,
   type JobData,
+  jobEventsKey,
   prioritizedScore,
   priorityOfScore,
 } from '@sbx/shared';
@@ -171,6 +172,7 @@ describe("BullMQ's internals, as we use them", () => {
       ttlSeconds: 60,
       resultKey: (jobId) => `${prefix}:result:${jobId}`,
       runsKey: (jobId) => `${prefix}:runlog:${jobId}`,
+      eventsKey: (jobId) => jobEventsKey(prefix, jobId),
       bull,
     });
     const result = { ...internalErrorResult(id, data, ''), status: 'ok' as const };

@@ -41,7 +41,13 @@ const run = (worker: string, attempt: number): RunStart => ({
 
 before(() => {
   redis = new Redis(REDIS_URL);
-  store = new ResultStore(redis, { ttlSeconds: 60, resultKey: keys.result, runsKey: keys.runs, bull });
+  store = new ResultStore(redis, {
+    ttlSeconds: 60,
+    resultKey: keys.result,
+    runsKey: keys.runs,
+    eventsKey: keys.events,
+    bull,
+  });
 });
 after(async () => {
   redis.disconnect();

@@ -117,6 +117,12 @@ function processor(setup: Setup = {}) {
       jobStarted: () => events.push('busy'),
       jobEnded: () => events.push('quiet'),
     },
+    live: {
+      start: (_jobId, run) => {
+        events.push(`live from attempt ${run.attempt}`);
+        return { output: { write: () => {} }, end: () => events.push('live ended') };
+      },
+    },
     metrics,
     log: pino({ level: 'silent' }),
   };
@@ -178,7 +184,17 @@ test('a normal run: executed, its result stored with its attempt and run, the me
   const { p, events, recorded, metrics } = processor();
   const { job } = takenJob({ attemptsMade: 1, stalledCounter: 1 });
   assert.deepEqual(await p.process(job, 'tok'), { status: 'ok' });
-  assert.deepEqual(events, ['slot?', 'started acme batch 3', 'busy', 'run logged', 'executed', 'quiet', 'slot left']);
+  assert.deepEqual(events, [
+    'slot?',
+    'started acme batch 3',
+    'busy',
+    'run logged',
+    'live from attempt 3',
+    'executed',
+    'live ended',
+    'quiet',
+    'slot left',
+  ]);
   const [stored] = recorded;
   assert.equal(stored?.token, 'tok');
   assert.equal(stored?.result.stdout, '1\n');

@@ -8,6 +8,7 @@ import {
   type Stages,
 } from '@sbx/shared';
 import { classify, lostBecause } from './classify.js';
+import type { OutputSink } from './live/live-output.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
 import { MAX_ARTIFACT_NAME } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/harness-stream.js';
@@ -31,6 +32,8 @@ export interface ExecuteOptions {
   queuedSeconds?: number;
   /** Caps on a single run's artifacts (SBX_MAX_ARTIFACTS, SBX_MAX_ARTIFACT_BYTES); none collected without. */
   artifacts?: { maxCount: number; maxBytes: number };
+  /** Where the program's output goes as it arrives, for the job's viewers. */
+  output?: OutputSink;
 }
 
 /** Acquires a sandbox, runs one submission in it, disposes of it, and judges the run. */
@@ -77,6 +80,7 @@ function runInput(data: JobData, opts: ExecuteOptions): RunInput {
     // A pooled sandbox carries the pool's limits: the clock must be this job's.
     timeMs: data.limits.time_ms,
     policy,
+    ...(opts.output ? { output: opts.output } : {}),
     // Test-case jobs collect none: their tests are judged on stdout (docs/api.md, What a job may carry).
     ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0
       ? { artifacts: { format: data.figure_format ?? 'png', ...opts.artifacts } }

@@ -11,6 +11,7 @@ import {
   runStart,
   runsBefore,
 } from './job-results.js';
+import type { LiveRuns } from './live/live-runs.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { JobOutcome } from './queue-worker.js';
 import type { ResultRecorder } from './result-recorder.js';
@@ -49,6 +50,8 @@ export interface JobProcessorContext {
   recorder: Pick<ResultRecorder, 'record' | 'alreadyRecorded' | 'runStarted'>;
   cancels: Pick<CancelChannel, 'track' | 'untrack' | 'requested'>;
   sandboxes: Pick<Sandboxes, 'execute' | 'jobStarted' | 'jobEnded'>;
+  /** The job's viewers: told the run started, and handed its output as it arrives. */
+  live: Pick<LiveRuns, 'start'>;
   metrics: Pick<
     WorkerMetrics,
     'runs' | 'queueWait' | 'infraFailures' | 'runDuration' | 'jobDuration' | 'batchPromotions'
@@ -172,15 +175,20 @@ export class JobProcessor {
     ctx.metrics.queueWait.observe({ lane: job.data.lane ?? 'batch' }, queuedSeconds);
     const jobLog = ctx.log.child({ job: jobId, request: job.data.request_id });
     if (ctx.runtime !== 'runsc') jobLog.warn({ runtime: ctx.runtime }, 'running user code WITHOUT gVisor');
+    const encoding = job.data.output_encoding;
+    const live = ctx.live.start(jobId, { attempt: run.attempt, token, ...(encoding ? { encoding } : {}) });
     let result: RunResult;
     try {
-      result = await ctx.sandboxes.execute(jobId, job.data, { signal, queuedSeconds });
+      result = await ctx.sandboxes.execute(jobId, job.data, { signal, queuedSeconds, output: live.output });
     } catch (err) {
       ctx.metrics.infraFailures.inc();
       jobLog.error({ err, attempt: runsBefore(job) + 1 }, 'sandbox failed');
       // Lost to an engine that is away: the retry waits for it rather than finding it gone too.
       if (!(await ctx.engine.check())) await ctx.engine.waitUntilUp(ctx.dockerWaitMs);
       throw err;
+    } finally {
+      // Before the result is recorded: its marker must come after the last of the output.
+      live.end();
     }
     if (this.abandoning) throw new Error('worker shut down mid-run; the job will be retried');
     result = finishedResult(result, run);

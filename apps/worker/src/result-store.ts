@@ -1,6 +1,11 @@
 import {
   BULL_JOB_FIELDS,
   type BullKeys,
+  EVENT_FIELDS,
+  EVENTS_AFTER_RESULT_SECONDS,
+  encodeJobEvent,
+  JOB_EVENTS_MAXLEN,
+  type JobEvent,
   type JobReceipt,
   type RunEvidence,
   type RunRecord,
@@ -11,6 +16,9 @@ import type { Redis } from 'ioredis';
 
 /** Lines kept in one job's run log: far more than its attempts and stalls can make. */
 export const RUN_LOG_CAP = 32;
+
+/** What a job's event stream gets when its result is stored: the API sends the job's view in its place. */
+const RESULT_MARKER: JobEvent = { type: 'result', data: {} };
 
 /**
  * One round trip, atomic with BullMQ's own lock changes (they are scripts on the same Redis too):
@@ -25,9 +33,15 @@ export const RUN_LOG_CAP = 32;
  * (a retaken job finds its result and returns), and cutting them here, with the result, costs no round
  * trip and cannot happen without it.
  *
- * KEYS: result, run log, BullMQ lock, BullMQ job hash. ARGV: result JSON, TTL seconds, lock token
- * ('' = not fenced: the job already left the active state), run record JSON ('' = none), log cap,
- * receipt JSON ('' = leave the job hash).
+ * A stored result also ends the job's live events (job-events.ts): the `result` marker, after every
+ * output event the run published (same connection, earlier commands), and the stream's shorter life
+ * from now on. In the same script, so no viewer can see a result stored without its marker; with
+ * pcall, so a marker that fails (the stream key taken by something else) never fails the result.
+ *
+ * KEYS: result, run log, BullMQ lock, BullMQ job hash, events stream. ARGV: result JSON, TTL seconds,
+ * lock token ('' = not fenced: the job already left the active state), run record JSON ('' = none),
+ * log cap, receipt JSON ('' = leave the job hash), events maxlen, events TTL seconds, marker type,
+ * marker payload.
  */
 const STORE = `
 local outcome = 'stored'
@@ -48,6 +62,10 @@ if ARGV[4] ~= '' then
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
+if outcome == 'stored' then
+  redis.pcall('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', '${EVENT_FIELDS.type}', ARGV[9], '${EVENT_FIELDS.data}', ARGV[10])
+  redis.pcall('EXPIRE', KEYS[5], ARGV[8])
+end
 return outcome
 `;
 
@@ -55,6 +73,8 @@ export interface ResultStoreOptions {
   ttlSeconds: number;
   resultKey: (jobId: string) => string;
   runsKey: (jobId: string) => string;
+  /** The stream of a job's live events (redisKeys().events). */
+  eventsKey: (jobId: string) => string;
   /** BullMQ's keys of the queue's jobs: a job's hash, and its lock. */
   bull: Pick<BullKeys, 'job' | 'lock'>;
 }
@@ -95,19 +115,24 @@ export class ResultStore {
     const record: RunRecord | null = result.run
       ? { event: 'finished', ...result.run, status: result.status, outcome: 'stored' }
       : null;
+    const { ttlSeconds } = this.opts;
     const outcome = await this.redis.eval(
       STORE,
-      4,
+      5,
       this.opts.resultKey(result.id),
       this.opts.runsKey(result.id),
       this.opts.bull.lock(result.id),
       this.opts.bull.job(result.id),
+      this.opts.eventsKey(result.id),
       JSON.stringify(result),
-      String(this.opts.ttlSeconds),
+      String(ttlSeconds),
       token ?? '',
       record ? JSON.stringify(record) : '',
       String(RUN_LOG_CAP),
       receipt ? JSON.stringify(receipt) : '',
+      String(JOB_EVENTS_MAXLEN),
+      String(Math.min(ttlSeconds, EVENTS_AFTER_RESULT_SECONDS)),
+      ...encodeJobEvent(RESULT_MARKER),
     );
     return outcome as StoreOutcome;
   }

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { DeferredDisposer } from './deferred-disposer.js';
 import { executeJob } from './execute-job.js';
+import type { OutputSink } from './live/live-output.js';
 import type { WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
 import { watchdogMs, withinWatchdog } from './run-watchdog.js';
@@ -126,7 +127,11 @@ export class Sandboxes {
   }
 
   /** Runs a job in a sandbox of its environment; past its watchdog the run is given up as lost. */
-  execute(jobId: string, data: JobData, run: { signal: AbortSignal; queuedSeconds: number }): Promise<RunResult> {
+  execute(
+    jobId: string,
+    data: JobData,
+    run: { signal: AbortSignal; queuedSeconds: number; output?: OutputSink },
+  ): Promise<RunResult> {
     const { config, metrics } = this.ctx;
     return withinWatchdog(
       executeJob(jobId, data, {
@@ -138,6 +143,7 @@ export class Sandboxes {
         onDisposal: (dispose) => this.disposer.add(dispose),
         queuedSeconds: run.queuedSeconds,
         artifacts: { maxCount: config.maxArtifacts, maxBytes: config.maxArtifactBytes },
+        ...(run.output ? { output: run.output } : {}),
       }),
       watchdogMs(data),
     );

@@ -21,6 +21,7 @@ import {
 } from '@sbx/shared';
 import { deliverOnce, deliveryResult, type WebhookService, webhookServiceFromConfig } from '@sbx/webhooks';
 import Docker from 'dockerode';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CancelChannel } from './cancel-channel.js';
 import { DockerWatch } from './docker-watch.js';
@@ -29,6 +30,8 @@ import { HealthCheck } from './health-check.js';
 import { Heartbeat } from './heartbeat.js';
 import { JobProcessor } from './job-processor.js';
 import { LeftoverSweeper } from './leftover-sweeper.js';
+import { JobEventPublisher } from './live/event-publisher.js';
+import { LiveRuns } from './live/live-runs.js';
 import { LockKeeper } from './lock-keeper.js';
 import { watchMemoryLimit } from './memory-limit.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -203,6 +206,7 @@ function buildProcessor(
       ttlSeconds: config.resultTtlSeconds,
       resultKey: keys.result,
       runsKey: keys.runs,
+      eventsKey: keys.events,
       bull: bullKeys(config.prefix, config.queueName),
     }),
     storedResult: (jobId) => redis.get(keys.result(jobId)),
@@ -237,9 +241,21 @@ function buildProcessor(
     recorder,
     cancels: parts.cancels,
     sandboxes: parts.sandboxes,
+    live: liveRuns(config, redis, log),
     metrics: parts.metrics,
     log,
   });
+}
+
+/** Where runs tell their viewers they started, and send their output (on the results' connection: see JobEventPublisher). */
+function liveRuns(config: WorkerConfig, redis: Redis, log: Logger): LiveRuns {
+  const publisher = new JobEventPublisher(redis, {
+    eventsKey: redisKeys(config.prefix).events,
+    lockKey: bullKeys(config.prefix, config.queueName).lock,
+    ttlSeconds: config.resultTtlSeconds,
+    log,
+  });
+  return new LiveRuns({ writerFor: (jobId, token) => publisher.forRun(jobId, token), capBytes: config.maxOutputBytes });
 }
 
 /**

@@ -210,6 +210,7 @@ class DockerSandbox implements Sandbox {
     kill: (reason: NonNullable<RawRun['killedBy']>) => void,
   ): Wire {
     let finish: (exitCode: number) => void = () => {};
+    const sink = input.output;
     const finished = new Promise<number>((resolve) => {
       finish = resolve;
     });
@@ -222,6 +223,7 @@ class DockerSandbox implements Sandbox {
         if (this.goAhead(input, slice, index)) stream.begin();
       },
       onDone: (exitCode) => finish(exitCode),
+      onOutput: sink && ((stream, payload, test) => sink.write(stream, payload, test)),
     });
     const drained = new Promise<void>((resolve) => {
       this.gate.consume((chunk) => {

@@ -29,6 +29,11 @@ export interface HarnessStreamOptions {
   onReport?: (slice: TestSlice, index: number) => void;
   /** The supervisor's last frame, with its exit code. */
   onDone?: (exitCode: number) => void;
+  /**
+   * Each stdout or stderr frame's payload as it arrives, before any cap (the live output keeps its
+   * own): only the program's bytes, never a frame of the harness's. `test` is the test case's index.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', payload: Buffer, test: number | undefined) => void;
 }
 
 /** What the supervisor's own stderr keeps for the logs (its diagnostics, never the program's bytes). */
@@ -111,6 +116,11 @@ export class HarnessStream {
   }
 
   private onOutput(stream: 'stdout' | 'stderr', payload: Buffer): void {
+    // The test in progress is the one after the last reported; a single run has no index. A viewer's
+    // trouble must never become the run's: whatever the hook throws stays here.
+    try {
+      this.opts.onOutput?.(stream, payload, this.begun > 0 ? this.done.length : undefined);
+    } catch {}
     this.received += payload.length;
     const room = this.opts.keepOutputBytes - this.kept;
     if (room > 0) {

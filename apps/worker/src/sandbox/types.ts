@@ -1,3 +1,4 @@
+import type { OutputSink } from '../live/live-output.js';
 import type { SandboxSpec } from './container-spec.js';
 import type { StartTicket } from './cpu-priority.js';
 import type { HarnessReport, RawArtifact } from './harness-report.js';
@@ -30,6 +31,8 @@ export interface RunInput {
    * maxBytes of raw content together. Absent: nothing is collected.
    */
   artifacts?: { format: 'png' | 'svg'; maxCount: number; maxBytes: number };
+  /** Handed the program's output as it arrives, for the job's viewers (absent: nobody is told). */
+  output?: OutputSink;
 }
 
 /** What came out of one sandbox run, before it is judged. */
