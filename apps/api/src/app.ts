@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import sse from '@fastify/sse';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -16,8 +17,10 @@ import swagger from './plugins/swagger.js';
 import webhooks from './plugins/webhooks.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
+import { HEARTBEAT_MS, jobEventsRoutes } from './routes/job-events.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
+import { JobEvents } from './services/job-events.js';
 import { JobService } from './services/jobs.js';
 import { countWorkerStates, liveWorkers } from './services/workers.js';
 
@@ -61,6 +64,7 @@ export async function buildApp(
   await app.register(jsonBody);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(swagger);
+  await app.register(sse, { heartbeatInterval: HEARTBEAT_MS });
   await app.register(redis, { connection: redisConnectionOptions(config) });
   await app.register(auth, { config });
   await app.register(rateLimit, { prefix: config.prefix });
@@ -89,6 +93,13 @@ export async function buildApp(
   app.metrics.readRedisMemoryFrom(() => readRedisMemory(app.redis));
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
   await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs });
+  const events = new JobEvents({
+    redis: app.redis,
+    prefix: config.prefix,
+    view: (id, tenant) => jobs.view(id, tenant),
+    capBytes: config.maxOutputBytes,
+  });
+  await app.register(jobEventsRoutes, { events });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs });
   return app;
