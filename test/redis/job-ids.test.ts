@@ -64,6 +64,7 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
       { method: 'DELETE', url: path },
       { method: 'POST', url: `${path}/webhook/redeliver` },
       { method: 'GET', url: `${path}/artifacts/figure-1.png` },
+      { method: 'GET', url: `${path}/events` },
     ] as const;
     const out: [string, number, string][] = [];
     for (const call of calls) {
@@ -112,7 +113,9 @@ describe("job ids: only our own shape reaches Redis; a job with no owner is nobo
     }
     assert.deepEqual(wrong, []);
     const reached = seen.filter((k) =>
-      probes().some((p) => [bull.job(p), ours.result(p), ours.owner(p), ours.cancelFlag(p), ours.runs(p)].includes(k)),
+      probes().some((p) =>
+        [bull.job(p), ours.result(p), ours.owner(p), ours.cancelFlag(p), ours.runs(p), ours.events(p)].includes(k),
+      ),
     );
     assert.deepEqual(reached, [], 'no probe became a Redis key');
     assert.ok(seen.includes(`${prefix}:monitor-end`), 'the monitor saw the commands');

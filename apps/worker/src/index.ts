@@ -23,6 +23,9 @@ export {
   runsBefore,
 } from './job-results.js';
 export { LeftoverSweeper, type LeftoverSweeperOptions } from './leftover-sweeper.js';
+export { JobEventPublisher, type JobEventPublisherOptions, type RunEventWriter } from './live/event-publisher.js';
+export { LiveOutput, type LiveOutputOptions, type OutputSink } from './live/live-output.js';
+export { type LiveRun, LiveRuns, type LiveRunsOptions } from './live/live-runs.js';
 export { LockKeeper, type LockKeeperOptions } from './lock-keeper.js';
 export { type MemoryLimitContext, watchMemoryLimit } from './memory-limit.js';
 export { createWorkerMetrics } from './metrics.js';

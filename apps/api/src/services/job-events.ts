@@ -84,7 +84,7 @@ export class JobEvents {
   private async *live(job: Following, view: JobView, signal: AbortSignal): AsyncGenerator<EventMessage> {
     if (view.state === 'queued') yield queuedMessage(view);
     // A blocked read holds its connection: each viewer has its own, closed when it leaves or the job ends.
-    const conn = this.ctx.redis.duplicate({ lazyConnect: true });
+    const conn = this.ctx.redis.duplicate({ lazyConnect: true, connectionName: `${this.ctx.prefix}:events` });
     // Its failures reach the reads that made them; unheard, each would also be an unhandled 'error'.
     conn.on('error', () => {});
     const onAbort = () => conn.disconnect();
