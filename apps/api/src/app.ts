@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import sse from '@fastify/sse';
+import { fastifySSE } from '@fastify/sse';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -64,7 +64,7 @@ export async function buildApp(
   await app.register(jsonBody);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(swagger);
-  await app.register(sse, { heartbeatInterval: HEARTBEAT_MS });
+  await app.register(fastifySSE, { heartbeatInterval: HEARTBEAT_MS });
   await app.register(redis, { connection: redisConnectionOptions(config) });
   await app.register(auth, { config });
   await app.register(rateLimit, { prefix: config.prefix });

@@ -8,6 +8,7 @@
  *   leftover-sweeper   dead workers' sandboxes     memory-limit     Redis at maxmemory: pause, keep locks
  *   cancel-channel     cancels reaching runs       result-recorder  store, quota, replicas, webhook
  *   job-processor      what happens to each job    queue-worker     the BullMQ worker and its gate
+ *   live/*             each run's events to its viewers (status, output as it arrives)
  */
 import {
   bullKeys,
