@@ -282,6 +282,18 @@ describe('live events of a job (GET /jobs/:id/events)', () => {
     assert.equal((last?.data as { result?: RunResult } | undefined)?.result?.status, 'cancelled');
   });
 
+  test("a replica shutting down ends its viewers' streams rather than waiting for their jobs", async () => {
+    const id = await submit();
+    const leaving = await buildApp(stack.config, { logger: false });
+    const viewer = await watch(id, 'acme', {}, await listen(leaving));
+    assert.equal((await viewer.next())?.event, 'status');
+    const started = Date.now();
+    await leaving.close();
+    assert.equal(await viewer.next(), null, 'the stream ended: the viewer resumes elsewhere');
+    assert.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms`);
+    await store.store(resultOf(id, ''));
+  });
+
   test('a viewer that leaves gives its Redis connection back', async () => {
     const id = await submit();
     // The viewers' connections carry a name of their own: other clients of this Redis do not count.

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { JobEvent } from '@sbx/shared';
-import { HarnessStream } from '@sbx/worker';
+import { HarnessStream, JobEventPublisher } from '@sbx/worker';
+import type { Redis } from 'ioredis';
 import { FLUSH_BYTES, LiveOutput, MAX_SEGMENTS } from '../../apps/worker/src/live/live-output.js';
 import { LiveRuns } from '../../apps/worker/src/live/live-runs.js';
 import { mergeByStream, OutputCoalescer, type Segment } from '../../apps/worker/src/live/output-coalescer.js';
@@ -275,4 +276,33 @@ test("a hook that throws is the viewer's trouble, never the run's", () => {
   stream.push(attach(1, stdoutFrame('kept')));
   assert.equal(stream.output().stdout.toString(), 'kept');
   assert.equal(stream.fault, null);
+});
+
+test("publishing that fails is logged once per run, never thrown at it, and stops that run's events only", async () => {
+  const warned: string[] = [];
+  let calls = 0;
+  const failing = {
+    eval: async () => {
+      calls += 1;
+      throw new Error('OOM command not allowed when used memory > maxmemory');
+    },
+  } as unknown as Pick<Redis, 'eval'>;
+  const publisher = new JobEventPublisher(failing, {
+    eventsKey: (id) => `events:${id}`,
+    lockKey: (id) => `lock:${id}`,
+    ttlSeconds: 60,
+    log: { warn: (_obj: unknown, message?: string) => warned.push(message ?? '') },
+  } as ConstructorParameters<typeof JobEventPublisher>[1]);
+  const running: JobEvent = { type: 'status', data: { state: 'running', attempt: 1 } };
+  const run = publisher.forRun('j1', 'tok');
+  run.publish([running]);
+  await new Promise((r) => setImmediate(r));
+  run.publish([running]);
+  run.publish([running]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(warned.length, 1, 'once for the run');
+  assert.equal(calls, 1, 'after a failure the rest of the run is dropped, not retried');
+  publisher.forRun('j2', undefined).publish([running]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(warned.length, 2, 'another run is its own');
 });

@@ -8,6 +8,12 @@ import type { JobEvents } from '../services/job-events.js';
 export const HEARTBEAT_MS = 15_000;
 
 export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents }> = async (app, { events }) => {
+  // A stream lasts as long as its job: shutdown ends them (each viewer resumes on another replica
+  // from its last id) rather than waiting for every job being watched.
+  const open = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const viewer of open) viewer.abort();
+  });
   app.get(
     '/jobs/:id/events',
     {
@@ -42,6 +48,7 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents }> =
       // Written by the plugin with the head, which our onSend hook never sees.
       reply.header('x-request-id', req.id).header('referrer-policy', 'no-referrer');
       const left = new AbortController();
+      open.add(left);
       reply.sse.onClose(() => left.abort());
       let first = true;
       try {
@@ -56,6 +63,7 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents }> =
         // Mid-stream no error reply is possible: the client resumes from its last id.
         req.log.warn({ err, job: id }, 'event stream ended early');
       } finally {
+        open.delete(left);
         left.abort();
       }
       // Nothing was sent (the job went while the viewer waited): the plain end of a stream.
