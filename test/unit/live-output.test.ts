@@ -192,6 +192,16 @@ test('mergeByStream keeps first-appearance order and each stream in order', () =
   ]);
 });
 
+test('after its end a run publishes nothing more (a run given up may still be writing)', () => {
+  const { output, events, clock } = live();
+  output.write('stdout', Buffer.from('in time\n'));
+  output.end();
+  output.write('stdout', Buffer.from('too late\n'));
+  clock.advance(100);
+  output.end();
+  assert.equal(shown(events, 'stdout'), 'in time\n');
+});
+
 test('the coalescer ends cleanly: held output goes, no timer is left', () => {
   const clock = manualClock();
   const flushed: Segment<string>[][] = [];

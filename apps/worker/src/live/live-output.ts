@@ -64,11 +64,16 @@ export class LiveOutput implements OutputSink {
     if (part.length < bytes.length) this.stop({ limit_bytes: this.opts.capBytes });
   }
 
-  /** The run is over: what is held (a character's first bytes, a window's output) goes now. */
+  /**
+   * The run is over: what is held (a character's first bytes, a window's output) goes now, and
+   * nothing after (a run given up by its watchdog may still be writing).
+   */
   end(): void {
     if (this.stopping) return;
     this.flushDecoders();
     this.coalescer.end();
+    this.stopping = true;
+    this.stopped = true;
   }
 
   private take(stream: OutputStream, bytes: Buffer, test: number | undefined): void {
