@@ -299,7 +299,9 @@ describe('live events of a job (GET /jobs/:id/events)', () => {
     // The viewers' connections carry a name of their own: other clients of this Redis do not count.
     const name = `${stack.config.prefix}:events`;
     const clients = async () =>
-      (await redis.client('LIST')).split('\n').filter((line) => line.includes(` name=${name} `)).length;
+      String(await redis.client('LIST'))
+        .split('\n')
+        .filter((line) => line.includes(` name=${name} `)).length;
     const before = await clients();
     const viewers = await Promise.all([watch(id), watch(id), watch(id)]);
     for (const v of viewers) await v.next();
