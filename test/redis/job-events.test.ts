@@ -294,6 +294,24 @@ describe('live events of a job (GET /jobs/:id/events)', () => {
     await store.store(resultOf(id, ''));
   });
 
+  test('POST /run with Accept: text/event-stream streams the run in one round trip', async () => {
+    const stream = await openEvents(
+      `${base}/run`,
+      { ...as('acme'), 'content-type': 'application/json' },
+      { method: 'POST', body: JSON.stringify({ code: 'print(1)' }) },
+    );
+    assert.equal(stream.status, 200);
+    const id = (stream.headers.get('location') ?? '').replace('/jobs/', '');
+    assert.equal((await stream.next())?.event, 'status', 'queued: its place');
+    const run = live.start(id, { attempt: 1, token: undefined });
+    run.output.write('stdout', Buffer.from('streamed\n'));
+    run.end();
+    await store.store(resultOf(id, 'streamed\n'));
+    const rest = await stream.collect();
+    assert.equal(text(rest, 'stdout'), 'streamed\n');
+    assert.equal(rest.at(-1)?.event, 'result');
+  });
+
   test('a viewer that leaves gives its Redis connection back', async () => {
     const id = await submit();
     // The viewers' connections carry a name of their own: other clients of this Redis do not count.

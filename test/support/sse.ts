@@ -19,9 +19,13 @@ export interface SseStream {
  * A minimal SSE reader over fetch, as a page reads one (fetch can send Authorization, EventSource
  * cannot): a real connection to a listening server, unlike app.inject, which waits for the whole answer.
  */
-export async function openEvents(url: string, headers: Record<string, string> = {}): Promise<SseStream> {
+export async function openEvents(
+  url: string,
+  headers: Record<string, string> = {},
+  init: { method?: string; body?: string } = {},
+): Promise<SseStream> {
   const abort = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
+  const res = await fetch(url, { ...init, headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
   const reader = res.body?.getReader();
   const decoder = new TextDecoder();
   let buffer = '';

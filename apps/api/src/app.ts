@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
+import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
 import auth from './plugins/auth.js';
 import cors from './plugins/cors.js';
 import errors, { frameworkErrors, MAX_PARAM_CHARS } from './plugins/errors.js';
@@ -17,7 +18,7 @@ import swagger from './plugins/swagger.js';
 import webhooks from './plugins/webhooks.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
-import { HEARTBEAT_MS, jobEventsRoutes } from './routes/job-events.js';
+import { jobEventsRoutes } from './routes/job-events.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
 import { JobEvents } from './services/job-events.js';
@@ -99,8 +100,10 @@ export async function buildApp(
     view: (id, tenant) => jobs.view(id, tenant),
     capBytes: config.maxOutputBytes,
   });
-  await app.register(jobEventsRoutes, { events });
+  const streams = new EventStreams();
+  app.addHook('preClose', async () => streams.closeAll());
+  await app.register(jobEventsRoutes, { events, streams });
   await app.register(infoRoutes, { jobs });
-  await app.register(runRoutes, { jobs, waitMs: config.runWaitMs });
+  await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams });
   return app;
 }
