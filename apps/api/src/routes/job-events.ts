@@ -39,7 +39,7 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents; str
       if (!feed) throw new ApiError('not_found', `no job ${id} (unknown, or its result has expired)`);
       // EventSource reconnects whenever a stream ends; 204 is what stops it. Nothing sent (the job
       // went while the viewer waited) ends the same way.
-      if (feed.done || !(await streams.send(req, reply, feed.messages))) return reply.code(204).send();
+      if (feed.done || !(await streams.send(req, reply, feed.messages))) return reply.code(204).send(null);
     },
   );
 };

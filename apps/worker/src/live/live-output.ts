@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import type { JobEvent, OutputChunk } from '@sbx/shared';
 import { OutputCoalescer, type OutputStream, type Schedule, type Segment } from './output-coalescer.js';
 
