@@ -182,7 +182,7 @@ class RelayTests(unittest.TestCase):
 
 
 class StatusLineTests(unittest.TestCase):
-    LINES = b'base 1234\nstart 12.5\nmemory_error\nviolation {"message":"no sockets","line":3}\nexit\n'
+    LINES = b'base 1234\ncpu_base 870000\nstart 12.5\nmemory_error\nviolation {"message":"no sockets","line":3}\nexit\n'
 
     def test_the_documented_lines_split_at_every_byte(self):
         for cut in range(len(self.LINES) + 1):
@@ -190,6 +190,7 @@ class StatusLineTests(unittest.TestCase):
             events.feed(self.LINES[:cut])
             events.feed(self.LINES[cut:])
             self.assertEqual(events.base_rss_kb, 1234)
+            self.assertEqual(events.cpu_base_us, 870000)
             self.assertEqual(events.start, 12.5)
             self.assertTrue(events.memory_error)
             self.assertTrue(events.exited)
@@ -197,19 +198,22 @@ class StatusLineTests(unittest.TestCase):
 
     def test_nothing_is_set_by_garbage_and_an_unfinished_line_waits(self):
         events = StatusEvents(-1)
-        events.feed(b"start abc\nbase 12a\nbase -5\nexit now\nmemory_error!\nstartx 1\n\n\x00\xff\nexit")
+        events.feed(b"start abc\nbase 12a\nbase -5\ncpu_base 1.5\ncpu_base -1\nexit now\nmemory_error!\nstartx 1\n\n\x00\xff\nexit")
         self.assertEqual(
-            (events.start, events.base_rss_kb, events.memory_error, events.exited, events.violation),
-            (None, None, False, False, None),
+            (events.start, events.base_rss_kb, events.cpu_base_us, events.memory_error, events.exited, events.violation),
+            (None, None, None, False, False, None),
         )
         events.feed(b"\n")
         self.assertTrue(events.exited)
 
     def test_the_first_start_base_and_violation_win(self):
         events = StatusEvents(-1)
-        events.feed(b'base 1\nstart 5.0\nviolation {"message":"first","line":1}\n')
-        events.feed(b'base 2\nstart 1.0\nviolation {"message":"second","line":2}\n')
-        self.assertEqual((events.base_rss_kb, events.start, events.violation["message"]), (1, 5.0, "first"))
+        # The child writes its own before the program runs: a program's forged line comes second.
+        events.feed(b'base 1\ncpu_base 10\nstart 5.0\nviolation {"message":"first","line":1}\n')
+        events.feed(b'base 2\ncpu_base 99999999\nstart 1.0\nviolation {"message":"second","line":2}\n')
+        self.assertEqual(
+            (events.base_rss_kb, events.cpu_base_us, events.start, events.violation["message"]), (1, 10, 5.0, "first")
+        )
 
     def test_a_start_that_is_not_finite_is_no_start(self):
         for value in (b"nan", b"inf", b"-inf", b"NaN", b"1e999"):

@@ -70,6 +70,14 @@ describe('python-data: a preloaded numpy, pandas and matplotlib environment', ()
     assert.equal(r.environment, 'python-data');
   });
 
+  test("cpu_time is the program's own: not what its child was charged while it waited for the job", async () => {
+    // gVisor charges a waiting python-data child CPU time (0.9 s by its first job, 3.6 s after two
+    // idle minutes); counted from the fork, that made any program on an idle sandbox a `timeout`.
+    const r = await data('print(1)');
+    assert.equal(r.status, 'ok', r.message);
+    assert.ok(r.cpu_time < 0.5, `print(1) was charged ${r.cpu_time} s of CPU`);
+  });
+
   test('memory is what the program allocates on top of the libraries: 100 MB fits in 128, 150 MB does not', async () => {
     await assertMemoryCalibration(data);
   });

@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { reapContainerdOrphans } from '@sbx/worker';
+import { RecentIds, reapContainerdOrphans } from '@sbx/worker';
 import type Docker from 'dockerode';
 import { pino } from 'pino';
 
@@ -68,4 +68,39 @@ test('without ctr or its socket, nothing is done', async () => {
   const docker = { listContainers: async () => [] } as unknown as Docker;
   const log = pino({ level: 'silent' });
   assert.equal(await reapContainerdOrphans({ docker, log, address: '/x.sock', ctr: '/nonexistent/ctr' }), 0);
+});
+
+test("on stop, a young forgotten sandbox the worker created itself goes too; others' young ones stay", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sbx-ctr-'));
+  try {
+    const docker = { listContainers: async () => [{ Id: KNOWN }] } as unknown as Docker;
+    const ours = new RecentIds(2);
+    for (const id of [YOUNG, FOREIGN]) ours.add(id);
+    const reaped = await reapContainerdOrphans({
+      docker,
+      log: pino({ level: 'silent' }),
+      address: '/nonexistent.sock',
+      ctr: await fakeCtr(dir),
+      ours,
+    });
+    assert.equal(reaped, 2, 'the old one and the young one of ours; never the foreign spec');
+    const deleted = (await readFile(join(dir, 'calls'), 'utf8'))
+      .split('\n')
+      .filter((l) => / containers delete /.test(` ${l} `));
+    assert.deepEqual(
+      deleted.map((l) => l.split(' ').pop()),
+      [OURS, YOUNG],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('RecentIds keeps the newest ids up to its bound', () => {
+  const ids = new RecentIds(2);
+  for (const id of ['a', 'b', 'a', 'c']) ids.add(id);
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((id) => ids.has(id)),
+    [true, false, true],
+  );
 });

@@ -22,6 +22,11 @@ export interface ContainerdOrphanOptions {
   address?: string;
   /** `ctr`, Debian's containerd client. */
   ctr?: string;
+  /**
+   * Sandboxes this worker created itself: no one else is still creating those, so they go however
+   * young. For the worker's last sweep on stop, when no later sweep of its own would find them.
+   */
+  ours?: { has(id: string): boolean };
 }
 
 /**
@@ -55,7 +60,7 @@ export async function reapContainerdOrphans(opts: ContainerdOrphanOptions): Prom
         Spec?: { process?: { args?: string[] } };
       };
       if (!info.Spec?.process?.args?.includes(SUPERVISOR)) continue;
-      if (Date.now() - Date.parse(info.CreatedAt ?? '') < MIN_AGE_MS) continue;
+      if (!opts.ours?.has(id) && Date.now() - Date.parse(info.CreatedAt ?? '') < MIN_AGE_MS) continue;
       await ctr('tasks', 'kill', '--signal', 'SIGKILL', id).catch(() => {});
       await ctr('tasks', 'delete', '--force', id).catch(() => {});
       await ctr('containers', 'delete', id);

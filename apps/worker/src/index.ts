@@ -75,6 +75,7 @@ export { type HarnessReport, isArtifactName, parseReport } from './sandbox/harne
 export { HarnessStream, type TestSlice } from './sandbox/harness-stream.js';
 export { OomEvents } from './sandbox/oom-events.js';
 export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
+export { RecentIds } from './sandbox/recent-ids.js';
 export {
   checkRuntime,
   describeRuntime,

@@ -49,6 +49,15 @@ export class LeftoverSweeper {
     clearInterval(this.timer);
   }
 
+  /**
+   * The last sweep on stop: containerd containers of sandboxes this worker created that Docker no
+   * longer knows, however young (the periodic sweep leaves young ones alone, and there is no next one).
+   */
+  async reapOwnForgotten(ours: { has(id: string): boolean }): Promise<number> {
+    const { docker, log } = this.opts;
+    return reapContainerdOrphans({ docker, log, ours });
+  }
+
   /** Every container this worker (this id, this deployment) has; how many there were. */
   async removeOwn(): Promise<number> {
     const { docker, workerId, prefix } = this.opts;

@@ -95,28 +95,35 @@ function sandboxMetrics(registry: Registry) {
   };
 }
 
+/** A gauge read at scrape time; left as it was while `read` has nothing (before the service exists). */
+function slotGauge(registers: Registry[], name: string, help: string, read: () => number | undefined) {
+  return new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      const value = read();
+      if (value !== undefined) this.set(value);
+    },
+  });
+}
+
 /** Whether this worker can take jobs: its slots, its self-check, its runtime and the Docker engine. */
 function capacityMetrics(registry: Registry, slots: () => SlotReader | null) {
   const registers = [registry];
   return {
-    slotsBusy: new Gauge({
-      name: 'sbx_slots_busy',
-      help: 'Jobs this worker is running now (of sbx_slots_total): busy / total across the fleet is the scaling signal.',
+    slotsBusy: slotGauge(
       registers,
-      collect() {
-        const read = slots();
-        if (read) this.set(read().busy);
-      },
-    }),
-    slotsTotal: new Gauge({
-      name: 'sbx_slots_total',
-      help: 'Jobs this worker can run at once while it takes jobs (its concurrency); 0 while it takes none (self-check failed, Docker away, stopping).',
+      'sbx_slots_busy',
+      'Jobs this worker is running now (of sbx_slots_total): busy / total across the fleet is the scaling signal.',
+      () => slots()?.().busy,
+    ),
+    slotsTotal: slotGauge(
       registers,
-      collect() {
-        const read = slots();
-        if (read) this.set(read().total);
-      },
-    }),
+      'sbx_slots_total',
+      'Jobs this worker can run at once while it takes jobs (its concurrency); 0 while it takes none (self-check failed, Docker away, stopping).',
+      () => slots()?.().total,
+    ),
     selfCheckOk: new Gauge({
       name: 'sbx_self_check_ok',
       // 0 from the start: a check that never finishes must alert like one that failed.

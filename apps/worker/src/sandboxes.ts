@@ -12,6 +12,7 @@ import { LABELS, type SandboxSettings } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { EnvironmentRouter } from './sandbox/environment-router.js';
 import { OomEvents } from './sandbox/oom-events.js';
+import { RecentIds } from './sandbox/recent-ids.js';
 import type { SandboxRunner } from './sandbox/types.js';
 import { POOL_OUTCOMES, WarmPoolRunner } from './sandbox/warm-pool.js';
 
@@ -75,6 +76,8 @@ export class Sandboxes {
   private readonly disposer: DeferredDisposer;
   private readonly oomEvents: OomEvents;
   private readonly cgroupOom = new CgroupOom();
+  /** The sandboxes this worker created, for its last containerd sweep on stop. */
+  readonly created = new RecentIds();
   /** Environments whose image this worker has and whose probe passed; set by the self-check. */
   private serving = new Set<Environment>();
 
@@ -181,6 +184,7 @@ export class Sandboxes {
       cgroupOom: this.cgroupOom,
       engineAnswers: this.ctx.engineAnswers,
       settings: this.ctx.settings,
+      created: this.created,
     });
   }
 

@@ -323,6 +323,7 @@ async function stop(parts: WorkerParts): Promise<void> {
   await parts.sandboxes.drain();
   // What a failed removal left (the engine was away when a sandbox was due to go) goes now.
   await parts.sweeper.removeOwn();
+  await parts.sweeper.reapOwnForgotten(parts.sandboxes.created);
   parts.sandboxes.close();
   await parts.heartbeat.stop();
   await parts.webhooks?.stop();

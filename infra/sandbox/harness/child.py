@@ -117,8 +117,8 @@ def compile_program(source, profile, status_fd):
 
 
 def prepare_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures=None):
-    base_rss = set_limits(time_ms, memory_mb)
-    os.write(status_fd, b"base %d\n" % (base_rss // 1024))
+    base_rss, base_cpu = set_limits(time_ms, memory_mb)
+    os.write(status_fd, b"base %d\ncpu_base %d\n" % (base_rss // 1024, int(base_cpu * 1e6)))
     sys.argv = [FILENAME, *args]
     sys.path = [p for p in sys.path if p]
     code = compile_program(source, profile, status_fd)

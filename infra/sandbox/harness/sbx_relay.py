@@ -34,7 +34,7 @@ def parse_violation(raw):
 
 
 class StatusEvents:
-    """Lines the child writes on its status pipe: "base <kB>", "start <monotonic>", "memory_error",
+    """Lines the child writes on its status pipe: "base <kB>", "cpu_base <µs>", "start <monotonic>", "memory_error",
     "violation <json>", "exit". User code holds the pipe too, so each is parsed defensively: what it
     forges there can only change its own result."""
 
@@ -45,6 +45,8 @@ class StatusEvents:
         self.memory_error = False
         # The child's resident memory before the program (the preloaded libraries), in KiB.
         self.base_rss_kb = None
+        # CPU time the child was charged before the program (waiting for its job), in microseconds.
+        self.cpu_base_us = None
         self.exited = False
         self.violation = None
 
@@ -75,6 +77,9 @@ class StatusEvents:
             # A whole line can be long now: int() refuses past 4,300 digits, and must not raise here.
             if fields[1].isdigit() and len(fields[1]) <= 15:
                 self.base_rss_kb = int(fields[1])
+        elif len(fields) == 2 and fields[0] == b"cpu_base" and self.cpu_base_us is None:
+            if fields[1].isdigit() and len(fields[1]) <= 15:
+                self.cpu_base_us = int(fields[1])
         elif fields == [b"memory_error"]:
             self.memory_error = True
         elif fields == [b"exit"]:

@@ -151,7 +151,8 @@ def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifa
 def judge(status, usage, events, timed_out, elapsed, time_ms):
     """The report's fields: what was seen, never guessed (the worker judges them, docs/security.md)."""
     rc = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
+    # The program's own CPU: the child's, less what it was charged while it waited for its job.
+    cpu = max(0.0, usage.ru_utime + usage.ru_stime - (events.cpu_base_us or 0) / 1e6)
     # The kernel's CPU backstop fired before the wall clock: that is the time limit too, not a crash.
     # (User code may lower its own RLIMIT_CPU; dying of that stays a runtime error.)
     cpu_limit = not timed_out and rc in (-9, -24) and cpu >= cpu_limit_seconds(time_ms) - 0.01

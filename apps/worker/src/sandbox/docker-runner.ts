@@ -31,6 +31,8 @@ export interface DockerRunnerOptions {
   cgroupOom?: CgroupOom;
   /** Whether the engine answers now (the worker's DockerWatch); without it, it is assumed to. */
   engineAnswers?: () => Promise<boolean>;
+  /** Every sandbox created, by id (the worker's last containerd sweep on stop reads it). */
+  created?: { add(id: string): void };
 }
 
 /**
@@ -72,6 +74,7 @@ export class DockerSandboxRunner implements SandboxRunner {
     let container: Docker.Container | undefined;
     try {
       container = await docker.createContainer(spec);
+      this.opts.created?.add(container.id);
       labels.background?.created(container.id);
       // Attach before start so no byte of output is missed.
       const stream = (await container.attach({
