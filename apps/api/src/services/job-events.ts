@@ -17,7 +17,7 @@ const READ_COUNT = 256;
 
 export interface JobEventsContext {
   /** The API's shared connection (XRANGE), and the one a viewer's blocking reads are duplicated from. */
-  redis: Pick<Redis, 'xrange' | 'duplicate'>;
+  redis: Pick<Redis, 'xrange' | 'xlen' | 'duplicate'>;
   prefix: string;
   /** The job as its tenant may see it (GET /jobs/:id); null for no such job, or another tenant's. */
   view: (id: string, tenant: Tenant) => Promise<JobView | null>;
@@ -82,7 +82,9 @@ export class JobEvents {
 
   /** A queued or running job: what is stored, then each new entry as it comes, until the result. */
   private async *live(job: Following, view: JobView, signal: AbortSignal): AsyncGenerator<EventMessage> {
-    if (view.state === 'queued') yield queuedMessage(view);
+    // Its place only while nothing of a run is stored: the view may lag a run that has begun, and a
+    // job back in the queue for another attempt shows its earlier run until the next `run` event.
+    if (view.state === 'queued' && (await this.ctx.redis.xlen(job.key)) === 0) yield queuedMessage(view);
     // A blocked read holds its connection: each viewer has its own, closed when it leaves or the job ends.
     const conn = this.ctx.redis.duplicate({ lazyConnect: true, connectionName: `${this.ctx.prefix}:events` });
     // Its failures reach the reads that made them; unheard, each would also be an unhandled 'error'.
