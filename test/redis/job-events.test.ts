@@ -216,6 +216,30 @@ describe('live events of a job (GET /jobs/:id/events)', () => {
     await store.store(resultOf(id, ''));
   });
 
+  test('an events_url works with no key, on any replica, for its own job only', async () => {
+    const post = (body: unknown) =>
+      fetch(`${base}/jobs`, {
+        method: 'POST',
+        headers: { ...as('acme'), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<{ id: string; events_url: string }>);
+    const [mine, other] = await Promise.all([post({ code: 'print(1)' }), post({ code: 'print(2)' })]);
+    assert.match(mine.events_url, new RegExp(`^/jobs/${mine.id}/events\\?token=[\\w-]+\\.[\\w-]+$`));
+    const viewer = await openEvents(`${base2}${mine.events_url}`);
+    assert.equal(viewer.status, 200, 'no Authorization header, as EventSource sends none');
+    assert.equal(viewer.headers.get('referrer-policy'), 'no-referrer', 'the token never leaves in a Referer');
+    assert.equal((await viewer.next())?.event, 'status');
+    viewer.close();
+    const token = new URL(mine.events_url, base).searchParams.get('token') as string;
+    const elsewhere = await fetch(`${base}/jobs/${other.id}/events?token=${token}`);
+    assert.equal(elsewhere.status, 401, "one job's token opens no other job");
+    const forged = await fetch(`${base}${mine.events_url.slice(0, -2)}xx`);
+    assert.equal(forged.status, 401);
+    const notEvents = await fetch(`${base}/jobs/${mine.id}?token=${token}`);
+    assert.equal(notEvents.status, 401, 'a token opens the events of its job, nothing else');
+    for (const { id } of [mine, other]) await store.store(resultOf(id, ''));
+  });
+
   test('two API replicas serve the same events to their viewers', async () => {
     const id = await submit();
     const [one, two] = await Promise.all([watch(id), watch(id, 'acme', {}, base2)]);

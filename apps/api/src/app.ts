@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { fastifySSE } from '@fastify/sse';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
+import { type ApiConfig, readRedisMemory, redisConnectionOptions, redisKeys, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
+import { requestForLog } from './http/request-log.js';
 import auth from './plugins/auth.js';
 import cors from './plugins/cors.js';
 import errors, { frameworkErrors, MAX_PARAM_CHARS } from './plugins/errors.js';
@@ -21,6 +22,7 @@ import { infoRoutes } from './routes/info.js';
 import { jobEventsRoutes } from './routes/job-events.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
+import { EventTokens } from './services/event-tokens.js';
 import { JobEvents } from './services/job-events.js';
 import { JobService } from './services/jobs.js';
 import { countWorkerStates, liveWorkers } from './services/workers.js';
@@ -38,7 +40,7 @@ export async function buildApp(
   options: { logger?: FastifyServerOptions['logger'] } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? { level: config.logLevel, serializers: { req: requestForLog } },
     bodyLimit: bodyLimitFor(config),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -67,7 +69,8 @@ export async function buildApp(
   await app.register(swagger);
   await app.register(fastifySSE, { heartbeatInterval: HEARTBEAT_MS });
   await app.register(redis, { connection: redisConnectionOptions(config) });
-  await app.register(auth, { config });
+  const tokens = new EventTokens(app.redis, redisKeys(config.prefix).eventsTokenSecret);
+  await app.register(auth, { config, tokens });
   await app.register(rateLimit, { prefix: config.prefix });
   await app.register(queue, {
     connection: redisConnectionOptions(config),
@@ -93,7 +96,7 @@ export async function buildApp(
   app.metrics.pingRedisWith(() => app.redis.ping());
   app.metrics.readRedisMemoryFrom(() => readRedisMemory(app.redis));
   await app.register(healthRoutes, { keyPrefix: config.prefix, workerStaleMs: config.workerStaleMs });
-  await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs });
+  await app.register(jobsRoutes, { jobs, waitMs: config.runWaitMs, tokens });
   const events = new JobEvents({
     redis: app.redis,
     prefix: config.prefix,
@@ -104,6 +107,6 @@ export async function buildApp(
   app.addHook('preClose', async () => streams.closeAll());
   await app.register(jobEventsRoutes, { events, streams });
   await app.register(infoRoutes, { jobs });
-  await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams });
+  await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
   return app;
 }

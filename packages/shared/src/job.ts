@@ -74,6 +74,8 @@ export const redisKeys = (prefix: string) => ({
   cancelChannel: `${prefix}:cancel`,
   /** Hash: worker id → JSON of its start-up self-check. */
   workerHealth: `${prefix}:worker-health`,
+  /** The secret `events_url` tokens are signed with, written once by the first API replica. */
+  eventsTokenSecret: `${prefix}:events-token-secret`,
   /** Stream of a job's live events (job-events.ts). */
   events: (jobId: string) => jobEventsKey(prefix, jobId),
 });

@@ -277,6 +277,10 @@ const QueuePlaceSchema = {
 export const JobAcceptedSchema = Type.Object({
   id: Type.String(),
   state: Type.Literal('queued'),
+  events_url: Type.String({
+    description:
+      "The job's live events (GET /jobs/:id/events) with a token for this one job in the URL, for EventSource, which cannot send an Authorization header. Valid for an hour; treat it as a credential.",
+  }),
   ...QueuePlaceSchema,
 });
 

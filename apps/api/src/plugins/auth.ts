@@ -9,6 +9,7 @@ import {
   type Tenant,
 } from '@sbx/shared';
 import fp from 'fastify-plugin';
+import { type EventTokens, eventsTokenOf } from '../services/event-tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,8 +27,8 @@ export const isPublic = (url: string) => PUBLIC_PATHS.some((p) => p.test(url.spl
  * and comparing hashes leaks nothing useful. No keys configured: every caller is the anonymous tenant,
  * and server.ts binds to loopback only.
  */
-export default fp<{ config: ApiConfig }>(
-  async (app, { config }) => {
+export default fp<{ config: ApiConfig; tokens: EventTokens }>(
+  async (app, { config, tokens }) => {
     const tenants = loadTenants(config);
     const anonymous = anonymousTenant(config);
     app.decorateRequest('tenant', null as unknown as Tenant);
@@ -43,9 +44,19 @@ export default fp<{ config: ApiConfig }>(
       });
       return;
     }
+    const byId = new Map([...tenants.values()].map((t) => [t.id, t]));
     app.addHook('onRequest', async (req) => {
       if (isPublic(req.url)) return;
       const header = req.headers.authorization ?? '';
+      // An events_url carries its own grant, for EventSource, which cannot send a header.
+      const presented = header ? null : eventsTokenOf(req.url);
+      if (presented) {
+        const grant = await tokens.verify(presented.token, presented.jobId);
+        const tenant = grant ? byId.get(grant.tenantId) : undefined;
+        if (!tenant) throw new ApiError('unauthorized', 'the events token is not valid, or has expired');
+        req.tenant = tenant;
+        return;
+      }
       const key = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
       const tenant = key ? tenants.get(hashApiKey(key)) : undefined;
       if (!tenant)

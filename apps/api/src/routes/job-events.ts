@@ -20,7 +20,11 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents; str
           '`status` (queued with its place, then running), `stdout` and `stderr` chunks as the program writes them, `truncated` at the output cap, `run` when a fault of ours started the job again (clear what was shown), and a final `result`: the same JSON as `GET /jobs/:id`. Each event but a queued status has an `id`: reconnect with `Last-Event-ID` (or `?last_event_id=`) to resume after it. A finished job gets its events from its stream, or rebuilt from its result; a viewer that already has the result gets `204`.',
         params: JobIdParamsSchema,
         querystring: Type.Object(
-          { last_event_id: Type.Optional(Type.String({ maxLength: 64 })) },
+          {
+            last_event_id: Type.Optional(Type.String({ maxLength: 64 })),
+            // Checked by the auth plugin (an events_url); listed so it is not an unknown field.
+            token: Type.Optional(Type.String({ maxLength: 1024 })),
+          },
           { additionalProperties: false },
         ),
         response: {

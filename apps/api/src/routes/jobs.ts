@@ -10,14 +10,16 @@ import {
   JobViewSchema,
 } from '@sbx/shared';
 import { Type } from '@sinclair/typebox';
+import type { EventTokens } from '../services/event-tokens.js';
 import type { JobService } from '../services/jobs.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 413: ErrorBodySchema, 503: ErrorBodySchema };
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: number }> = async (
+export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: number; tokens: EventTokens }> = async (
   app,
-  { jobs, waitMs },
+  { jobs, waitMs, tokens },
 ) => {
+  const eventsUrl = (jobId: string, tenantId: string) => tokens.eventsUrl({ jobId, tenantId });
   app.post(
     '/jobs',
     {
@@ -37,14 +39,24 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
         return reply
           .status(202)
           .header('location', `/jobs/${id}`)
-          .send({ id, state: 'queued' as const, ...(await jobs.place(id)) });
+          .send({
+            id,
+            state: 'queued' as const,
+            events_url: await eventsUrl(id, req.tenant.id),
+            ...(await jobs.place(id)),
+          });
       }
       const job = await jobs.submit(req.body, req.id, req.tenant, DEFAULT_LANE.jobs);
       const id = job.id as string;
       return reply
         .status(202)
         .header('location', `/jobs/${id}`)
-        .send({ id, state: 'queued' as const, ...(await jobs.place(id, job.data)) });
+        .send({
+          id,
+          state: 'queued' as const,
+          events_url: await eventsUrl(id, req.tenant.id),
+          ...(await jobs.place(id, job.data)),
+        });
     },
   );
 
@@ -127,7 +139,12 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
     },
     async (req, reply) => {
       const ids = await jobs.submitBatch(req.body.jobs, req.id, req.tenant);
-      return reply.status(202).send({ jobs: ids.map((id) => ({ id, state: 'queued' as const })) });
+      const accepted = ids.map(async (id) => ({
+        id,
+        state: 'queued' as const,
+        events_url: await eventsUrl(id, req.tenant.id),
+      }));
+      return reply.status(202).send({ jobs: await Promise.all(accepted) });
     },
   );
 

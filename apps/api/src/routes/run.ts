@@ -10,6 +10,7 @@ import {
   type Tenant,
 } from '@sbx/shared';
 import type { EventStreams, StreamReply, StreamRequest } from '../http/event-streams.js';
+import type { EventTokens } from '../services/event-tokens.js';
 import type { JobEvents } from '../services/job-events.js';
 import type { JobService } from '../services/jobs.js';
 
@@ -18,12 +19,18 @@ interface RunRoutesOptions {
   waitMs: number;
   events: JobEvents;
   streams: EventStreams;
+  tokens: EventTokens;
 }
 
 export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
   app,
-  { jobs, waitMs, events, streams },
+  { jobs, waitMs, events, streams, tokens },
 ) => {
+  const accepted = async (id: string, tenant: Tenant) => ({
+    id,
+    state: 'queued' as const,
+    events_url: await tokens.eventsUrl({ jobId: id, tenantId: tenant.id }),
+  });
   app.post(
     '/run',
     {
@@ -49,7 +56,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
       if (reply.sse) {
         const { id, sent } = await streamRun({ jobs, events, streams }, req, reply);
         // Not one event (its result expired under a replayed key): the job's own answer.
-        if (!sent) return reply.status(202).send({ id, state: 'queued' as const });
+        if (!sent) return reply.status(202).send(await accepted(id, req.tenant));
         return;
       }
       const key = req.headers['idempotency-key'];
@@ -69,7 +76,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
       return reply
         .status(202)
         .header('location', `/jobs/${id}`)
-        .send({ id, state: 'queued' as const, ...(await jobs.place(id)) });
+        .send({ ...(await accepted(id, req.tenant)), ...(await jobs.place(id)) });
     },
   );
 };
@@ -80,7 +87,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
  * `sent` is false when not a single event was: the head is not sent, the caller answers.
  */
 async function streamRun(
-  { jobs, events, streams }: Omit<RunRoutesOptions, 'waitMs'>,
+  { jobs, events, streams }: Omit<RunRoutesOptions, 'waitMs' | 'tokens'>,
   req: StreamRequest & { body: JobRequest; tenant: Tenant; headers: Record<string, string | string[] | undefined> },
   reply: StreamReply,
 ): Promise<{ id: string; sent: boolean }> {
