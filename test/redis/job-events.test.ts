@@ -17,6 +17,8 @@ import { REDIS_URL, type Stack, startStack } from '../support/stack.js';
 import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
 const CAP = 1000;
+/** Enough for every test but the viewer cap's, which uses the tenant no other test streams as. */
+const VIEWERS_PER_TENANT = 4;
 const RECEIPT = {
   limits: { time_ms: 2000, memory_mb: 128 },
   policy: 'strict' as const,
@@ -52,7 +54,11 @@ describe('live events of a job (GET /jobs/:id/events)', () => {
     tenants = await writeTenantsFile([tenantEntry('acme', apiKeys.acme), tenantEntry('beta', apiKeys.beta)]);
     stack = await startStack({
       worker: false,
-      env: { SBX_TENANTS_FILE: tenants.path, SBX_MAX_OUTPUT_BYTES: String(CAP) },
+      env: {
+        SBX_TENANTS_FILE: tenants.path,
+        SBX_MAX_OUTPUT_BYTES: String(CAP),
+        SBX_MAX_VIEWERS_PER_TENANT: String(VIEWERS_PER_TENANT),
+      },
     });
     base = await listen(stack.app);
     // A second API replica on the same Redis and prefix: nothing of a stream lives in the process.
@@ -352,6 +358,41 @@ describe('live events of a job (GET /jobs/:id/events)', () => {
     for (const v of viewers) v.close();
     for (let i = 0; i < 50 && (await clients()) > before; i++) await pause(20);
     assert.equal(await clients(), before);
+    await store.store(resultOf(id, ''));
+  });
+
+  test("a tenant's live streams are capped per replica: 429 too_many_viewers, and a streamed POST /run refused queues nothing", async () => {
+    const id = await submit('beta');
+    const viewers = await Promise.all(Array.from({ length: VIEWERS_PER_TENANT }, () => watch(id, 'beta')));
+    for (const v of viewers) assert.equal((await v.next())?.event, 'status');
+    const refused = await fetch(`${base}/jobs/${id}/events`, { headers: as('beta') });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    assert.equal(((await refused.json()) as { code: string }).code, 'too_many_viewers');
+    const acmeJob = await submit('acme');
+    const acme = await watch(acmeJob, 'acme');
+    assert.equal(acme.status, 200, "another tenant's viewers are not counted against it");
+    acme.close();
+    await store.store(resultOf(acmeJob, ''));
+    const onOtherReplica = await watch(id, 'beta', {}, base2);
+    assert.equal(onOtherReplica.status, 200, 'the cap is per API process');
+    onOtherReplica.close();
+    const run = await fetch(`${base}/run`, {
+      method: 'POST',
+      headers: { ...as('beta'), 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ code: 'print(1)' }),
+    });
+    assert.equal(run.status, 429);
+    assert.equal(run.headers.get('location'), null, 'no job was queued');
+    viewers[0]?.close();
+    let again = await fetch(`${base}/jobs/${id}/events`, { headers: as('beta') });
+    for (let i = 0; i < 50 && again.status === 429; i++) {
+      await pause(20);
+      again = await fetch(`${base}/jobs/${id}/events`, { headers: as('beta') });
+    }
+    assert.equal(again.status, 200, 'a seat comes back when a viewer leaves');
+    await again.body?.cancel();
+    for (const v of viewers) v.close();
     await store.store(resultOf(id, ''));
   });
 });

@@ -103,7 +103,7 @@ export async function buildApp(
     view: (id, tenant) => jobs.view(id, tenant),
     capBytes: config.maxOutputBytes,
   });
-  const streams = new EventStreams();
+  const streams = new EventStreams({ max: config.maxViewers, maxPerTenant: config.maxViewersPerTenant });
   app.addHook('preClose', async () => streams.closeAll());
   await app.register(jobEventsRoutes, { events, streams });
   await app.register(infoRoutes, { jobs });

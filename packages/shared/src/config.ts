@@ -268,6 +268,18 @@ const API_VARS = {
     'Browser origins allowed to call the API (comma list, or * for any); empty: no CORS headers.',
   ),
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
+  maxViewers: int(
+    'SBX_MAX_VIEWERS',
+    1000,
+    'Live event streams (GET /jobs/:id/events, streamed POST /run) one API process serves at once; each holds a Redis connection. More: 429 too_many_viewers.',
+    1,
+  ),
+  maxViewersPerTenant: int(
+    'SBX_MAX_VIEWERS_PER_TENANT',
+    50,
+    "Live event streams one tenant may hold open on one API process; one tenant cannot take every other tenant's.",
+    1,
+  ),
 } as const;
 
 /** The variables only the worker reads, besides each environment's (SANDBOX_VARS). */

@@ -20,6 +20,7 @@ export const API_ERRORS = {
   rate_limited: 429,
   tenant_queue_full: 429,
   storage_quota: 429,
+  too_many_viewers: 429,
   code_too_large: 413,
   stdin_too_large: 413,
   payload_too_large: 413,

@@ -32,6 +32,7 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents; str
           204: Type.Null({ description: 'The viewer has every event, the result included.' }),
           401: ErrorBodySchema,
           404: ErrorBodySchema,
+          429: ErrorBodySchema,
         },
       },
     },
@@ -39,11 +40,16 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ events: JobEvents; str
       const { id } = req.params;
       const header = req.headers['last-event-id'];
       const lastEventId = (typeof header === 'string' ? header : undefined) ?? req.query.last_event_id;
-      const feed = await events.open(id, req.tenant, lastEventId);
-      if (!feed) throw new ApiError('not_found', `no job ${id} (unknown, or its result has expired)`);
-      // EventSource reconnects whenever a stream ends; 204 is what stops it. Nothing sent (the job
-      // went while the viewer waited) ends the same way.
-      if (feed.done || !(await streams.send(req, reply, feed.messages))) return reply.code(204).send(null);
+      const seat = streams.reserve(req.tenant.id);
+      try {
+        const feed = await events.open(id, req.tenant, lastEventId);
+        if (!feed) throw new ApiError('not_found', `no job ${id} (unknown, or its result has expired)`);
+        // EventSource reconnects whenever a stream ends; 204 is what stops it. Nothing sent (the job
+        // went while the viewer waited) ends the same way.
+        if (feed.done || !(await streams.send(req, reply, feed.messages, seat))) return reply.code(204).send(null);
+      } finally {
+        seat.release();
+      }
     },
   );
 };

@@ -48,6 +48,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
           401: ErrorBodySchema,
           409: ErrorBodySchema,
           413: ErrorBodySchema,
+          429: ErrorBodySchema,
           503: ErrorBodySchema,
         },
       },
@@ -91,14 +92,19 @@ async function streamRun(
   req: StreamRequest & { body: JobRequest; tenant: Tenant; headers: Record<string, string | string[] | undefined> },
   reply: StreamReply,
 ): Promise<{ id: string; sent: boolean }> {
-  const key = req.headers['idempotency-key'];
-  let id: string;
-  if (typeof key === 'string') {
-    const submitted = await jobs.submitIdempotent(req.body, req.id, req.tenant, key, DEFAULT_LANE.run);
-    if (submitted.replay) reply.header('idempotent-replayed', 'true');
-    id = submitted.id;
-  } else id = (await jobs.submit(req.body, req.id, req.tenant, DEFAULT_LANE.run)).id as string;
-  reply.header('location', `/jobs/${id}`);
-  const feed = await events.open(id, req.tenant, undefined);
-  return { id, sent: Boolean(feed && !feed.done && (await streams.send(req, reply, feed.messages))) };
+  const seat = streams.reserve(req.tenant.id);
+  try {
+    const key = req.headers['idempotency-key'];
+    let id: string;
+    if (typeof key === 'string') {
+      const submitted = await jobs.submitIdempotent(req.body, req.id, req.tenant, key, DEFAULT_LANE.run);
+      if (submitted.replay) reply.header('idempotent-replayed', 'true');
+      id = submitted.id;
+    } else id = (await jobs.submit(req.body, req.id, req.tenant, DEFAULT_LANE.run)).id as string;
+    reply.header('location', `/jobs/${id}`);
+    const feed = await events.open(id, req.tenant, undefined);
+    return { id, sent: Boolean(feed && !feed.done && (await streams.send(req, reply, feed.messages, seat))) };
+  } finally {
+    seat.release();
+  }
 }
