@@ -240,7 +240,7 @@ class ClientTest(unittest.TestCase):
         for line in source.splitlines():
             if line.startswith(("import ", "from ")) and "typing" not in line:
                 module = line.split()[1].split(".")[0]
-                self.assertIn(module, {"asyncio", "json", "os", "time", "urllib"}, line)
+                self.assertIn(module, {"asyncio", "http", "json", "os", "time", "urllib"}, line)
 
 
 if __name__ == "__main__":
