@@ -4,6 +4,9 @@
     >>> run_code_safely("print(2 + 2)")["stdout"]
     '4\\n'
 
+Output as it is written: `Client.stream(job_id)` or `Client.stream(code=...)` (an iterator of Event), or
+`run_code_safely(code, on_output=callback)`; input for an interactive job: `send_input`, `close_input`.
+
 The server is SBX_URL (default http://127.0.0.1:3000); the key is SBX_API_KEY when the server has keys.
 """
 

@@ -196,6 +196,25 @@ describe('client libraries and README examples, against a live API', () => {
     }
   });
 
+  test('the streaming examples (docs/api.md) print each line, then the verdict', async () => {
+    const python = await sh('python3', ['-c', await readmeExample('python-stream')], {
+      SBX_URL: url,
+      PYTHONPATH: `${ROOT}clients/python`,
+    });
+    assert.equal(python.code, 0, python.out);
+    assert.equal(python.out, 'first\nsecond\nok\n');
+
+    const dir = await mkdtemp(`${TEST_DIR}.stream-`);
+    try {
+      await writeFile(`${dir}/example.ts`, await readmeExample('typescript-stream'));
+      const ts = await sh(process.execPath, ['--import', 'tsx', `${dir}/example.ts`], { SBX_URL: url }, TEST_DIR);
+      assert.equal(ts.code, 0, ts.out);
+      assert.equal(ts.out, 'first\nsecond\nok\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the chart examples (README, docs/api.md) save a PNG, by curl and by one Python call; saveArtifacts does it in TypeScript', async () => {
     const dir = await mkdtemp(`${TEST_DIR}.charts-`);
     const isPng = async (path: string) =>
