@@ -172,6 +172,18 @@ describe('SbxClient.stream', () => {
     assert.equal(asked.length, 2);
   });
 
+  test('time the caller spends on an event is not silence', async () => {
+    const { asked, fetch } = scripted(() => sseResponse(EVENTS));
+    const stream = new SbxClient({ baseUrl: 'http://sbx', fetch }).stream('j1', { idleTimeoutMs: 30 });
+    const seen: JobStreamEvent[] = [];
+    for await (const e of stream) {
+      seen.push(e);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    assert.equal(seen.length, EVENTS.length);
+    assert.equal(asked.length, 1, 'one connection');
+  });
+
   test('an AbortSignal ends the stream with its reason and lets go of the connection; so does leaving the loop', async () => {
     let fetchSignal: AbortSignal | null | undefined;
     // Two events, then the connection stays open and quiet.

@@ -105,7 +105,12 @@ class Connection {
 
   private readonly onAbort = () => this.controller.abort(this.outer?.reason);
 
-  /** Something arrived: the idle clock starts again. */
+  /** The caller holds an event: its time is not the connection's silence. */
+  hold(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Something arrived (or the caller is back for more): the idle clock starts again. */
   touch(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
@@ -174,8 +179,10 @@ export class JobEventStream implements AsyncIterable<JobStreamEvent> {
         for await (const event of this.read(res, parser, connection)) {
           if (event.id !== undefined) [failures, this.lastEventId] = [0, event.id];
           if (event.type === 'result') this.result = event.data.result;
+          connection.hold();
           yield event;
           if (event.type === 'result') return;
+          connection.touch();
         }
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
