@@ -87,6 +87,7 @@ def cutting_proxy(target, event=b"stdout"):
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
+        src.close()  # each socket is the source of one pump: both get closed
 
     def serve():
         while True:
