@@ -4,9 +4,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SbxApiError, SbxClient } from '@sbx/client';
+import { type JobStreamEvent, SbxApiError, SbxClient } from '@sbx/client';
 import { saveArtifacts } from '@sbx/client/save-artifacts';
+import { cuttingProxy } from '../support/cutting-proxy.js';
 import { type Stack, startStack } from '../support/stack.js';
+
+const PRINT_SLEEP_PRINT = "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')";
+
+/** Every event of a stream, each with when it came. */
+async function timed(stream: AsyncIterable<JobStreamEvent>) {
+  const out: { event: JobStreamEvent; at: number }[] = [];
+  for await (const event of stream) out.push({ event, at: performance.now() });
+  return out;
+}
+const stdoutOf = (events: { event: JobStreamEvent }[]) =>
+  events.map(({ event: e }) => (e.type === 'stdout' && 'text' in e.data ? e.data.text : '')).join('');
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TEST_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -122,6 +134,45 @@ describe('client libraries and README examples, against a live API', () => {
     assert.equal(posts, 1, 'refused before sending');
   });
 
+  test('the TypeScript client streams: the first line comes about a second before the result; a cut connection is resumed with no gap or repeat', async () => {
+    const sbx = new SbxClient({ baseUrl: url });
+    const stream = sbx.stream({ code: PRINT_SLEEP_PRINT });
+    const events = await timed(stream);
+    const first = events.find(({ event }) => event.type === 'stdout');
+    const last = events.at(-1);
+    assert.equal(last?.event.type, 'result');
+    assert.ok(first && last && last.at - first.at > 500, `first line ${first?.at}, result ${last?.at}`);
+    assert.equal(stdoutOf(events), 'first\nsecond\n');
+    assert.equal(stream.result?.stdout, 'first\nsecond\n');
+
+    const proxy = await cuttingProxy(url, { event: 'stdout', at: 'inside' });
+    try {
+      const resumed = await timed(new SbxClient({ baseUrl: proxy.url }).stream({ code: PRINT_SLEEP_PRINT }));
+      assert.equal(proxy.cuts, 1);
+      const ids = resumed.map(({ event }) => event.id).filter(Boolean);
+      assert.equal(new Set(ids).size, ids.length, 'no event twice');
+      assert.equal(stdoutOf(resumed), 'first\nsecond\n');
+      assert.equal(resumed.at(-1)?.event.type, 'result');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('the TypeScript client answers an input() prompt of an interactive job', async (t) => {
+    const sbx = new SbxClient({ baseUrl: url });
+    if (!('interactive' in (await sbx.info()).limits)) return t.skip('this server has no interactive input');
+    const request = { code: "name = input('name? ')\nprint('hi', name)\nprint(input())", interactive: true };
+    const stream = sbx.stream(request as Parameters<SbxClient['stream']>[0]);
+    for await (const event of stream) {
+      if (event.type !== 'stdout' || !('text' in event.data) || !event.data.text.includes('name?')) continue;
+      const id = stream.jobId as string;
+      assert.deepEqual(await sbx.sendInput(id, 'ada\n'), { offset: 4, eof: false });
+      assert.equal((await sbx.sendInput(id, 'ok\n')).offset, 7);
+      assert.deepEqual(await sbx.closeInput(id), { offset: 7, eof: true });
+    }
+    assert.equal(stream.result?.stdout, 'name? hi ada\nok\n');
+  });
+
   test('the README curl, Python and TypeScript examples run and print what they promise', async () => {
     const curl = await sh('bash', ['-c', await readmeExample('curl')], { SBX_URL: url });
     assert.equal(curl.code, 0, curl.out);
@@ -140,6 +191,25 @@ describe('client libraries and README examples, against a live API', () => {
       const ts = await sh(process.execPath, ['--import', 'tsx', `${dir}/example.ts`], { SBX_URL: url }, TEST_DIR);
       assert.equal(ts.code, 0, ts.out);
       assert.match(ts.out, /\{ passed: 1, total: 1 \}/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the streaming examples (docs/api.md) print each line, then the verdict', async () => {
+    const python = await sh('python3', ['-c', await readmeExample('python-stream')], {
+      SBX_URL: url,
+      PYTHONPATH: `${ROOT}clients/python`,
+    });
+    assert.equal(python.code, 0, python.out);
+    assert.equal(python.out, 'first\nsecond\nok\n');
+
+    const dir = await mkdtemp(`${TEST_DIR}.stream-`);
+    try {
+      await writeFile(`${dir}/example.ts`, await readmeExample('typescript-stream'));
+      const ts = await sh(process.execPath, ['--import', 'tsx', `${dir}/example.ts`], { SBX_URL: url }, TEST_DIR);
+      assert.equal(ts.code, 0, ts.out);
+      assert.equal(ts.out, 'first\nsecond\nok\n');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -8,7 +8,9 @@ import os
 import socket
 import sys
 import threading
+import time
 import unittest
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -49,6 +51,59 @@ def serving(handler_class):
     finally:
         server.shutdown()
         server.server_close()
+
+
+PRINT_SLEEP_PRINT = "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')"
+
+
+@contextlib.contextmanager
+def cutting_proxy(target, event=b"stdout"):
+    """A TCP proxy in front of the API that drops one connection, once, the way a flaky network does: the
+    first response to carry `event: <event>` is passed on up to the middle of that line, then both sides
+    are closed. Yields its URL and a dict that counts the cuts."""
+    upstream = urllib.parse.urlsplit(target)
+    listener = socket.create_server(("127.0.0.1", 0))
+    state = {"cuts": 0}
+    lock = threading.Lock()
+
+    def pump(src, dst, watch):
+        seen = b""
+        try:
+            while True:
+                chunk = src.recv(65536)
+                if not chunk:
+                    break
+                with lock:
+                    at = (seen + chunk).find(b"event: " + event + b"\n") if watch and not state["cuts"] else -1
+                    if at >= 0:
+                        state["cuts"] += 1
+                if at >= 0:
+                    dst.sendall(chunk[: at + len(b"event: ") - len(seen)])
+                    break
+                seen += chunk if watch else b""
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        src.close()  # each socket is the source of one pump: both get closed
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((upstream.hostname, upstream.port))
+            threading.Thread(target=pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=pump, args=(server, client, True), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", state
+    finally:
+        listener.close()
 
 
 class ClientTest(unittest.TestCase):
@@ -235,12 +290,55 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((err.exception.status, err.exception.code, err.exception.retry_after), (503, "queue_full", 7))
         self.assertEqual(posts, ["/jobs"], "asked once: the caller decides when, from retry_after")
 
+    def test_stream_shows_each_line_as_it_is_written(self):
+        stream = Client(URL).stream(code=PRINT_SLEEP_PRINT)
+        arrived = [(event, time.monotonic()) for event in stream]
+        first = next(at for event, at in arrived if event.type == "stdout")
+        done = arrived[-1][1]
+        self.assertEqual(arrived[-1][0].type, "result")
+        self.assertGreater(done - first, 0.5, "the first line came about a second before the end")
+        self.assertEqual(stream.result["stdout"], "first\nsecond\n")
+        self.assertEqual("".join(e.data["text"] for e, _ in arrived if e.type == "stdout"), "first\nsecond\n")
+        self.assertEqual(Client(URL).wait(stream.job_id)["stdout"], "first\nsecond\n")
+
+    def test_a_cut_stream_is_resumed_with_no_gap_or_repeat(self):
+        with cutting_proxy(URL) as (proxy, state):
+            events = list(Client(proxy).stream(code=PRINT_SLEEP_PRINT))
+        self.assertEqual(state["cuts"], 1)
+        ids = [e.id for e in events if e.id]
+        self.assertEqual(len(ids), len(set(ids)), "no event twice")
+        self.assertEqual("".join(e.data["text"] for e in events if e.type == "stdout"), "first\nsecond\n")
+        self.assertEqual(events[-1].type, "result")
+
+    def test_run_code_safely_passes_output_on_as_it_comes_and_returns_the_same_result(self):
+        pieces = []
+        result = run_code_safely(PRINT_SLEEP_PRINT + "\nimport sys\nprint('oops', file=sys.stderr)",
+                                 base_url=URL, on_output=lambda *piece: pieces.append((*piece, time.monotonic())))
+        self.assertEqual((result["status"], result["stdout"], result["stderr"]), ("ok", "first\nsecond\n", "oops\n"))
+        self.assertEqual("".join(t for s, t, _ in pieces if s == "stdout"), "first\nsecond\n")
+        self.assertEqual("".join(t for s, t, _ in pieces if s == "stderr"), "oops\n")
+        self.assertGreater(pieces[-1][2] - pieces[0][2], 0.5, "the first piece came before the program ended")
+        with self.assertRaises(TimeoutExceededError):
+            run_code_safely("while True: pass", time_ms=300, raise_on_error=True, base_url=URL, on_output=print)
+
+    def test_interactive_input_answers_a_prompt(self):
+        client = Client(URL)
+        if "interactive" not in client.info()["limits"]:
+            self.skipTest("this server has no interactive input")
+        stream = client.stream(code="name = input('name? ')\nprint('hi', name)\nprint(input())", interactive=True)
+        for event in stream:
+            if event.type == "stdout" and "name?" in event.data["text"]:
+                self.assertEqual(client.send_input(stream.job_id, "ada\n"), {"offset": 4, "eof": False})
+                self.assertEqual(client.send_input(stream.job_id, "ok\n")["offset"], 7)
+                self.assertEqual(client.close_input(stream.job_id), {"offset": 7, "eof": True})
+        self.assertEqual(stream.result["stdout"], "name? hi ada\nok\n")
+
     def test_module_has_no_third_party_imports(self):
         source = open(sbx_client.__file__).read()
         for line in source.splitlines():
             if line.startswith(("import ", "from ")) and "typing" not in line:
                 module = line.split()[1].split(".")[0]
-                self.assertIn(module, {"asyncio", "json", "os", "time", "urllib"}, line)
+                self.assertIn(module, {"asyncio", "http", "json", "os", "time", "urllib"}, line)
 
 
 if __name__ == "__main__":

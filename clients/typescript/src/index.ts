@@ -1,19 +1,12 @@
-import type { ErrorBody, JobAccepted, JobRequest, JobView, RunResult, ServiceInfo } from '@sbx/shared';
+import type { JobAccepted, JobRequest, JobView, RunResult, ServiceInfo } from '@sbx/shared';
+import { apiErrorOf, isRetriable, SbxApiError } from './errors.js';
+import { type InputAnswer, type InputOptions, utf8Pieces } from './input.js';
+import { JobEventStream, type StreamOptions, type StreamTransport } from './stream.js';
 
-/** The API refused a request; `code` is the stable error code from the server. */
-export class SbxApiError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-    /** Seconds after which trying again can succeed (429, and 503 queue_full), from Retry-After. */
-    readonly retryAfterSeconds: number | null = null,
-  ) {
-    super(message);
-    this.name = 'SbxApiError';
-  }
-}
+export { SbxApiError } from './errors.js';
+export type { InputAnswer, InputOptions } from './input.js';
+export { type SseMessage, SseParser } from './sse.js';
+export { JobEventStream, type JobStreamEvent, type StreamOptions } from './stream.js';
 
 /** How a submission survives a lost connection. */
 export interface SubmitOptions {
@@ -23,10 +16,12 @@ export interface SubmitOptions {
   retries?: number;
 }
 
-/** The server's size maxima: `GET /info` `limits.code_bytes` and `limits.input_bytes`. */
+/** The server's size maxima: `GET /info` `limits.code_bytes`, `limits.input_bytes` and `limits.interactive.max_input_call_bytes`. */
 export interface SizeLimits {
   codeBytes?: number;
   inputBytes?: number;
+  /** The most one `sendInput` call carries: longer input goes in several. */
+  inputCallBytes?: number;
 }
 
 export interface SbxClientOptions {
@@ -75,11 +70,21 @@ export class SbxClient {
   private readonly fetch: typeof fetch;
   /** The size maxima this client checks before sending; empty until given or read by `info()`. */
   readonly limits: SizeLimits;
+  /** Per interactive job, the input bytes the server has accepted from this client (sendInput). */
+  private readonly inputOffsets = new Map<string, number>();
 
   constructor(private readonly opts: SbxClientOptions) {
     // Browsers throw "Illegal invocation" when fetch is called with another `this`.
     this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.limits = { ...opts.limits };
+  }
+
+  private url(path: string): string {
+    return `${this.opts.baseUrl.replace(/\/$/, '')}${path}`;
+  }
+
+  private headers(extra: Record<string, string>): Record<string, string> {
+    return this.opts.apiKey ? { ...extra, authorization: `Bearer ${this.opts.apiKey}` } : { ...extra };
   }
 
   private async request<T>(
@@ -88,27 +93,16 @@ export class SbxClient {
     body?: unknown,
     extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; data: T }> {
-    const headers: Record<string, string> = { ...extraHeaders };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
-    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, '')}${path}`, {
+    const headers = this.headers(
+      body !== undefined ? { ...extraHeaders, 'content-type': 'application/json' } : extraHeaders,
+    );
+    const res = await this.fetch(this.url(path), {
       method,
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    const data = (await res.json().catch(() => ({}))) as T | ErrorBody;
-    if (!res.ok) {
-      const err = data as Partial<ErrorBody>;
-      const after = res.headers.get('retry-after') ?? '';
-      throw new SbxApiError(
-        res.status,
-        err.code ?? 'http_error',
-        err.message ?? res.statusText,
-        err.details,
-        /^\d+$/.test(after) ? Number(after) : null,
-      );
-    }
-    return { status: res.status, data: data as T };
+    if (!res.ok) throw await apiErrorOf(res);
+    return { status: res.status, data: (await res.json().catch(() => ({}))) as T };
   }
 
   /**
@@ -185,7 +179,88 @@ export class SbxClient {
     const info = (await this.request<ServiceInfo>('GET', '/info')).data;
     this.limits.codeBytes = info.limits.code_bytes;
     this.limits.inputBytes = info.limits.input_bytes;
+    // Interactive input's limits, on servers that have it (read loosely: older ones do not list them).
+    const interactive = (info.limits as { interactive?: { max_input_call_bytes?: number } }).interactive;
+    if (interactive?.max_input_call_bytes !== undefined) this.limits.inputCallBytes = interactive.max_input_call_bytes;
     return info;
+  }
+
+  /**
+   * The job's live events as they happen, ending with its `result`:
+   *
+   *   for await (const e of sbx.stream(id)) if (e.type === 'stdout' && 'text' in e.data) write(e.data.text);
+   *
+   * Give a job id to watch a queued or finished job (from the start, or after `lastEventId`), or a
+   * request to run it and watch it in one round trip (POST /run, retried under one Idempotency-Key like
+   * `run`). A dropped connection is resumed with no gap or repeat; see JobEventStream.
+   */
+  stream(
+    target: string | JobRequest,
+    opts: StreamOptions & Pick<SubmitOptions, 'idempotencyKey'> = {},
+  ): JobEventStream {
+    const accept = { accept: 'text/event-stream' };
+    const transport: StreamTransport = {
+      events: (id, lastEventId, signal) =>
+        this.fetch(this.url(`/jobs/${encodeURIComponent(id)}/events`), {
+          headers: this.headers(lastEventId ? { ...accept, 'last-event-id': lastEventId } : accept),
+          signal,
+        }),
+    };
+    if (typeof target === 'string') return new JobEventStream(transport, target, opts);
+    checkSizes(target, this.limits);
+    const key = opts.idempotencyKey ?? crypto.randomUUID();
+    transport.submit = (signal) =>
+      this.fetch(this.url('/run'), {
+        method: 'POST',
+        headers: this.headers({ ...accept, 'content-type': 'application/json', 'idempotency-key': key }),
+        body: JSON.stringify(target),
+        signal,
+      });
+    return new JobEventStream(transport, undefined, opts);
+  }
+
+  /**
+   * Appends `data` to the stdin of a job submitted with `interactive: true`; resolves with the input
+   * bytes the server holds (after the request's own stdin). The client keeps that offset per job and
+   * sends it with each call, so a call retried after a lost answer is never appended twice; give
+   * `offset` to continue from elsewhere. Input over `limits.inputCallBytes` goes in several calls.
+   */
+  async sendInput(id: string, data: string, opts: InputOptions = {}): Promise<InputAnswer> {
+    let at = opts.offset ?? this.inputOffsets.get(id) ?? 0;
+    let answer: InputAnswer = { offset: at, eof: false };
+    for (const piece of utf8Pieces(data, this.limits.inputCallBytes)) {
+      answer = await this.postInput(id, { data: piece, offset: at }, opts.retries ?? 2);
+      at = answer.offset;
+      this.inputOffsets.set(id, at);
+    }
+    return answer;
+  }
+
+  /** Closes an interactive job's stdin: the program reads end of file once it has read what was sent. */
+  async closeInput(id: string, opts: InputOptions = {}): Promise<InputAnswer> {
+    const offset = opts.offset ?? this.inputOffsets.get(id) ?? 0;
+    const answer = await this.postInput(id, { eof: true, offset }, opts.retries ?? 2);
+    this.inputOffsets.delete(id);
+    return answer;
+  }
+
+  /** POST /jobs/:id/stdin, retried when no answer came: the offset makes a repeat a no-op. */
+  private async postInput(
+    id: string,
+    body: { data: string; offset: number } | { eof: true; offset: number },
+    retries: number,
+  ): Promise<InputAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.request<InputAnswer>('POST', `/jobs/${encodeURIComponent(id)}/stdin`, body)).data;
+      } catch (err) {
+        // The eof of an earlier try whose answer was lost is what closed it: done.
+        if (attempt > 0 && 'eof' in body && err instanceof SbxApiError && err.code === 'stdin_closed')
+          return { offset: body.offset, eof: true };
+        if (!isRetriable(err) || attempt >= retries) throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 2000)));
+    }
   }
 
   /** Cancels a job; resolves with the view (completed/cancelled, or still running while it stops). */
