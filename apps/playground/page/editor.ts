@@ -1,6 +1,7 @@
 /**
  * The code editor: CodeMirror 6 with Python, the usual editing keys, and Ctrl/Cmd-Enter to run.
  * Colours come from CSS variables (styles.css), so one theme follows the light and dark schemes.
+ * It lives in a shadow root: see createEditor.
  */
 import { indentWithTab } from '@codemirror/commands';
 import { python } from '@codemirror/lang-python';
@@ -34,7 +35,7 @@ const theme = EditorView.theme({
     backgroundColor: 'var(--selection)',
   },
   '.cm-gutters': { backgroundColor: 'var(--editor-bg)', color: 'var(--muted)', border: 'none' },
-  '.cm-lineNumbers .cm-gutterElement': { padding: '0 12px 0 16px' },
+  '.cm-lineNumbers .cm-gutterElement': { padding: '0 var(--gutter-right) 0 var(--gutter-left)' },
   '.cm-activeLine': { backgroundColor: 'var(--active-line)' },
   '.cm-activeLineGutter': { backgroundColor: 'var(--active-line)', color: 'var(--fg)' },
   '.cm-matchingBracket, &.cm-focused .cm-matchingBracket': {
@@ -60,8 +61,13 @@ export function createEditor(options: EditorOptions): EditorView {
     options.onRun();
     return true;
   };
+  // In a shadow root, CodeMirror's styles go in a constructed stylesheet (adoptedStyleSheets); in the
+  // document itself they would go in a <style> element, which the page's CSP (style-src 'self')
+  // refuses. The colours still come through: CSS variables inherit into a shadow root.
+  const shadow = options.parent.shadowRoot ?? options.parent.attachShadow({ mode: 'open' });
   return new EditorView({
-    parent: options.parent,
+    parent: shadow,
+    root: shadow,
     state: EditorState.create({
       doc: options.doc,
       extensions: [

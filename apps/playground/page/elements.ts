@@ -15,6 +15,7 @@ export function findElements() {
     runKeys: byId('run-keys', HTMLElement),
     footerMod: byId('footer-mod', HTMLElement),
     stop: byId('stop', HTMLButtonElement),
+    drawer: byId('drawer', HTMLDivElement),
     tabInput: byId('tab-input', HTMLButtonElement),
     tabTests: byId('tab-tests', HTMLButtonElement),
     panelInput: byId('panel-input', HTMLDivElement),

@@ -146,6 +146,8 @@ class Playground {
     els.tabTests.setAttribute('aria-selected', String(tab === 'tests'));
     show(els.panelInput, tab === 'input');
     show(els.panelTests, tab === 'tests');
+    // Test cases need more room than the stdin box: the stylesheet grows the drawer for them.
+    els.drawer.dataset.tab = tab;
   }
 
   private async refreshInfo(): Promise<void> {

@@ -28,9 +28,12 @@ export class VerdictBadge {
 
   result(result: RunResult): void {
     const { label, tone } = statusLabel(result.status);
-    const summary = result.summary ? ` · ${result.summary.passed}/${result.summary.total} passed` : '';
-    const testsTone: Tone = result.summary && result.summary.passed < result.summary.total ? 'bad' : tone;
-    this.set(`${label}${summary}`, result.summary ? testsTone : tone, false);
+    if (result.summary) {
+      // Judged against tests: the count is the verdict; the status only when the run itself failed.
+      const { passed, total } = result.summary;
+      const failed = result.status === 'ok' ? '' : ` · ${label}`;
+      this.set(`${passed}/${total} passed${failed}`, passed === total ? 'good' : 'bad', false);
+    } else this.set(label, tone, false);
     const exit = result.exit_code !== null && result.exit_code !== 0 ? [stat('exit', String(result.exit_code))] : [];
     this.stats.replaceChildren(
       stat('time', formatSeconds(result.time)),

@@ -57,7 +57,8 @@ export function fillEnvironments(select: HTMLSelectElement, info: Info, wanted?:
 export function describeServer(info: Info): string {
   const sandbox = info.sandbox[0];
   const where = sandbox?.runtime === 'runsc' ? 'gVisor' : (sandbox?.runtime ?? 'no worker live');
-  const limit = `${(info.limits.time_ms.default / 1000).toFixed(info.limits.time_ms.default % 1000 ? 1 : 0)} s CPU`;
+  const seconds = info.limits.time_ms.default / 1000;
+  const limit = `${seconds.toFixed(Number.isInteger(seconds) ? 0 : 1)} s time limit`;
   const live = info.limits.interactive ? ' · interactive input' : '';
   return `Python ${info.runtime.version} · ${where} · ${limit}${live}`;
 }

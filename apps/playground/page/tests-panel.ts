@@ -96,7 +96,7 @@ export class TestsPanel {
 }
 
 function textarea(label: string, value: string): HTMLTextAreaElement {
-  const area = h('textarea', { class: 'field-input', attrs: { rows: '3', spellcheck: 'false', 'aria-label': label } });
+  const area = h('textarea', { class: 'field-input', attrs: { rows: '2', spellcheck: 'false', 'aria-label': label } });
   area.value = value;
   return area;
 }
