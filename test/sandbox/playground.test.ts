@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildPlayground, isUpToDate } from '@sbx/playground/build';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium, openPage, type WatchedPage } from '../support/browser.js';
+import { scriptApi } from '../support/scripted-api.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const KEY = 'playground-browser-key';
@@ -26,7 +27,10 @@ const consoleText = (page: Page) => text(page.locator('#console'));
 
 /** The page's globals, typed as far as the test reads them: the tests compile without the DOM lib. */
 interface PageWindow {
-  document: { querySelector(selector: string): { textContent: string | null } | null };
+  document: {
+    querySelector(selector: string): { textContent: string | null } | null;
+    activeElement: { id: string } | null;
+  };
   sessionStorage: { getItem(key: string): string | null };
 }
 
@@ -248,6 +252,43 @@ describe('the playground in a real browser', () => {
       await other.close();
     }
     assert.deepEqual(other.problems, []);
+  });
+
+  test('against a scripted API: the input line answers a prompt, and a dropped stream resumes after its last id', async () => {
+    const origin = url.replace(/\/$/, '');
+    let script: Awaited<ReturnType<typeof scriptApi>> | undefined;
+    const scripted = await openPage(browser, url, {
+      prepare: async (page) => {
+        script = await scriptApi(page, origin);
+      },
+    });
+    try {
+      const { page } = scripted;
+      await page
+        .locator('#server-info')
+        .filter({ hasText: /interactive input/ })
+        .waitFor();
+      await setCode(page, 'name = input("Name? ")\nprint(f"Hello, {name}!")\n');
+      await page.keyboard.press('Control+Enter');
+      await page.locator('#input-line').waitFor({ state: 'visible' });
+      await shows(page, 'Name? ', 10_000);
+      assert.equal(
+        await page.evaluate(() => (globalThis as unknown as PageWindow).document.activeElement?.id),
+        'input-line',
+      );
+      await page.keyboard.type('Ada');
+      await page.screenshot({ path: join(shots, 'playground-input-light.png'), animations: 'disabled' });
+      await page.keyboard.press('Enter');
+      await page.locator('#badge').filter({ hasText: /^OK$/ }).waitFor();
+      assert.equal(await consoleText(page), 'Name? Ada\nHello, Ada!\n');
+      assert.ok(await page.locator('#input-form').isHidden(), 'the input line goes with the run');
+      assert.deepEqual(script?.stdin, [{ data: 'Ada\n', offset: 0 }]);
+      assert.equal(script?.submitted[0]?.interactive, true);
+      assert.deepEqual(script?.resumedFrom, [undefined, '1-2']);
+    } finally {
+      await scripted.close();
+    }
+    assert.deepEqual(scripted.problems, []);
   });
 
   test('nothing was refused by the CSP, thrown, or fetched from another origin', () => {

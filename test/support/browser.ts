@@ -36,6 +36,8 @@ export interface WatchedPage {
 export interface PageOptions {
   colorScheme?: 'light' | 'dark';
   viewport?: { width: number; height: number };
+  /** Runs before the page is loaded: to route some of its requests, say. */
+  prepare?: (page: Page) => Promise<void>;
 }
 
 export async function openPage(browser: Browser, url: string, options: PageOptions = {}): Promise<WatchedPage> {
@@ -68,6 +70,7 @@ export async function openPage(browser: Browser, url: string, options: PageOptio
     const target = req.url();
     if (!target.startsWith(`${origin}/`) && !target.startsWith('data:')) problems.push(`left the origin: ${target}`);
   });
+  await options.prepare?.(page);
   await page.goto(url);
   return { page, problems, close: () => context.close() };
 }

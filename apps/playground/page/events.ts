@@ -48,7 +48,9 @@ export async function followJob(api: Api, jobId: string, options: FollowOptions)
       if (outcome !== 'ended') return outcome;
     } catch (err) {
       if (options.signal.aborted) throw err;
-      if (err instanceof ApiFailure && err.status >= 400 && err.status < 500 && err.status !== 408) throw err;
+      // A refusal (no key, no such job) stays one; a timeout or too many viewers at once may pass.
+      if (err instanceof ApiFailure && err.status >= 400 && err.status < 500 && ![408, 429].includes(err.status))
+        throw err;
       why = err instanceof Error ? err.message : String(err);
     }
     lastId = parser.lastEventId;

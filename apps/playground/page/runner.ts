@@ -29,6 +29,8 @@ interface CurrentRun {
   input: InputSender | null;
   interactive: boolean;
   stopAsked: boolean;
+  /** The input line is shown for this run. */
+  inputOpen: boolean;
   view: JobView | null;
 }
 
@@ -56,6 +58,7 @@ export class Runner {
       input: null,
       interactive,
       stopAsked: false,
+      inputOpen: false,
       view: null,
     };
     this.current = run;
@@ -69,7 +72,10 @@ export class Runner {
       await followJob(this.api, accepted.id, {
         signal: run.abort.signal,
         onEvent: (event) => this.onEvent(run, event),
-        onReconnect: (failures) => this.views.console.note(`Connection lost; reconnecting (${failures})…`),
+        // One drop is routine (a proxy's idle cut) and resumes with nothing lost: only say so when it keeps failing.
+        onReconnect: (failures) => {
+          if (failures >= 2) this.views.console.note(`Connection lost; reconnecting (attempt ${failures})…`);
+        },
       });
       this.finish(run.view ?? (await this.api.json<JobView>('GET', `jobs/${encodeURIComponent(accepted.id)}`)));
     } catch (err) {
@@ -87,6 +93,7 @@ export class Runner {
     if (!run || run.stopAsked) return;
     run.stopAsked = true;
     this.views.badge.progress('Stopping');
+    this.views.setPhase({ running: true, acceptsInput: false });
     if (run.id) await this.cancel(run);
   }
 
@@ -145,12 +152,14 @@ export class Runner {
         if (status.state === 'queued') badge.progress(queuedLabel(status.position, status.eta_seconds));
         else if (!run.stopAsked) {
           badge.progress('Running');
-          this.views.setPhase({ running: true, acceptsInput: run.interactive && !run.input?.isClosed });
+          this.openInput(run);
         }
         return;
       }
       case 'stdout':
       case 'stderr': {
+        // Output means it runs, even when a resumed stream skipped the running status.
+        this.openInput(run);
         const chunk = event.data as JobEventPayloads['stdout'];
         console.output(event.type, 'text' in chunk ? chunk.text : base64Text(chunk.base64), chunk.test);
         return;
@@ -168,6 +177,13 @@ export class Runner {
         run.view = event.data as JobView;
         return;
     }
+  }
+
+  /** Shows the input line once an interactive run is running (once: it keeps what the person typed). */
+  private openInput(run: CurrentRun): void {
+    if (!run.interactive || run.inputOpen || run.stopAsked || run.input?.isClosed) return;
+    run.inputOpen = true;
+    this.views.setPhase({ running: true, acceptsInput: true });
   }
 
   private finish(view: JobView): void {
