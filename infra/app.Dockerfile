@@ -5,3 +5,5 @@ RUN npm install -g pnpm@10
 WORKDIR /app
 COPY . .
 RUN pnpm install --frozen-lockfile
+# The playground page the API serves at / (built, not in git).
+RUN pnpm --filter @sbx/playground build

@@ -46,6 +46,8 @@ tier_fast() {
   pnpm exec biome ci .
   echo "== type check (tsc, strict)"
   pnpm exec tsc -p tsconfig.json
+  # The playground's page is browser code (DOM types): a project of its own.
+  pnpm exec tsc -p apps/playground/tsconfig.json
   echo "== harness compiles"
   python3 -m py_compile infra/sandbox/harness/*.py
   echo "== harness unit tests (on the host, no Docker)"

@@ -39,7 +39,8 @@ RUNSC_MIN_VERSION=0.0~20240729
 installed_version() { { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null || true; } | sed -n 's/^install ok installed //p'; }
 
 # python3-seccomp: the harness's seccomp floor, tested on the host (test/harness/test_syscall_floor.py).
-packages=(docker.io redis-server debootstrap redis-sentinel prometheus prometheus-alertmanager iproute2 docker-compose python3-seccomp)
+# chromium: the real browser test/sandbox/playground.test.ts drives (playwright-core; no browser download).
+packages=(docker.io redis-server debootstrap redis-sentinel prometheus prometheus-alertmanager iproute2 docker-compose python3-seccomp chromium)
 [ "$part" = all ] || packages=(redis-server)
 missing=()
 for p in "${packages[@]}"; do [ -n "$(installed_version "$p")" ] || missing+=("$p"); done

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fastifySSE } from '@fastify/sse';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { PLAYGROUND_DIST } from '@sbx/playground';
 import { type ApiConfig, readRedisMemory, redisConnectionOptions, redisKeys, replicaFenceFor } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
@@ -12,6 +13,7 @@ import errors, { frameworkErrors, MAX_PARAM_CHARS } from './plugins/errors.js';
 import httpProtocol from './plugins/http-protocol.js';
 import jsonBody from './plugins/json-body.js';
 import metrics from './plugins/metrics.js';
+import playground from './plugins/playground.js';
 import queue from './plugins/queue.js';
 import rateLimit from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
@@ -34,10 +36,13 @@ export function bodyLimitFor(config: Pick<ApiConfig, 'maxCodeBytes' | 'maxStdinB
   return 6 * (config.maxCodeBytes + config.maxStdinBytes) + 64 * 1024;
 }
 
-/** Builds the API; server.ts listens. Tests call `app.inject()`. */
+/**
+ * Builds the API; server.ts listens. Tests call `app.inject()`. `playgroundDir`: where the built
+ * playground is (default: @sbx/playground's dist/).
+ */
 export async function buildApp(
   config: ApiConfig,
-  options: { logger?: FastifyServerOptions['logger'] } = {},
+  options: { logger?: FastifyServerOptions['logger']; playgroundDir?: string } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel, serializers: { req: requestForLog } },
@@ -67,6 +72,7 @@ export async function buildApp(
   await app.register(jsonBody);
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(swagger);
+  await app.register(playground, { dir: options.playgroundDir ?? PLAYGROUND_DIST });
   await app.register(fastifySSE, { heartbeatInterval: HEARTBEAT_MS });
   await app.register(redis, { connection: redisConnectionOptions(config) });
   const tokens = new EventTokens(app.redis, redisKeys(config.prefix).eventsTokenSecret);

@@ -18,8 +18,17 @@ declare module 'fastify' {
   }
 }
 
-/** Paths anyone may read: probes and the API description. */
-export const PUBLIC_PATHS = [/^\/healthz$/, /^\/readyz$/, /^\/docs(\/|$)/];
+/**
+ * Paths anyone may read: probes, the API description, and the playground page and its assets (they
+ * hold no data; the page's own API calls carry the key the person types).
+ */
+export const PUBLIC_PATHS = [
+  /^\/healthz$/,
+  /^\/readyz$/,
+  /^\/docs(\/|$)/,
+  /^\/(playground\/?)?$/,
+  /^\/playground\/assets\/[^/]+$/,
+];
 export const isPublic = (url: string) => PUBLIC_PATHS.some((p) => p.test(url.split('?')[0] ?? ''));
 
 /**
