@@ -300,6 +300,7 @@ describe('API fuzz: generated requests against a real app on real Redis (no work
       fair.last('batch'),
       keys.workers,
       keys.workerHealth,
+      keys.eventsTokenSecret,
     ];
     const strays = all.filter((k) => !known.some((p) => k.startsWith(p)));
     assert.deepEqual(strays, [], 'no key of any other kind (no result, no cancel flag)');
