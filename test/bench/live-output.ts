@@ -16,7 +16,7 @@ import type { JobRequest, RunResult } from '@sbx/shared';
 import { openEvents, type SseStream } from '../support/sse.js';
 import { CODE, EXPECTED } from './commands.js';
 import type { SbxHttp } from './sbx-http.js';
-import { type Spread, spread } from './stats.js';
+import { percentile, type Spread, spread } from './stats.js';
 
 /** The issue's program: a line, a second, a line. Flushed at once: a pipe would hold it otherwise. */
 export const PRINT_SLEEP_PRINT = 'print("x", flush=True)\nimport time\ntime.sleep(1)\nprint("y")';
@@ -94,13 +94,45 @@ export async function streamed(base: string, job: JobRequest, mode: Mode, timeou
   return watch(stream, started, timeoutMs);
 }
 
+/** Where a job waited before it ran, from its result's `stages` (seconds). */
+interface Wait {
+  warm: boolean;
+  queued: number;
+  sandbox: number;
+}
+
+const waitOf = (r: RunResult): Wait => ({
+  warm: r.stages?.warm ?? false,
+  queued: r.stages?.queued ?? Number.NaN,
+  sandbox: r.stages?.sandbox ?? Number.NaN,
+});
+
+/** Warm sandboxes among some jobs, and the p50s of their queued and sandbox stages. */
+export interface WaitSummary {
+  warm: number;
+  queued: number;
+  sandbox: number;
+}
+
+const summariseWaits = (xs: readonly Wait[]): WaitSummary => ({
+  warm: xs.filter((x) => x.warm).length,
+  queued: percentile(
+    xs.map((x) => x.queued),
+    50,
+  ),
+  sandbox: percentile(
+    xs.map((x) => x.sandbox),
+    50,
+  ),
+});
+
 /** One print-sleep-print as a viewer saw it. */
 export interface FirstByte {
   firstByte: number;
   /** From the first line's event to the one that brought the second. */
   gap: number;
   done: number;
-  warm: boolean;
+  wait: Wait;
   /** Date.now() when it ended: to tell whether a burst was still running. */
   endedAt: number;
 }
@@ -117,13 +149,13 @@ function firstByteOf(w: Watched): FirstByte {
     firstByte: first.at,
     gap: second.at - first.at,
     done: w.done,
-    warm: result.stages?.warm ?? false,
+    wait: waitOf(result),
     endedAt: Date.now(),
   };
 }
 
 export interface Samples {
-  plain: { seconds: number; warm: boolean; endedAt: number }[];
+  plain: { seconds: number; wait: Wait; endedAt: number }[];
   streamed: Record<Mode, FirstByte[]>;
 }
 
@@ -142,7 +174,7 @@ async function round(ctx: LiveContext, modes: readonly Mode[], into: Samples): P
   const plain = await ctx.sbx.run({ code: PLAIN });
   if (plain.result.status !== 'ok' || plain.result.stdout !== PLAIN_EXPECTED)
     throw new Error(`print(1): expected ok and "1\\n", got ${JSON.stringify(plain.result)}`);
-  into.plain.push({ seconds: plain.seconds, warm: plain.result.stages?.warm ?? false, endedAt: Date.now() });
+  into.plain.push({ seconds: plain.seconds, wait: waitOf(plain.result), endedAt: Date.now() });
   for (const mode of modes) {
     await ctx.ready();
     into.streamed[mode].push(firstByteOf(await streamed(ctx.base, { code: PRINT_SLEEP_PRINT }, mode)));
@@ -152,14 +184,14 @@ async function round(ctx: LiveContext, modes: readonly Mode[], into: Samples): P
 /** One condition's figures: the baseline, and each mode's T_fb, gap and T_done. */
 export interface FirstByteRows {
   plain: Spread;
-  plainWarm: number;
-  modes: { mode: Mode; firstByte: Spread; gap: Spread; done: Spread; warm: number }[];
+  plainWait: WaitSummary;
+  modes: { mode: Mode; firstByte: Spread; gap: Spread; done: Spread; wait: WaitSummary }[];
 }
 
 function summarise(s: Samples, modes: readonly Mode[]): FirstByteRows {
   return {
     plain: spread(s.plain.map((p) => p.seconds)),
-    plainWarm: s.plain.filter((p) => p.warm).length,
+    plainWait: summariseWaits(s.plain.map((p) => p.wait)),
     modes: modes.map((mode) => {
       const xs = s.streamed[mode];
       return {
@@ -167,7 +199,7 @@ function summarise(s: Samples, modes: readonly Mode[]): FirstByteRows {
         firstByte: spread(xs.map((x) => x.firstByte)),
         gap: spread(xs.map((x) => x.gap)),
         done: spread(xs.map((x) => x.done)),
-        warm: xs.filter((x) => x.warm).length,
+        wait: summariseWaits(xs.map((x) => x.wait)),
       };
     }),
   };

@@ -1,6 +1,6 @@
 /** The live-output rows of the report (issue 21): first byte beside a plain POST /run, and 100k lines. */
 import type { LinesRow } from './live-lines.js';
-import { type BurstRows, type FirstByteRows, MODES, PLAIN } from './live-output.js';
+import { type BurstRows, type FirstByteRows, MODES, PLAIN, type WaitSummary } from './live-output.js';
 import { mark, ms, ratio, table } from './markdown.js';
 import type { Spread } from './stats.js';
 
@@ -38,26 +38,34 @@ export function liveTargetRows(r: LiveResults): string[][] {
 }
 
 function firstByteTable(title: string, rows: FirstByteRows): string {
-  const row = (name: string, warm: string, s: Spread) => [name, String(s.n), warm, ms(s.p50), ms(s.p95)];
+  const row = (name: string, s: Spread, w?: WaitSummary) => [
+    name,
+    String(s.n),
+    ms(s.p50),
+    ms(s.p95),
+    ...(w ? [String(w.warm), ms(w.queued), ms(w.sandbox)] : ['', '', '']),
+  ];
   const out: string[][] = [
-    row(`plain \`POST /run\` of \`${PLAIN}\`, client wall (baseline)`, String(rows.plainWarm), rows.plain),
+    row(`plain \`POST /run\` of \`${PLAIN}\`, client wall (baseline)`, rows.plain, rows.plainWait),
   ];
   for (const m of rows.modes) {
     const how = MODES[m.mode];
     out.push(
-      row(`${how}: first \`stdout\` event (T_fb)`, String(m.warm), m.firstByte),
+      row(`${how}: first \`stdout\` event (T_fb)`, m.firstByte, m.wait),
       [
         `${how}: T_fb − baseline`,
         '',
-        '',
         signed(m.firstByte.p50 - rows.plain.p50),
         signed(m.firstByte.p95 - rows.plain.p95),
+        '',
+        '',
+        '',
       ],
-      row(`${how}: first line's event to the second's (gap)`, '', m.gap),
-      row(`${how}: \`result\` event (T_done)`, '', m.done),
+      row(`${how}: first line's event to the second's (gap)`, m.gap),
+      row(`${how}: \`result\` event (T_done)`, m.done),
     );
   }
-  return table([title, 'runs', 'warm', 'p50', 'p95'], out);
+  return table([title, 'runs', 'p50', 'p95', 'warm', 'queued stage p50', 'sandbox stage p50'], out);
 }
 
 function linesTables(lines: readonly LinesRow[]): string {
