@@ -452,7 +452,11 @@ try {
   let live: LiveResults | undefined;
   await group('live', async () => {
     // Filled as it goes: a later part's failure keeps the figures of those before it.
-    live = { capBytes: stack.config.maxOutputBytes, linesBytes: LINES_BYTES };
+    live = {
+      capBytes: stack.config.maxOutputBytes,
+      linesBytes: LINES_BYTES,
+      defaultTimeMs: stack.config.defaultTimeMs,
+    };
     log('live output: waiting for the pool to settle at its floor');
     await rest('floor', 2000);
     log(

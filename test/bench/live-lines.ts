@@ -1,7 +1,8 @@
 /**
  * What streaming costs a program that prints 100k lines: `for i in range(100000): print(i)` as
- * shipped, block-buffered and line-buffered (set by the program itself, so the rows do not depend on
- * what the harness does to the child's stdout), each streamed through `POST /run` with
+ * shipped, block-buffered, block-buffered with a thread flushing it every 50 ms, and line-buffered
+ * (each set by the program itself, so the rows do not depend on what the harness does to the child's
+ * stdout), each streamed through `POST /run` with
  * `Accept: text/event-stream` on a warm sandbox, beside the same programs in the bare host
  * interpreter writing to a pipe. Per run: the client's wall time to the `result`, the result's own
  * times, and what the job's event stream (`<prefix>:events:<id>`) held once the result was in.
@@ -22,6 +23,22 @@ export const LINE_PROGRAMS = [
     kind: 'block',
     label: 'block-buffered (`sys.stdout.reconfigure(line_buffering=False)`)',
     code: `import sys\nsys.stdout.reconfigure(line_buffering=False)\n${LOOP}`,
+  },
+  {
+    // What a harness could do instead of line buffering: a line waits at most 50 ms, and a program
+    // printing fast still writes 8 KiB at a time.
+    kind: 'timed',
+    label: 'block-buffered, flushed every 50 ms by a thread',
+    code: [
+      'import sys, threading, time',
+      'sys.stdout.reconfigure(line_buffering=False)',
+      'def flusher():',
+      '    while True:',
+      '        time.sleep(0.05)',
+      '        sys.stdout.flush()',
+      'threading.Thread(target=flusher, daemon=True).start()',
+      LOOP,
+    ].join('\n'),
   },
   {
     kind: 'line',

@@ -1,6 +1,6 @@
 /** The live-output rows of the report (issue 21): first byte beside a plain POST /run, and 100k lines. */
 import type { LinesRow } from './live-lines.js';
-import { type BurstRows, type FirstByteRows, MODES, PLAIN, type WaitSummary } from './live-output.js';
+import { type BurstRows, type FirstByteRows, LINES_TIME_MS, MODES, PLAIN, type WaitSummary } from './live-output.js';
 import { mark, ms, ratio, table } from './markdown.js';
 import type { Spread } from './stats.js';
 
@@ -12,6 +12,8 @@ export interface LiveResults {
   /** SBX_MAX_OUTPUT_BYTES of the stack, and the 100k-line programs' whole stdout. */
   capBytes: number;
   linesBytes: number;
+  /** SBX_DEFAULT_TIME_MS: the 100k-line jobs ask for more, and the report says which would not have fit. */
+  defaultTimeMs: number;
 }
 
 /** Issue 21: T_fb within this of the plain warm POST /run measured in the same rounds. */
@@ -119,13 +121,23 @@ function linesTables(lines: readonly LinesRow[]): string {
   ].join('\n\n');
 }
 
-function linesVerdict(lines: readonly LinesRow[]): string {
+function linesVerdict(lines: readonly LinesRow[], defaultTimeMs: number): string {
   const block = lines.find((l) => l.kind === 'block');
-  const line = lines.find((l) => l.kind === 'line');
-  if (!block || !line) return '';
-  const cost = (pick: (l: LinesRow) => number) =>
-    `${signed(pick(line) - pick(block))} (${ratio(pick(line) / pick(block))})`;
-  return `Line buffering against block buffering, p50: client ${cost((l) => l.client.p50)}, the program's own time ${cost((l) => l.own)}, its CPU ${cost((l) => l.cpu)}; on the bare host ${cost((l) => l.bare.p50)}.`;
+  if (!block) return '';
+  const against = (kind: LinesRow['kind'], name: string) => {
+    const row = lines.find((l) => l.kind === kind);
+    if (!row) return '';
+    const cost = (pick: (l: LinesRow) => number) =>
+      `${signed(pick(row) - pick(block))} (${ratio(pick(row) / pick(block))})`;
+    return `${name} against block buffering, p50: client ${cost((l) => l.client.p50)}, the program's own time ${cost((l) => l.own)}, its CPU ${cost((l) => l.cpu)}; on the bare host ${cost((l) => l.bare.p50)}.`;
+  };
+  const over = lines.filter((l) => l.own * 1000 > defaultTimeMs).map((l) => l.label);
+  const limit = `The jobs asked for a ${LINES_TIME_MS / 1000} s time limit; ${
+    over.length
+      ? `at the default of ${defaultTimeMs / 1000} s these would have timed out: ${over.join('; ')}.`
+      : `every one would have fit the default of ${defaultTimeMs / 1000} s.`
+  }`;
+  return [against('line', 'Line buffering'), against('timed', 'A 50 ms flushing thread'), limit].join(' ');
 }
 
 export function liveSection(r: LiveResults): string {
@@ -142,7 +154,7 @@ export function liveSection(r: LiveResults): string {
   if (r.lines?.length)
     parts.push(
       linesTables(r.lines),
-      `Each streamed by \`POST /run\` with \`Accept: text/event-stream\` from a warm sandbox (the pool refilled before each), the stream's contents read from Redis (\`<prefix>:events:<id>\`) once the result was in; the bare host runs write to a pipe. The whole stdout is ${kb(r.linesBytes)}, under the output cap (\`SBX_MAX_OUTPUT_BYTES\`, ${r.capBytes.toLocaleString('en')} bytes), so each result holds all of it. ${linesVerdict(r.lines)}`,
+      `Each streamed by \`POST /run\` with \`Accept: text/event-stream\` from a warm sandbox (the pool refilled before each), the stream's contents read from Redis (\`<prefix>:events:<id>\`) once the result was in; the bare host runs write to a pipe. The whole stdout is ${kb(r.linesBytes)}, under the output cap (\`SBX_MAX_OUTPUT_BYTES\`, ${r.capBytes.toLocaleString('en')} bytes), so each result holds all of it. ${linesVerdict(r.lines, r.defaultTimeMs)}`,
     );
   return parts.join('\n\n');
 }
