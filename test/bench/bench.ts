@@ -9,7 +9,8 @@
  * Sizes: BENCH_SEQUENTIAL (50), BENCH_BURST (200), BENCH_TEST_JOBS (20) × BENCH_TESTS (20),
  * BENCH_BASELINE (20), BENCH_BASELINE_BURST (40), BENCH_BARE (50), BENCH_COLD_START (10),
  * BENCH_WARM (20), BENCH_SYSCALL (5) and BENCH_SYSCALL_BASELINE (5) runs of each syscall program,
- * BENCH_CHARTS (20), BENCH_CHART_BASELINE (10); pool: BENCH_POOL_MIN/BENCH_POOL_MAX (the service's
+ * BENCH_CHARTS (20), BENCH_CHART_BASELINE (10), BENCH_LIVE (20) rounds idle and BENCH_LIVE_BURST (20) at most
+ * under a burst of BENCH_LIVE_BURST_JOBS (200), BENCH_LIVE_LINES (5) runs of each 100k-line program; pool: BENCH_POOL_MIN/BENCH_POOL_MAX (the service's
  * defaults otherwise); BENCH_HOST_PYTHON (/usr/bin/python3) for the bare baseline; images:
  * SBX_SANDBOX_IMAGE / SBX_SANDBOX_IMAGE_PYTHON_DATA (the `:latest` tags build-image.sh moves
  * otherwise), to measure one build by its content tag whatever was built since.
@@ -19,7 +20,9 @@
  * then sequential POST /run with the pool it grew), cases (test cases/s), baseline (cold docker and
  * bare python `print(2 + 2)`), cold (cold start: POST /run with a sandbox started for the job), warm
  * (POST /run on a warm sandbox, the pool refilled before each), syscall (syscall-heavy programs
- * through a warm sandbox, a cold docker run and bare python), idle (the idle pool's cost), charts
+ * through a warm sandbox, a cold docker run and bare python), live (issue 21's live output: the
+ * first stdout event beside a plain POST /run, idle and under a batch burst, and what streaming costs
+ * a 100k-line program; test/bench/live-output.ts; alone: `npm run bench:live`), idle (the idle pool's cost), charts
  * (python-data). Ratios to a baseline show only when its group ran. With BENCH_ONLY set the report is
  * only printed unless BENCH_OUTPUT names a file: a partial report must not replace docs/benchmarks.md.
  * E.g. `BENCH_ONLY=baseline,cold,warm,cases,syscall node --import tsx test/bench/bench.ts` (about 2
@@ -44,6 +47,9 @@ import {
   sequentially,
   timeCommand,
 } from './commands.js';
+import { LINES_BYTES, measureLines } from './live-lines.js';
+import { LIVE_STACK_ENV, measureFirstByteIdle, measureFirstByteUnderBurst } from './live-output.js';
+import type { LiveResults } from './live-report.js';
 import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
 import { measureIdleCost, type RestOutcome, readAcquisitions, waitForPoolAtRest } from './pool.js';
 import {
@@ -68,7 +74,7 @@ import {
 type Registry = WorkerService['metrics']['registry'];
 
 /** Row groups, in the order they run (see the header). */
-const GROUPS = ['latency', 'burst', 'cases', 'baseline', 'cold', 'warm', 'syscall', 'idle', 'charts'] as const;
+const GROUPS = ['latency', 'burst', 'cases', 'baseline', 'cold', 'warm', 'syscall', 'live', 'idle', 'charts'] as const;
 type Group = (typeof GROUPS)[number];
 
 /** BENCH_ONLY as a set of groups; null (every group) when unset. */
@@ -100,6 +106,10 @@ const SETTINGS = {
   syscallBaseline: envCount('BENCH_SYSCALL_BASELINE', 5),
   charts: envCount('BENCH_CHARTS', 20),
   chartBaseline: envCount('BENCH_CHART_BASELINE', 10),
+  live: envCount('BENCH_LIVE', 20),
+  liveBurst: envCount('BENCH_LIVE_BURST', 20),
+  liveBurstJobs: envCount('BENCH_LIVE_BURST_JOBS', 200),
+  liveLines: envCount('BENCH_LIVE_LINES', 5),
   /** The worker's concurrency, and so the parallelism of the cold docker rate it is compared with. */
   concurrency: 2,
   idleSeconds: 10,
@@ -168,6 +178,8 @@ function stackEnv(pool: Record<string, string>): Record<string, string> {
     SBX_RATE_PER_MINUTE: '1000000',
     // python-data's probe and pool only when its rows run.
     SBX_ENVIRONMENTS: runs('charts') ? 'python,python-data' : 'python',
+    // The 100k-line programs ask for a longer time limit than the default, which stays as shipped.
+    ...(runs('live') ? LIVE_STACK_ENV : {}),
     ...imageEnv(),
     ...pool,
   };
@@ -302,7 +314,8 @@ const stack = await startStack({ env: stackEnv(poolEnv()) });
 stopOnInterrupt(() => stack.stop());
 try {
   await stack.app.listen({ host: '127.0.0.1', port: 0 });
-  const sbx = new SbxHttp(`http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`);
+  const base = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
+  const sbx = new SbxHttp(base);
   const registry = stack.worker?.metrics.registry;
   const pool = poolEnv();
   const floor = Number(pool.SBX_POOL_MIN ?? 0);
@@ -436,6 +449,33 @@ try {
       });
     }
   });
+  let live: LiveResults | undefined;
+  await group('live', async () => {
+    // Filled as it goes: a later part's failure keeps the figures of those before it.
+    live = {
+      capBytes: stack.config.maxOutputBytes,
+      linesBytes: LINES_BYTES,
+      defaultTimeMs: stack.config.defaultTimeMs,
+    };
+    log('live output: waiting for the pool to settle at its floor');
+    await rest('floor', 2000);
+    log(
+      `live output: ${SETTINGS.live} rounds of print(1), then print-sleep-print streamed two ways, each once the pool has refilled`,
+    );
+    live.idle = await measureFirstByteIdle({ sbx, base, ready: refilled }, SETTINGS.live);
+    log(`live output: under a burst of ${SETTINGS.liveBurstJobs} batch jobs, at most ${SETTINGS.liveBurst} rounds`);
+    live.burst = await measureFirstByteUnderBurst({ sbx, base }, SETTINGS.liveBurst, SETTINGS.liveBurstJobs);
+    log('live output: waiting for the pool to settle at its floor after the burst');
+    await rest('floor', 2000);
+    log(`live output: ${SETTINGS.liveLines} streamed runs of each 100k-line program, each once the pool has refilled`);
+    live.lines = await measureLines({
+      base,
+      prefix: stack.config.prefix,
+      python: SETTINGS.python,
+      runs: SETTINGS.liveLines,
+      ready: refilled,
+    });
+  });
   let idle: Results['idle'];
   await group('idle', async () => {
     log('idle pool: waiting for it to sit idle at its floor');
@@ -493,6 +533,7 @@ try {
     syscalls,
     idle,
     chart,
+    live,
     elapsedSeconds: (performance.now() - benchStarted) / 1000,
     loadAtEnd: loadAverage(),
   });

@@ -26,8 +26,8 @@ import { registerRuntime, removeRuntime } from '../support/docker-runtimes.js';
 import { startStack } from '../support/stack.js';
 import { CODE, coldDockerCommand, doublingJob, envCount, timeCommand } from './commands.js';
 import { describeMachine, loadAverage, machineCpuSeconds } from './machine.js';
+import { table } from './markdown.js';
 import { cpuNanoseconds } from './pool.js';
-import { table } from './report.js';
 import { SbxHttp } from './sbx-http.js';
 import { percentile } from './stats.js';
 

@@ -2,7 +2,9 @@
 
 import { IDLE_CPU_PERIOD_US, IDLE_CPU_QUOTA_US } from '@sbx/worker';
 import type { Rate } from './commands.js';
+import { type LiveResults, liveSection, liveTargetRows } from './live-report.js';
 import type { Machine } from './machine.js';
+import { mark, ms, ratio, table } from './markdown.js';
 import type { IdleCost, RestOutcome } from './pool.js';
 import type { Spread } from './stats.js';
 
@@ -83,6 +85,8 @@ export interface Results {
     cold: Spread;
     idle: IdleCost | null;
   };
+  /** Issue 21's live-output rows: first byte beside a plain POST /run, idle and under a burst; 100k lines. */
+  live?: LiveResults;
   elapsedSeconds: number;
   /** 1, 5 and 15 minute load averages as the bench finished: high ones mean something else competed. */
   loadAtEnd: string;
@@ -99,19 +103,9 @@ const TARGET = {
   chartVsCold: 0.15,
 };
 
-const ms = (s: number) => (Number.isNaN(s) ? 'n/a' : `${(s * 1000).toFixed(s < 0.01 ? 1 : 0)} ms`);
-const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a');
 const perSecond = (x: number, unit: string) => `${x.toFixed(2)} ${unit}/s`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const percent = (x: number) => `${(x * 100).toFixed(2)} %`;
-const mark = (ok: boolean) => (ok ? '✓ pass' : '✗ miss');
-
-export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const width = header.map((_, i) => Math.max(3, ...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i] ?? 0)).join(' | ')} |`;
-  return [line(header), `| ${width.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
-}
 
 /** The targets whose figures (and baselines) this run measured. */
 function targetRows(r: Results): string[][] {
@@ -149,6 +143,7 @@ function targetRows(r: Results): string[][] {
       mark(r.chart.warm.p50 <= chartLimit),
     ]);
   }
+  if (r.live) rows.push(...liveTargetRows(r.live));
   if (!r.idle) return rows;
   // No containers means no pool to judge, not a pool that costs nothing.
   const measured = r.idle.cost;
@@ -502,7 +497,7 @@ export function renderReport(r: Results): string {
           `**Failed, so missing below:** ${r.failures.map((f) => `${f.group} (${f.message.slice(0, 300).replaceAll('\n', ' ')})`).join('; ')}.`,
         ]
       : []),
-    ...(targets.length ? ['## Targets (issues 5 and 11)', table(['target', 'measured', ''], targets)] : []),
+    ...(targets.length ? ['## Targets (issues 5, 11 and 21)', table(['target', 'measured', ''], targets)] : []),
     ...(r.sequential.length || r.cold || r.bare
       ? [
           '## Latency',
@@ -515,6 +510,7 @@ export function renderReport(r: Results): string {
     ...(r.coldStart || r.warmRun ? ['## Cold start and warm run', startupSection(r)] : []),
     ...(r.syscalls ? ['## Syscall-heavy programs', syscallSection(r)] : []),
     ...(r.chart ? ['## Charts (python-data)', chartSection(r)] : []),
+    ...(r.live ? ['## Live output', liveSection(r.live)] : []),
     ...(r.idle ? ['## Idle pool cost', idleSection(r)] : []),
     '## Machine',
     machineSection(r),
