@@ -19,9 +19,11 @@ import webhooks from './plugins/webhooks.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { jobEventsRoutes } from './routes/job-events.js';
+import { jobInputRoutes } from './routes/job-input.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
 import { JobEvents } from './services/job-events.js';
+import { JobInput } from './services/job-input.js';
 import { JobService } from './services/jobs.js';
 import { countWorkerStates, liveWorkers } from './services/workers.js';
 
@@ -103,6 +105,8 @@ export async function buildApp(
   const streams = new EventStreams();
   app.addHook('preClose', async () => streams.closeAll());
   await app.register(jobEventsRoutes, { events, streams });
+  const input = new JobInput(app.redis, config, (id, tenant) => jobs.ownedBy(id, tenant));
+  await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams });
   return app;
