@@ -71,7 +71,8 @@ describe('interactive jobs and line-buffered output (real sandboxes)', () => {
   }
 
   const isResult = (e: SseEvent) => e.event === 'result';
-  const resultOf = (events: SseEvent[]) => (events.at(-1)?.data as { result: RunResult }).result;
+  const resultOf = (events: SseEvent[]) =>
+    (events.at(-1)?.data as { result: RunResult } | undefined)?.result as RunResult;
   const stdoutOf = (events: SseEvent[]) =>
     events
       .filter((e) => e.event === 'stdout')
