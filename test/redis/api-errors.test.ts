@@ -222,6 +222,12 @@ describe('API: bad requests', () => {
         queued_total: 10000,
         running: 0,
         stored_bytes: 1073741824,
+        interactive: {
+          wall_ms: 60_000,
+          idle_input_ms: 30_000,
+          max_input_call_bytes: 65_536,
+          max_input_bytes: 1_048_576,
+        },
       },
       lanes: ['interactive', 'batch'],
       weight: 1,

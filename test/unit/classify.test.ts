@@ -105,6 +105,28 @@ row(
   },
 );
 
+test('row 8, interactive: each bound ends it as timeout with a message naming the bound', () => {
+  const interactive = { wall_ms: 60_000, idle_ms: 30_000 };
+  const ended = (bound: 'cpu' | 'wall' | 'idle', cpu = false) =>
+    judge({
+      interactive,
+      report: { ...report, timed_out: true, cpu_limit: cpu, exit_code: 137, signal: 9, cpu_time: 2.01, bound },
+    });
+  assert.deepEqual(
+    [ended('wall').status, ended('wall').message],
+    ['timeout', 'wall-clock limit of 60000 ms for an interactive job exceeded'],
+  );
+  assert.equal(ended('idle').message, 'no input for 30000 ms: the idle-input limit of an interactive job');
+  assert.equal(ended('cpu', true).message, "time limit of 2000 ms exceeded: the program's threads used 2.0 s of CPU");
+  const deadline = judge({ interactive, run: { killedBy: 'deadline', oomKilled: false, exitCode: 137 }, report: null });
+  assert.equal(
+    deadline.message,
+    'wall-clock limit of 60000 ms for an interactive job exceeded',
+    "the worker's deadline",
+  );
+  assert.equal(judge({ interactive, report: { ...report, bound: null } }).status, 'ok', 'a run that ended by itself');
+});
+
 row(9, 'a kernel OOM kill in the sandbox is memory_limit: the whole sandbox, or (systrap) only the program', () => {
   const message =
     "memory limit of 128 MB exceeded: the sandbox ran out of memory and the kernel's OOM killer ended the program";

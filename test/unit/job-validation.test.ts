@@ -21,6 +21,8 @@ const config: ValidationConfig = {
   allowedPolicies: ['strict', 'standard'],
   environments: ['python', 'python-data'],
   maxTests: 3,
+  interactiveWallMs: 60_000,
+  interactiveIdleMs: 30_000,
 };
 
 const tenant: Tenant = {
@@ -199,6 +201,19 @@ test('more tests than the maximum is validation_failed naming the field', () => 
     status: 400,
     message: '4 tests; the maximum is 3',
     details: { field: 'tests', maximum: 3 },
+  });
+});
+
+test('an interactive job carries the bounds of when it was queued; with tests it is refused', () => {
+  const data = validateJob({ code: 'print(input())', stdin: 'first\n', interactive: true }, context());
+  assert.deepEqual(data.interactive, { wall_ms: 60_000, idle_ms: 30_000 });
+  assert.equal(data.stdin, 'first\n', "the body's stdin is its first input");
+  assert.equal(validateJob({ code: 'x', interactive: false }, context()).interactive, undefined);
+  assert.deepEqual(refusal({ code: 'x', interactive: true, tests: [{ expected_output: '' }] }), {
+    code: 'validation_failed',
+    status: 400,
+    message: 'body.interactive is for a single run: a job with tests cannot have it',
+    details: { field: 'interactive' },
   });
 });
 

@@ -18,3 +18,8 @@ test('the watchdog allows every test time limit plus 90 s', () => {
   const data = { limits: { time_ms: 2000 }, tests: [{ limits: { time_ms: 300 } }, { limits: { time_ms: 500 } }] };
   assert.equal(watchdogMs(data as never), 2800 + 90_000);
 });
+
+test("an interactive job's watchdog counts its wall-clock bound, not its CPU time limit", () => {
+  const data = { limits: { time_ms: 2000 }, interactive: { wall_ms: 60_000, idle_ms: 30_000 } };
+  assert.equal(watchdogMs(data as never), 60_000 + 90_000);
+});

@@ -22,10 +22,12 @@ import webhooks from './plugins/webhooks.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { jobEventsRoutes } from './routes/job-events.js';
+import { jobInputRoutes } from './routes/job-input.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/run.js';
 import { EventTokens } from './services/event-tokens.js';
 import { JobEvents } from './services/job-events.js';
+import { JobInput } from './services/job-input.js';
 import { JobService } from './services/jobs.js';
 import { countWorkerStates, liveWorkers } from './services/workers.js';
 
@@ -112,6 +114,8 @@ export async function buildApp(
   const streams = new EventStreams({ max: config.maxViewers, maxPerTenant: config.maxViewersPerTenant });
   app.addHook('preClose', async () => streams.closeAll());
   await app.register(jobEventsRoutes, { events, streams });
+  const input = new JobInput(app.redis, config, (id, tenant) => jobs.ownedBy(id, tenant));
+  await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
   return app;

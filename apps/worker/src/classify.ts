@@ -17,6 +17,8 @@ export interface VerdictInput {
   outputBytes: number;
   outputCap: number;
   limits: { time_ms: number; memory_mb: number };
+  /** An interactive job's bounds (JobData.interactive): its wall clock and the time without input. */
+  interactive?: { wall_ms: number; idle_ms: number } | undefined;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
@@ -79,13 +81,13 @@ export function lostBecause(
  * (`ended_itself`). A program that peaked over its limit and freed the memory has not been refused
  * anything: how it then ends (exit 1, a SIGKILL it sent itself, os._exit(0)) is what it did.
  */
-export function classify({ run, report, outputBytes, outputCap, limits }: VerdictInput): Verdict {
+export function classify({ run, report, outputBytes, outputCap, limits, interactive }: VerdictInput): Verdict {
   // A cancel kills the container: whatever it looked like then, the caller asked for it to stop.
   if (run.killedBy === 'abort') return { status: 'cancelled', signal: null, message: 'cancelled by request' };
   // The worker's own kill at the output cap came first: a report of the harness's time limit can still
   // arrive while that kill lands (Docker takes a second or more to kill a busy sandbox).
   if (run.killedBy === 'deadline' || (report?.timed_out && run.killedBy !== 'output_cap'))
-    return timedOut(report, limits.time_ms);
+    return timedOut(report, limits.time_ms, interactive);
   const memory = memoryVerdict(run, report, limits.memory_mb);
   if (memory) return memory;
   if (run.killedBy === 'output_cap' || outputBytes > outputCap) return outputLimit(run, outputCap);
@@ -98,10 +100,19 @@ export function classify({ run, report, outputBytes, outputCap, limits }: Verdic
   return programEnd(run, report);
 }
 
-function timedOut(report: HarnessReport | null, timeMs: number): Verdict {
-  const message = report?.cpu_limit
-    ? `time limit of ${timeMs} ms exceeded: the program's threads used ${report.cpu_time.toFixed(1)} s of CPU`
-    : `time limit of ${timeMs} ms exceeded`;
+/**
+ * Which limit ended it: the time limit (the wall clock, or CPU time by the backstop, or for an
+ * interactive job as the harness reads it), or an interactive job's wall-clock or idle-input bound.
+ * The worker's own deadline on an interactive job is its wall-clock bound plus grace.
+ */
+function timedOut(report: HarnessReport | null, timeMs: number, interactive: VerdictInput['interactive']): Verdict {
+  const bound = report?.timed_out ? report.bound : interactive ? 'wall' : undefined;
+  let message = `time limit of ${timeMs} ms exceeded`;
+  if (report?.cpu_limit) message = `${message}: the program's threads used ${report.cpu_time.toFixed(1)} s of CPU`;
+  else if (interactive && bound === 'wall')
+    message = `wall-clock limit of ${interactive.wall_ms} ms for an interactive job exceeded`;
+  else if (interactive && bound === 'idle')
+    message = `no input for ${interactive.idle_ms} ms: the idle-input limit of an interactive job`;
   return { status: 'timeout', signal: null, message };
 }
 

@@ -12,7 +12,7 @@ import type { OutputSink } from './live/live-output.js';
 import { SandboxLostError } from './sandbox/docker-runner.js';
 import { MAX_ARTIFACT_NAME } from './sandbox/harness-report.js';
 import type { TestSlice } from './sandbox/harness-stream.js';
-import type { RawRun, RunInput, SandboxRunner } from './sandbox/types.js';
+import type { InputSource, RawRun, RunInput, SandboxRunner } from './sandbox/types.js';
 import { finishedTestPassed, judgeTests } from './test-cases.js';
 
 export interface ExecuteOptions {
@@ -34,6 +34,8 @@ export interface ExecuteOptions {
   artifacts?: { maxCount: number; maxBytes: number };
   /** Where the program's output goes as it arrives, for the job's viewers. */
   output?: OutputSink;
+  /** An interactive job's input as it arrives (absent: it gets its body's stdin, then eof). */
+  input?: InputSource;
 }
 
 /** Acquires a sandbox, runs one submission in it, disposes of it, and judges the run. */
@@ -81,6 +83,15 @@ function runInput(data: JobData, opts: ExecuteOptions): RunInput {
     timeMs: data.limits.time_ms,
     policy,
     ...(opts.output ? { output: opts.output } : {}),
+    ...(data.interactive && !tests
+      ? {
+          interactive: {
+            wallMs: data.interactive.wall_ms,
+            idleMs: data.interactive.idle_ms,
+            input: opts.input ?? NO_INPUT,
+          },
+        }
+      : {}),
     // Test-case jobs collect none: their tests are judged on stdout (docs/api.md, What a job may carry).
     ...(!tests && opts.artifacts && opts.artifacts.maxCount > 0
       ? { artifacts: { format: data.figure_format ?? 'png', ...opts.artifacts } }
@@ -98,6 +109,14 @@ function runInput(data: JobData, opts: ExecuteOptions): RunInput {
       : {}),
   };
 }
+
+/** Input for a job whose input nobody follows: none, and its end at once. */
+const NO_INPUT: InputSource = {
+  follow(to) {
+    to.eof();
+    return () => {};
+  },
+};
 
 /** A finished run, and what judging it needs. */
 interface Judging {
@@ -152,6 +171,7 @@ function singleRunResult({ jobId, data, environment, raw, opts, stages }: Judgin
     outputBytes: raw.outputOverflow ? Number.POSITIVE_INFINITY : outputBytes,
     outputCap: opts.outputCap,
     limits: data.limits,
+    interactive: data.interactive,
   });
   const { stdout, stderr, stdoutTruncated, stderrTruncated } = fitOutput(
     raw.stdout,

@@ -24,6 +24,7 @@ export {
 } from './job-results.js';
 export { LeftoverSweeper, type LeftoverSweeperOptions } from './leftover-sweeper.js';
 export { JobEventPublisher, type JobEventPublisherOptions, type RunEventWriter } from './live/event-publisher.js';
+export { InputFollower, type InputFollowerOptions } from './live/input-follower.js';
 export { LiveOutput, type LiveOutputOptions, type OutputSink } from './live/live-output.js';
 export { type LiveRun, LiveRuns, type LiveRunsOptions } from './live/live-runs.js';
 export { LockKeeper, type LockKeeperOptions } from './lock-keeper.js';

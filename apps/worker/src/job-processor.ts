@@ -179,7 +179,13 @@ export class JobProcessor {
     const live = ctx.live.start(jobId, { attempt: run.attempt, token, ...(encoding ? { encoding } : {}) });
     let result: RunResult;
     try {
-      result = await ctx.sandboxes.execute(jobId, job.data, { signal, queuedSeconds, output: live.output });
+      const { output, input } = live;
+      result = await ctx.sandboxes.execute(jobId, job.data, {
+        signal,
+        queuedSeconds,
+        output,
+        ...(input ? { input } : {}),
+      });
     } catch (err) {
       ctx.metrics.infraFailures.inc();
       jobLog.error({ err, attempt: runsBefore(job) + 1 }, 'sandbox failed');

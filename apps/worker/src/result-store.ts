@@ -37,8 +37,10 @@ const RESULT_MARKER: JobEvent = { type: 'result', data: {} };
  * output event the run published (same connection, earlier commands), and the stream's shorter life
  * from now on. In the same script, so no viewer can see a result stored without its marker; with
  * pcall, so a marker that fails (the stream key taken by something else) never fails the result.
+ * An interactive job's input (job-input.ts) gets the same shorter life: nothing reads it any more.
  *
- * KEYS: result, run log, BullMQ lock, BullMQ job hash, events stream. ARGV: result JSON, TTL seconds,
+ * KEYS: result, run log, BullMQ lock, BullMQ job hash, events stream, input stream, input state.
+ * ARGV: result JSON, TTL seconds,
  * lock token ('' = not fenced: the job already left the active state), run record JSON ('' = none),
  * log cap, receipt JSON ('' = leave the job hash), events maxlen, events TTL seconds, marker type,
  * marker payload.
@@ -65,6 +67,8 @@ end
 if outcome == 'stored' then
   redis.pcall('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', '${EVENT_FIELDS.type}', ARGV[9], '${EVENT_FIELDS.data}', ARGV[10])
   redis.pcall('EXPIRE', KEYS[5], ARGV[8])
+  redis.pcall('EXPIRE', KEYS[6], ARGV[8])
+  redis.pcall('EXPIRE', KEYS[7], ARGV[8])
 end
 return outcome
 `;
@@ -75,6 +79,8 @@ export interface ResultStoreOptions {
   runsKey: (jobId: string) => string;
   /** The stream of a job's live events (redisKeys().events). */
   eventsKey: (jobId: string) => string;
+  /** An interactive job's input stream and state (redisKeys().input, inputState); absent: left alone. */
+  inputKeys?: (jobId: string) => [string, string];
   /** BullMQ's keys of the queue's jobs: a job's hash, and its lock. */
   bull: Pick<BullKeys, 'job' | 'lock'>;
 }
@@ -116,14 +122,18 @@ export class ResultStore {
       ? { event: 'finished', ...result.run, status: result.status, outcome: 'stored' }
       : null;
     const { ttlSeconds } = this.opts;
+    // Without input keys, the events stream twice: an EXPIRE that changes nothing.
+    const events = this.opts.eventsKey(result.id);
+    const input = this.opts.inputKeys?.(result.id) ?? [events, events];
     const outcome = await this.redis.eval(
       STORE,
-      5,
+      7,
       this.opts.resultKey(result.id),
       this.opts.runsKey(result.id),
       this.opts.bull.lock(result.id),
       this.opts.bull.job(result.id),
-      this.opts.eventsKey(result.id),
+      events,
+      ...input,
       JSON.stringify(result),
       String(ttlSeconds),
       token ?? '',

@@ -8,8 +8,10 @@ import { SandboxLostError } from './sandbox/docker-runner.js';
  */
 const WATCHDOG_SLACK_MS = 90_000;
 
+/** An interactive job's time limit bounds its CPU time: its wall clock is bounded by its own bound. */
 export const watchdogMs = (data: JobData) =>
-  (data.tests ?? []).reduce((sum, t) => sum + t.limits.time_ms, data.limits.time_ms) + WATCHDOG_SLACK_MS;
+  (data.tests ?? []).reduce((sum, t) => sum + t.limits.time_ms, data.interactive?.wall_ms ?? data.limits.time_ms) +
+  WATCHDOG_SLACK_MS;
 
 /** The run, or a SandboxLostError once `ms` have passed without it (the run is left to settle on its own). */
 export function withinWatchdog<T>(run: Promise<T>, ms: number): Promise<T> {

@@ -13,7 +13,7 @@ import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { EnvironmentRouter } from './sandbox/environment-router.js';
 import { OomEvents } from './sandbox/oom-events.js';
 import { RecentIds } from './sandbox/recent-ids.js';
-import type { SandboxRunner } from './sandbox/types.js';
+import type { InputSource, SandboxRunner } from './sandbox/types.js';
 import { POOL_OUTCOMES, WarmPoolRunner } from './sandbox/warm-pool.js';
 
 /**
@@ -133,7 +133,7 @@ export class Sandboxes {
   execute(
     jobId: string,
     data: JobData,
-    run: { signal: AbortSignal; queuedSeconds: number; output?: OutputSink },
+    run: { signal: AbortSignal; queuedSeconds: number; output?: OutputSink; input?: InputSource },
   ): Promise<RunResult> {
     const { config, metrics } = this.ctx;
     return withinWatchdog(
@@ -147,6 +147,7 @@ export class Sandboxes {
         queuedSeconds: run.queuedSeconds,
         artifacts: { maxCount: config.maxArtifacts, maxBytes: config.maxArtifactBytes },
         ...(run.output ? { output: run.output } : {}),
+        ...(run.input ? { input: run.input } : {}),
       }),
       watchdogMs(data),
     );

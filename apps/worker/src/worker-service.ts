@@ -32,6 +32,7 @@ import { Heartbeat } from './heartbeat.js';
 import { JobProcessor } from './job-processor.js';
 import { LeftoverSweeper } from './leftover-sweeper.js';
 import { JobEventPublisher } from './live/event-publisher.js';
+import { InputFollower } from './live/input-follower.js';
 import { LiveRuns } from './live/live-runs.js';
 import { LockKeeper } from './lock-keeper.js';
 import { watchMemoryLimit } from './memory-limit.js';
@@ -208,6 +209,7 @@ function buildProcessor(
       resultKey: keys.result,
       runsKey: keys.runs,
       eventsKey: keys.events,
+      inputKeys: (jobId) => [keys.input(jobId), keys.inputState(jobId)],
       bull: bullKeys(config.prefix, config.queueName),
     }),
     storedResult: (jobId) => redis.get(keys.result(jobId)),
@@ -256,7 +258,16 @@ function liveRuns(config: WorkerConfig, redis: Redis, log: Logger): LiveRuns {
     ttlSeconds: config.resultTtlSeconds,
     log,
   });
-  return new LiveRuns({ writerFor: (jobId, token) => publisher.forRun(jobId, token), capBytes: config.maxOutputBytes });
+  const input = new InputFollower({
+    connect: () => redis.duplicate({ connectionName: `${config.prefix}:input` }),
+    inputKey: redisKeys(config.prefix).input,
+    log,
+  });
+  return new LiveRuns({
+    writerFor: (jobId, token) => publisher.forRun(jobId, token),
+    inputOf: (jobId) => input.source(jobId),
+    capBytes: config.maxOutputBytes,
+  });
 }
 
 /**

@@ -68,8 +68,32 @@ def stdin_from(data):
     if fd != 0:
         os.dup2(fd, 0)
         os.close(fd)
+    reopen_stdin()
+
+
+def stdin_pipe(fd):
+    """An interactive job's stdin: the pipe the supervisor writes the input to as it arrives (and
+    closes at its end), as fd 0. Reads block until input comes; input() gets each line as it does."""
+    if fd != 0:
+        os.dup2(fd, 0)
+        os.close(fd)
+    reopen_stdin()
+
+
+def reopen_stdin():
     # The interpreter's own stdin object belongs to the supervisor: UTF-8 mode's settings, over the new fd 0.
     sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
+
+
+def line_buffered_output():
+    """stdout is a pipe, so Python would hold up to 8 KiB of it until a flush: line by line, a
+    viewer sees each line as it is printed and an input() prompt's answer can follow what came
+    before it. (stderr is line-buffered already; said again so nothing depends on that.)"""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):
+            pass  # replaced by the environment's preload with something that is not a TextIOWrapper
 
 
 class ProgramReady(BaseException):
@@ -78,14 +102,20 @@ class ProgramReady(BaseException):
     the bottom Python frame (supervisor.py). A BaseException so no `except Exception` stops it."""
 
 
-def serve(job_fd, status_fd, artifact_fd=None):
+def serve(job_fd, status_fd, artifact_fd=None, input_fd=None):
     """Entry point of a forked child: waits for its job and prepares it. Returns ProgramReady (for
-    the caller to raise), or ends the process."""
+    the caller to raise), or ends the process. `input_fd`: the pipe an interactive job reads."""
     try:
         # While no job is here yet (off the program's clock): most of install()'s cost, paid early.
         syscall_floor.prepare()
         job, source, stdin = read_job(job_fd)
-        stdin_from(stdin)
+        if job.get("stdin_pipe"):
+            stdin_pipe(input_fd)
+        else:
+            if input_fd is not None:
+                os.close(input_fd)
+            stdin_from(stdin)
+        line_buffered_output()
         figures = FigureSink.for_job(artifact_fd, job.get("artifacts"))
     except Exception:
         os._exit(EXIT["frame_error"])  # the supervisor sent a bad job, or died: nothing of the user's ran

@@ -99,8 +99,10 @@ def forget_program_files():
 
 class WaitingChild:
     """A forked child blocked on its job pipe, with descriptors made for it alone: its stdout and
-    stderr are pipes this process relays (sbx_relay), its stdin an in-memory file it makes once its
-    job arrives. Nothing of any job is in it yet: it is forked before this process reads one."""
+    stderr are pipes this process relays (sbx_relay); its stdin an in-memory file it makes once its
+    job arrives, or, for an interactive job, the pipe `in_w` writes to (sbx_relay.InputFeed), which
+    this process closes for any other job (close_input). Nothing of any job is in it yet: it is
+    forked before this process reads one."""
 
     def __init__(self, serve):
         job_r, job_w = os.pipe()
@@ -109,12 +111,13 @@ class WaitingChild:
         artifact_r, artifact_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            self._become_child(serve, job_r, status_w, artifact_w, out_w, err_w)
-        for fd in (job_r, status_w, artifact_w, out_w, err_w):
+            self._become_child(serve, job_r, status_w, artifact_w, out_w, err_w, in_r)
+        for fd in (job_r, status_w, artifact_w, out_w, err_w, in_r):
             os.close(fd)
         self.pid = pid
         self.job_w = job_w
@@ -122,13 +125,20 @@ class WaitingChild:
         self.artifact_r = artifact_r
         self.out_r = out_r
         self.err_r = err_r
+        self.in_w = in_w
+
+    def close_input(self):
+        """Not an interactive job: nothing is ever written to the child's input pipe."""
+        if self.in_w is not None:
+            os.close(self.in_w)
+            self.in_w = None
 
     @staticmethod
-    def _become_child(serve, job_r, status_w, artifact_w, out_w, err_w):
+    def _become_child(serve, job_r, status_w, artifact_w, out_w, err_w, in_r):
         try:
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            keep = (1, 2, job_r, status_w, artifact_w)
+            keep = (1, 2, job_r, status_w, artifact_w, in_r)
             # Only what this process has open (the supervisor's stdin among it): closing all 256
             # possible fds costs 256 syscalls.
             for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
@@ -138,7 +148,7 @@ class WaitingChild:
                     except OSError:
                         pass
             become_program_user()
-            ready = serve(job_r, status_w, artifact_w)
+            ready = serve(job_r, status_w, artifact_w, in_r)
         except BaseException:
             os._exit(EXIT["frame_error"])  # never run a program as the supervisor's user, on its fds, or half-prepared
         # Up through every harness frame to the supervisor's top level, which runs the program.

@@ -6,11 +6,12 @@ holds: nothing the program does to its descriptors (O_NONBLOCK, closing them, fi
 this process's, and only the program's own bytes are counted as its output.
 """
 
+import binascii
 import os
 import select
 import time
 
-from sbx_wire import MAX_CHUNK, STDERR, STDOUT, json_loads, send
+from sbx_wire import INTERACTIVE, MAX_CHUNK, STDERR, STDOUT, json_loads, send
 
 # How long a drain after the child's exit may take: its pipes hold at most what they buffer.
 DRAIN_ROUNDS = 1024
@@ -90,7 +91,7 @@ class ChildWatch:
     """Services every pipe of one child until they close: output relayed, status lines parsed,
     figure frames handed to the artifact sink. `out_fd` is where frames go (this process's stdout)."""
 
-    def __init__(self, waiting, events, sink, out_fd=1):
+    def __init__(self, waiting, events, sink, out_fd=1, feed=None):
         self.out_fd = out_fd
         self.events = events
         self.sink = sink
@@ -105,6 +106,11 @@ class ChildWatch:
         ):
             self.handlers[fd] = handler
             self.poller.register(fd, select.POLLIN)
+        # An interactive run's input (InputFeed): serviced in the same poll, so a program that never
+        # reads its stdin can fill that pipe without ever holding up the relay of its output.
+        self.feed = feed
+        if feed is not None:
+            feed.attach(self.poller)
 
     def _stdout(self, chunk):
         self.relayed += len(chunk)
@@ -120,12 +126,15 @@ class ChildWatch:
 
     def poll_once(self, timeout_s):
         """Waits up to timeout_s for any pipe; services what is ready. Returns whether any was."""
-        if not self.handlers:
+        if not self.handlers and not (self.feed and self.feed.watched):
             time.sleep(max(0.0, timeout_s))
             return False
         ready = self.poller.poll(max(0, int(timeout_s * 1000)))
-        for fd, _ in ready:
-            self._read(fd)
+        for fd, revents in ready:
+            if fd in self.handlers:
+                self._read(fd)
+            elif self.feed is not None:
+                self.feed.ready(fd, revents)
         return bool(ready)
 
     def _read(self, fd):
@@ -149,10 +158,11 @@ class ChildWatch:
             self.poll_once(remaining)
         return self.events.start
 
-    def wait_exit(self, pid, deadline):
+    def wait_exit(self, pid, deadline, max_pause=0.002):
         """Reaps the child with wait4, for its own rusage (RUSAGE_CHILDREN would sum every test).
         Returns (status, rusage), or None when the deadline passes first (None: no deadline).
-        Between polls its pipes are serviced: a child writing more than a pipe holds would block."""
+        Between polls its pipes are serviced: a child writing more than a pipe holds would block.
+        `max_pause`: the longest poll while nothing happens (an interactive run waits long)."""
         pause = 0.0005
         while True:
             reaped_pid, status, usage = os.wait4(pid, os.WNOHANG)
@@ -163,8 +173,8 @@ class ChildWatch:
                 return None
             timeout = pause if deadline is None else min(pause, deadline - now)
             # A child's exit wakes no pipe while it holds them open: poll in short steps.
-            if not self.poll_once(timeout):
-                pause = min(pause * 2, 0.002)
+            # Something happened (the child's pipes closing as it exits among it): look again soon.
+            pause = 0.0005 if self.poll_once(timeout) else min(pause * 2, max_pause)
 
     def drain(self):
         """After the child and everything else is gone: what they wrote is in the pipes, which
@@ -176,3 +186,158 @@ class ChildWatch:
             self.poller.unregister(fd)
             os.close(fd)
         self.handlers.clear()
+        if self.feed is not None:
+            self.feed.close()
+
+
+MAX_QUEUED = INTERACTIVE["max_queued_bytes"]
+WRITE_BYTES = 1 << 16
+
+
+class InputFeed:
+    """An interactive run's input: the worker's messages on this process's stdin (a LineReader;
+    wire.json input.interactive) become the program's stdin, a pipe written without ever blocking.
+    What the program has not taken waits in `queue`; past MAX_QUEUED this process stops reading its
+    stdin until the program takes some, so a program that never reads costs a bounded buffer here
+    and the worker's stream waits, never the relay. The pipe closes after the worker's eof (or the
+    end of its stream) once the queue is written; the program's own end of it closing drops the rest.
+    `last_input`: when the last data message came (monotonic), for the idle-input bound."""
+
+    def __init__(self, reader, pipe_w, initial=b""):
+        self.reader = reader
+        self.pipe_w = pipe_w
+        os.set_blocking(pipe_w, False)
+        self.queue = bytearray(initial)
+        self.eof = False
+        self.last_input = None
+        self.poller = None
+        self.registered = {}
+
+    @property
+    def watched(self):
+        return bool(self.registered)
+
+    def attach(self, poller):
+        self.poller = poller
+        # Lines read with the job line (sent right behind it) are in the reader's buffer: poll
+        # would never say so.
+        self._take_lines()
+        self._update()
+
+    def ready(self, fd, revents):
+        if fd == self.reader.fd:
+            if self.reader.fill():
+                self._take_lines()
+            else:
+                self.eof = True
+        elif fd == self.pipe_w:
+            self._write()
+        self._update()
+
+    def _take_lines(self):
+        try:
+            lines = self.reader.pending()
+        except ValueError:
+            lines, self.eof = [], True  # the worker broke the protocol: no more input, the run goes on
+            self.reader.eof = True
+        for line in lines:
+            self._message(line)
+
+    def _message(self, line):
+        try:
+            found = json_loads(line)
+            if found.get("eof") is True:
+                self.eof = True
+            elif not self.eof:
+                data = binascii.a2b_base64(found["data"].encode("ascii"), strict_mode=True)
+                self.last_input = time.monotonic()
+                if self.pipe_w is not None:
+                    self.queue += data
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError, binascii.Error):
+            pass  # not a message: the worker's fault, and nothing of the program's
+
+    def _write(self):
+        try:
+            del self.queue[: os.write(self.pipe_w, self.queue[:WRITE_BYTES])]
+        except BlockingIOError:
+            pass
+        except OSError:
+            # The program closed its stdin, or ended: nothing more can reach it.
+            self.queue.clear()
+            self._close_pipe()
+
+    def _update(self):
+        if self.pipe_w is not None and not self.queue and self.eof:
+            self._close_pipe()
+        want = {}
+        if not self.reader.eof and len(self.queue) < MAX_QUEUED:
+            want[self.reader.fd] = select.POLLIN
+        if self.pipe_w is not None and self.queue:
+            want[self.pipe_w] = select.POLLOUT
+        for fd in set(self.registered) - set(want):
+            self.poller.unregister(fd)
+        for fd, mask in want.items():
+            if self.registered.get(fd) != mask:
+                self.poller.register(fd, mask)
+        self.registered = want
+
+    def _close_pipe(self):
+        if self.pipe_w is None:
+            return
+        if self.registered.pop(self.pipe_w, None) is not None:
+            self.poller.unregister(self.pipe_w)
+        os.close(self.pipe_w)
+        self.pipe_w = None
+
+    def close(self):
+        """The run is over: nothing more is read for it (done() discards the rest)."""
+        for fd in list(self.registered):
+            self.poller.unregister(fd)
+        self.registered = {}
+        self.queue.clear()
+        self._close_pipe()
+
+
+# How often an interactive run's CPU time is read: the CPU limit is enforced to within this.
+CPU_CHECK_S = 0.02
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """CPU time the process has been charged so far, its threads together (/proc/<pid>/stat's utime
+    and stime); None once it is gone."""
+    try:
+        fd = os.open("/proc/%d/stat" % pid, os.O_RDONLY)
+        try:
+            raw = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        # After the command name, which may hold spaces and parentheses: fields 14 and 15 of the line.
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_interactive(watch, pid, started, time_ms, bounds, cpu_base_us):
+    """Reaps an interactive run's child, or stops at the first bound it reaches: its CPU time
+    (time_ms; a program waiting for input uses none), the wall clock (wall_ms), or no input for
+    idle_ms until the worker's eof. Returns (reaped or None, the bound: "cpu", "wall" or "idle")."""
+    wall_ms, idle_ms = bounds
+    wall_end = started + wall_ms / 1000.0
+    cpu_base = (cpu_base_us or 0) / 1e6
+    feed = watch.feed
+    while True:
+        now = time.monotonic()
+        idle_end = None if feed.eof else max(started, feed.last_input or started) + idle_ms / 1000.0
+        if now >= wall_end:
+            return None, "wall"
+        if idle_end is not None and now >= idle_end:
+            return None, "idle"
+        used = cpu_seconds(pid)
+        if used is not None and used - cpu_base >= time_ms / 1000.0:
+            return None, "cpu"
+        check = min(wall_end, now + CPU_CHECK_S, idle_end or wall_end)
+        reaped = watch.wait_exit(pid, check, max_pause=CPU_CHECK_S)
+        if reaped is not None:
+            return reaped, None

@@ -74,6 +74,7 @@ KIND = SPEC["kinds"]
 STDOUT, STDERR, REPORT, ARTIFACT, DONE = (KIND[k] for k in ("stdout", "stderr", "report", "artifact", "done"))
 MAX_INPUT_LINE = SPEC["input"]["max_line_bytes"]
 STOP = SPEC["input"]["stop"].encode()
+INTERACTIVE = SPEC["input"]["interactive"]
 EXIT = SPEC["exit_codes"]
 PROGRAM = SPEC["program"]
 ARTIFACTS = SPEC["artifacts"]
@@ -119,3 +120,58 @@ class FrameReader:
             frames.append((self.buffer[0], bytes(self.buffer[HEADER_BYTES : HEADER_BYTES + size])))
             del self.buffer[: HEADER_BYTES + size]
         return frames
+
+
+class LineReader:
+    """Lines off a descriptor (the supervisor's stdin), read raw: nothing past a line is ever held
+    where poll cannot see it except in `buffer`, which pending() hands over. A BufferedReader would
+    read ahead past the job line into a buffer of its own, and an interactive run's first input,
+    sent right after it, would wait there unseen."""
+
+    def __init__(self, fd, max_line=MAX_INPUT_LINE):
+        self.fd = fd
+        self.max_line = max_line
+        self.buffer = bytearray()
+        self.eof = False
+
+    def readline(self):
+        """The next line with its newline, blocking; at the end, what is left (no newline, maybe b"").
+        Raises ValueError for a line past max_line."""
+        searched = 0
+        while True:
+            end = self.buffer.find(b"\n", searched)
+            if end >= 0:
+                return self._take(end + 1)
+            if len(self.buffer) > self.max_line:
+                raise ValueError("a line past %d bytes" % self.max_line)
+            if self.eof:
+                return self._take(len(self.buffer))
+            searched = len(self.buffer)
+            self.fill()
+
+    def fill(self):
+        """One read (poll said the descriptor is readable, or the caller may block). False at the end."""
+        try:
+            chunk = os.read(self.fd, 1 << 20)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        self.buffer += chunk
+        return bool(chunk)
+
+    def pending(self):
+        """The whole lines already read, without reading; an overlong one raises ValueError."""
+        lines = []
+        while True:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                if len(self.buffer) > self.max_line:
+                    raise ValueError("a line past %d bytes" % self.max_line)
+                return lines
+            lines.append(self._take(end + 1))
+
+    def _take(self, size):
+        line = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return line

@@ -35,7 +35,7 @@ try:
     import sbx_wire as wire
     import syscall_floor
     from sbx_limits import cpu_limit_seconds
-    from sbx_relay import ChildWatch, StatusEvents
+    from sbx_relay import ChildWatch, InputFeed, StatusEvents, wait_interactive
 finally:
     sys.path.remove(HARNESS_DIR)
     for _name in HARNESS_MODULES:
@@ -69,8 +69,12 @@ def check_args(spec):
     return args
 
 
+# This process's stdin, read raw: the job line, then each test's input or an interactive run's.
+stdin_lines = wire.LineReader(0)
+
+
 def read_job():
-    line = sys.stdin.buffer.readline(wire.MAX_INPUT_LINE)
+    line = stdin_lines.readline()
     if not line.endswith(b"\n"):
         raise ValueError("job frame missing or too large")
     job = wire.json_loads(line)
@@ -80,9 +84,24 @@ def read_job():
     return job
 
 
+def interactive_bounds(job):
+    """(wall_ms, idle_ms) of an interactive single run; None for any other job."""
+    if job.get("interactive") is not True:
+        return None
+    if job.get("tests") is not None:
+        raise ValueError("an interactive job is a single run")
+    bounds = (job.get("wall_ms"), job.get("idle_ms"))
+    if not all(type(b) is int and b > 0 for b in bounds):
+        raise ValueError("an interactive job needs wall_ms and idle_ms")
+    return bounds
+
+
 def read_test_input():
     """The next test's {stdin, args}, sent by the worker when that test may start; None to stop."""
-    line = sys.stdin.buffer.readline(wire.MAX_INPUT_LINE)
+    try:
+        line = stdin_lines.readline()
+    except ValueError:
+        return None
     if not line.endswith(b"\n") or line.rstrip(b"\n") == wire.STOP:
         return None
     found = wire.json_loads(line)
@@ -98,8 +117,8 @@ def write_all(fd, data):
         os.close(fd)
 
 
-def hand_job(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec):
-    stdin = stdin_text.encode("utf-8", "surrogatepass")
+def hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec, pipe=False):
+    """The job on the child's job pipe; with `pipe`, its stdin is the input pipe (stdin is b"" here)."""
     header = wire.json_dumps(
         {
             "time_ms": time_ms,
@@ -108,23 +127,35 @@ def hand_job(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec):
             "args": args,
             "code": len(code),
             "stdin": len(stdin),
+            "stdin_pipe": pipe,
             "artifacts": spec,
         }
     ).encode()
     write_all(waiting.job_w, header + b"\n" + code + stdin)
 
 
-def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifacts.NO_ARTIFACTS):
+def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifacts.NO_ARTIFACTS, bounds=None):
     """Hands one job to a waiting child and watches it to its end. Returns the report's fields and
     the ArtifactSink of the child's figures (empty unless `spec` allows some). Every other process
-    is gone when it returns."""
+    is gone when it returns. `bounds`: an interactive run's (wall_ms, idle_ms)."""
     handed = time.monotonic()
-    hand_job(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec)
+    stdin = stdin_text.encode("utf-8", "surrogatepass")
+    feed = None
+    if bounds is None:
+        hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec)
+        waiting.close_input()
+    else:
+        hand_job(waiting, code, b"", args, time_ms, memory_mb, policy, spec, pipe=True)
+        feed = InputFeed(stdin_lines, waiting.in_w, stdin)
     events = StatusEvents(waiting.status_r)
     sink = artifacts.ArtifactSink(spec)
-    watch = ChildWatch(waiting, events, sink)
+    watch = ChildWatch(waiting, events, sink, feed=feed)
     started = watch.wait_for_start(handed + STARTUP_BUDGET_S) or handed
-    reaped = watch.wait_exit(waiting.pid, started + time_ms / 1000.0)
+    if bounds is None:
+        reaped = watch.wait_exit(waiting.pid, started + time_ms / 1000.0)
+        bound = None if reaped else "time"
+    else:
+        reaped, bound = wait_interactive(watch, waiting.pid, started, time_ms, bounds, events.cpu_base_us)
     timed_out = reaped is None
     if timed_out:
         try:
@@ -145,7 +176,12 @@ def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifa
             harness_failed("the child could not install its seccomp filter; nothing of the program ran", rc)
         if rc == wire.EXIT["frame_error"]:
             harness_failed("the child could not take its job; nothing of the program ran", rc)
-    return judge(status, usage, events, timed_out, ended - started, time_ms), sink
+    report = judge(status, usage, events, timed_out, ended - started, time_ms)
+    if bounds is not None:
+        # Which bound ended an interactive run: its CPU time is the time limit, as the backstop's is.
+        report["bound"] = bound if timed_out else ("cpu" if report["cpu_limit"] else None)
+        report["cpu_limit"] = report["cpu_limit"] or bound == "cpu"
+    return report, sink
 
 
 def judge(status, usage, events, timed_out, elapsed, time_ms):
@@ -197,9 +233,10 @@ def done(exit_code):
     os._exit(exit_code)
 
 
-def run_single(waiting, job, code, policy):
+def run_single(waiting, job, code, policy, bounds=None):
     spec = artifacts.artifact_spec(job.get("artifacts"))
-    result, sink = run(waiting, code, job.get("stdin", ""), job.get("args", []), job["time_ms"], job["memory_mb"], policy, spec)
+    limits = (job["time_ms"], job["memory_mb"])
+    result, sink = run(waiting, code, job.get("stdin", ""), job.get("args", []), *limits, policy, spec, bounds)
     if spec["max_count"]:
         if policy == "standard":
             processes.as_program_user(artifacts.collect_outputs, sink)
@@ -240,11 +277,12 @@ def main():
         tests = job.get("tests")
         if tests is not None and not all(isinstance(t, dict) and "time_ms" in t and "memory_mb" in t for t in tests):
             raise ValueError("tests must be a list of {time_ms, memory_mb}")
+        bounds = interactive_bounds(job)
     except Exception as exc:  # the worker wrote a bad frame: that is an internal error
         harness_failed("bad job frame: %s" % exc, wire.EXIT["frame_error"])
     policy = job.get("policy", "strict")
     if tests is None:
-        run_single(waiting, job, code, policy)
+        run_single(waiting, job, code, policy, bounds)
     run_tests(waiting, tests, code, policy)
 
 

@@ -280,6 +280,30 @@ const API_VARS = {
     "Live event streams one tenant may hold open on one API process; one tenant cannot take every other tenant's.",
     1,
   ),
+  interactiveWallMs: int(
+    'SBX_INTERACTIVE_WALL_MS',
+    60_000,
+    'Wall-clock bound of an interactive job, taken into the job when it is queued (its time limit still bounds its CPU time).',
+    1,
+  ),
+  interactiveIdleMs: int(
+    'SBX_INTERACTIVE_IDLE_MS',
+    30_000,
+    'An interactive job that gets no new input for this long (before its eof) ends with timeout; taken into the job when it is queued.',
+    1,
+  ),
+  stdinMaxCallBytes: int(
+    'SBX_STDIN_MAX_CALL_BYTES',
+    65_536,
+    'Largest `data` of one POST /jobs/:id/stdin, in UTF-8 bytes (413 payload_too_large above).',
+    1,
+  ),
+  stdinMaxBytes: int(
+    'SBX_STDIN_MAX_BYTES',
+    1_048_576,
+    "Input one interactive job may get through POST /jobs/:id/stdin, in UTF-8 bytes, besides its body's stdin (413 payload_too_large above).",
+    0,
+  ),
 } as const;
 
 /** The variables only the worker reads, besides each environment's (SANDBOX_VARS). */

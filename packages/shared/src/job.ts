@@ -1,6 +1,7 @@
 import type { Comparator } from './compare.js';
 import type { Environment } from './environments.js';
 import { jobEventsKey } from './job-events.js';
+import { jobInputKey, jobInputStateKey } from './job-input.js';
 import type { Lane } from './lanes.js';
 import type { RunResult } from './schemas.js';
 import type { Policy } from './status.js';
@@ -19,6 +20,11 @@ export interface JobData {
   environment?: Environment;
   /** Set only when figures come back as SVG. */
   figure_format?: 'svg';
+  /**
+   * An interactive job (a single run): its stdin stays open for POST /jobs/:id/stdin (job-input.ts),
+   * with these bounds, resolved when it was queued. `limits.time_ms` then bounds its CPU time.
+   */
+  interactive?: { wall_ms: number; idle_ms: number };
   /** Test cases with limits resolved, and args (the test's own, else the job's); absent for a plain run. */
   tests?: {
     stdin: string;
@@ -78,6 +84,9 @@ export const redisKeys = (prefix: string) => ({
   eventsTokenSecret: `${prefix}:events-token-secret`,
   /** Stream of a job's live events (job-events.ts). */
   events: (jobId: string) => jobEventsKey(prefix, jobId),
+  /** Stream of an interactive job's input, and the hash of how much of it was accepted (job-input.ts). */
+  input: (jobId: string) => jobInputKey(prefix, jobId),
+  inputState: (jobId: string) => jobInputStateKey(prefix, jobId),
 });
 
 /**

@@ -138,10 +138,43 @@ export const JobRequestSchema = Type.Object(
           'Stop at the first test that is not accepted (a wrong answer included): later tests never run and are reported as skipped.',
       }),
     ),
+    interactive: Type.Optional(
+      Type.Boolean({
+        description:
+          "Keep the program's stdin open: send it input with POST /jobs/:id/stdin while it runs (`stdin` here is its first input). A single run only (400 with tests). limits.time_ms then bounds its CPU time; its wall clock and the time without new input have bounds of their own (GET /info, limits.interactive).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export type JobRequest = Static<typeof JobRequestSchema>;
+
+/** POST /jobs/:id/stdin: more input for an interactive job, or its end. */
+export const JobInputRequestSchema = Type.Object(
+  {
+    data: Type.Optional(
+      Type.String({
+        description:
+          'Input to append, as text (UTF-8 on the way in; at most max_input_call_bytes of it, GET /info). Exactly one of data and eof.',
+      }),
+    ),
+    eof: Type.Optional(Type.Literal(true, { description: "Close the program's stdin: a read then gets end of file." })),
+    offset: Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description:
+        "UTF-8 bytes of input the caller had sent before this call, after the body's stdin (0 on the first). A call repeating input already accepted appends nothing.",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type JobInputRequest = Static<typeof JobInputRequestSchema>;
+
+export const JobInputAcceptedSchema = Type.Object({
+  offset: Type.Integer({ description: "UTF-8 bytes of input accepted so far, after the body's stdin." }),
+  eof: Type.Boolean({ description: 'Whether the input is closed.' }),
+});
+export type JobInputAccepted = Static<typeof JobInputAcceptedSchema>;
 
 export const RunStatusSchema = stringEnum<RunStatus>(RUN_STATUSES);
 export const JobStateSchema = stringEnum<JobState>(JOB_STATES);
@@ -372,6 +405,17 @@ export const ServiceInfoSchema = Type.Object({
     running: Bound('Jobs this caller may have running at once, fleet-wide; 0: no cap.'),
     stored_bytes: Bound(
       'Bytes this caller may have stored within the result TTL: job bodies, results, artifacts (429 storage_quota above).',
+    ),
+    interactive: Type.Object(
+      {
+        wall_ms: Bound('Wall-clock bound of an interactive job (timeout past it).'),
+        idle_input_ms: Bound('An interactive job without new input for this long, before its eof, ends (timeout).'),
+        max_input_call_bytes: Bound('Largest data of one POST /jobs/:id/stdin, UTF-8 bytes (413 above).'),
+        max_input_bytes: Bound(
+          "Input one job may get through POST /jobs/:id/stdin, besides its body's stdin (413 above).",
+        ),
+      },
+      { description: 'Interactive jobs ("interactive": true): their bounds and input caps.' },
     ),
   }),
   lanes: Type.Array(LaneSchema, { description: 'Lanes this caller may queue in, in the order they are served.' }),

@@ -2,6 +2,7 @@ import {
   type ApiConfig,
   ApiError,
   type FairQueue,
+  INPUT_STATE_FIELDS,
   isRedisOomError,
   type JobData,
   type QuotaCheck,
@@ -115,7 +116,13 @@ export class Admission {
     const ids = prepared.map((p) => p.id);
     try {
       const owners = redis.multi();
-      for (const id of ids) owners.set(this.keys.owner(id), tenant.id, 'EX', config.resultTtlSeconds + 86_400);
+      const ttl = config.resultTtlSeconds + 86_400;
+      for (const id of ids) owners.set(this.keys.owner(id), tenant.id, 'EX', ttl);
+      // An interactive job's input starts empty and open (job-input.ts): the hash says it may take more.
+      for (const { id } of prepared.filter((p) => p.data.interactive)) {
+        owners.hset(this.keys.inputState(id), INPUT_STATE_FIELDS.accepted, 0, INPUT_STATE_FIELDS.eof, 0);
+        owners.expire(this.keys.inputState(id), ttl);
+      }
       await owners.exec();
       return await queue.addBulk(
         prepared.map(({ id, data }) => ({ name: 'run', data, opts: { jobId: id, priority: priority.get(id) } })),

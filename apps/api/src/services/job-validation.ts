@@ -26,6 +26,8 @@ export type ValidationConfig = Pick<
   | 'allowedPolicies'
   | 'environments'
   | 'maxTests'
+  | 'interactiveWallMs'
+  | 'interactiveIdleMs'
 >;
 
 /** What a request is checked for besides its body: who sends it, on which route, and the server's state. */
@@ -114,6 +116,19 @@ export function resolveTests(
   });
 }
 
+/** An interactive job's bounds (SBX_INTERACTIVE_*), fixed when it is queued; undefined for any other job. */
+export function resolveInteractive(
+  request: Pick<JobRequest, 'interactive' | 'tests'>,
+  config: Pick<ApiConfig, 'interactiveWallMs' | 'interactiveIdleMs'>,
+): JobData['interactive'] {
+  if (request.interactive !== true) return undefined;
+  if (request.tests)
+    throw new ApiError('validation_failed', 'body.interactive is for a single run: a job with tests cannot have it', {
+      field: 'interactive',
+    });
+  return { wall_ms: config.interactiveWallMs, idle_ms: config.interactiveIdleMs };
+}
+
 /** A callback needs a signing secret, and an http(s) URL that carries no credentials. */
 export function checkCallbackUrl(callbackUrl: string | undefined, webhooksConfigured: boolean): void {
   if (callbackUrl === undefined) return;
@@ -172,8 +187,8 @@ export function resolveJobLane(asked: Lane | undefined, routeLane: Lane, tenant:
 
 /**
  * Checks sizes, limits and policy and builds the queue entry, defaults applied. Throws ApiError for
- * anything the caller must fix, in this order: sizes, limits, tests, callback_url, policy,
- * environment, lane.
+ * anything the caller must fix, in this order: sizes, limits, tests, interactive, callback_url,
+ * policy, environment, lane.
  */
 export function validateJob(request: JobRequest, context: SubmissionContext): JobData {
   const { config, tenant } = context;
@@ -181,6 +196,7 @@ export function validateJob(request: JobRequest, context: SubmissionContext): Jo
   checkSizes(request, config);
   const limits = resolveLimits(request.limits, bounds);
   const tests = resolveTests(request, limits, bounds, config.maxTests);
+  const interactive = resolveInteractive(request, config);
   checkCallbackUrl(request.callback_url, context.webhooksConfigured);
   const policy = resolvePolicy(request.policy, config.allowedPolicies);
   const environment = resolveEnvironment(request.environment, config, tenant);
@@ -194,6 +210,7 @@ export function validateJob(request: JobRequest, context: SubmissionContext): Jo
     policy,
     environment,
     ...(request.figure_format === 'svg' ? { figure_format: 'svg' as const } : {}),
+    ...(interactive ? { interactive } : {}),
     ...(tests
       ? {
           tests,

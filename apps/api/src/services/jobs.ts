@@ -171,4 +171,9 @@ export class JobService {
   view(id: string, tenant: Tenant): Promise<JobView | null> {
     return this.lookup.view(id, tenant);
   }
+
+  /** Whether the tenant may see or touch the job (JobLookup.ownedBy). */
+  ownedBy(id: string, tenant: Tenant): Promise<boolean> {
+    return this.lookup.ownedBy(id, tenant);
+  }
 }

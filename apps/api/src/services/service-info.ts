@@ -13,7 +13,10 @@ import { defaultPolicy, environmentsFor, tenantLimits, type ValidationConfig } f
 import { environmentsOf, runtimesOf } from './workers.js';
 
 export type ServiceInfoConfig = ValidationConfig &
-  Pick<ApiConfig, 'maxOutputBytes' | 'maxArtifacts' | 'maxArtifactBytes' | 'maxQueued'>;
+  Pick<
+    ApiConfig,
+    'maxOutputBytes' | 'maxArtifacts' | 'maxArtifactBytes' | 'maxQueued' | 'stdinMaxCallBytes' | 'stdinMaxBytes'
+  >;
 
 /**
  * What GET /info tells a tenant: the same bounds job-validation.ts enforces on its jobs, and what the
@@ -43,6 +46,12 @@ export function describeService(
       queued_total: config.maxQueued,
       running: tenant.maxRunning,
       stored_bytes: tenant.maxStoredBytes,
+      interactive: {
+        wall_ms: config.interactiveWallMs,
+        idle_input_ms: config.interactiveIdleMs,
+        max_input_call_bytes: config.stdinMaxCallBytes,
+        max_input_bytes: config.stdinMaxBytes,
+      },
     },
     lanes: [...tenant.lanes],
     weight: tenant.weight,

@@ -1,11 +1,14 @@
 import type { JobEvent } from '@sbx/shared';
+import type { InputSource } from '../sandbox/types.js';
 import type { RunEventWriter } from './event-publisher.js';
 import { LiveOutput, type OutputSink } from './live-output.js';
 import type { Schedule } from './output-coalescer.js';
 
-/** One run's live side: the sink its sandbox writes output to, and its end. */
+/** One run's live side: the sink its sandbox writes output to, where its input comes from, and its end. */
 export interface LiveRun {
   output: OutputSink;
+  /** The job's input as callers send it (an interactive job's sandbox follows it while it runs). */
+  input?: InputSource;
   /** The run is over: held output goes now (before the result is recorded, and so before its marker). */
   end(): void;
 }
@@ -13,6 +16,8 @@ export interface LiveRun {
 export interface LiveRunsOptions {
   /** A run's writer, fenced by its lock token (JobEventPublisher.forRun). */
   writerFor: (jobId: string, token: string | undefined) => RunEventWriter;
+  /** A job's input (InputFollower.source); absent: no run gets any beyond its body's stdin. */
+  inputOf?: (jobId: string) => InputSource;
   /** SBX_MAX_OUTPUT_BYTES. */
   capBytes: number;
   schedule?: Schedule;
@@ -37,6 +42,7 @@ export class LiveRuns {
       publish: (events) => writer.publish(events),
       ...(this.opts.schedule ? { schedule: this.opts.schedule } : {}),
     });
-    return { output, end: () => output.end() };
+    const input = this.opts.inputOf?.(jobId);
+    return { output, ...(input ? { input } : {}), end: () => output.end() };
   }
 }

@@ -9,7 +9,7 @@ import { HarnessStream, type TestSlice } from './harness-stream.js';
 import type { OomEvents } from './oom-events.js';
 import { ReadyGate } from './ready-gate.js';
 import type { AcquireLabels, RawRun, RunInput, Sandbox, SandboxRunner } from './types.js';
-import { encodeJobLine, encodeTestInput, WIRE } from './wire.js';
+import { encodeInput, encodeJobLine, encodeTestInput, INPUT_EOF_LINE, WIRE } from './wire.js';
 
 export interface DockerRunnerOptions {
   docker: Docker;
@@ -170,12 +170,9 @@ class DockerSandbox implements Sandbox {
       this.stream.write(encodeTestInput(tests[0]));
       wire.stream.begin();
     }
-
-    // Tests run back to back in one container: the backstop covers all of them plus each one's start-up.
-    const budgetMs = tests
-      ? tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0)
-      : (input.timeMs ?? this.limits.time_ms);
-    const deadline = setTimeout(() => kill('deadline'), budgetMs + this.opts.wallGraceMs);
+    // An interactive run's input goes in as it comes, from now until the run is over.
+    const unfollow = this.followInput(input);
+    const deadline = setTimeout(() => kill('deadline'), budgetMs(input, this.limits) + this.opts.wallGraceMs);
     const onAbort = () => kill('abort');
     signal?.addEventListener('abort', onAbort, { once: true });
     // A cancel that landed while the container was still starting.
@@ -197,9 +194,20 @@ class DockerSandbox implements Sandbox {
       const wallTime = (performance.now() - started) / 1000;
       return await this.settle(end, wire, { wallTime, killedBy: () => killedBy });
     } finally {
+      unfollow();
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Follows an interactive run's input into the sandbox's stdin; returns how to stop. */
+  private followInput(input: RunInput): () => void {
+    if (!input.interactive) return () => {};
+    return input.interactive.input.follow({
+      // Written after the job line, on the same stream: the supervisor reads them in this order.
+      data: (bytes) => this.stream.write(encodeInput(bytes)),
+      eof: () => this.stream.write(INPUT_EOF_LINE),
+    });
   }
 
   /**
@@ -284,6 +292,9 @@ class DockerSandbox implements Sandbox {
       memory_mb: this.limits.memory_mb,
       policy: input.policy,
       ...(tests ? { tests: tests.map((t) => ({ time_ms: t.time_ms, memory_mb: t.memory_mb })) } : {}),
+      ...(input.interactive && !tests
+        ? { interactive: true as const, wall_ms: input.interactive.wallMs, idle_ms: input.interactive.idleMs }
+        : {}),
       artifacts: {
         format: artifacts?.format ?? 'png',
         max_count: artifacts?.maxCount ?? 0,
@@ -372,6 +383,17 @@ class DockerSandbox implements Sandbox {
       if (err.statusCode !== 404) throw err;
     });
   }
+}
+
+/**
+ * How long the run may take before the worker's own deadline (plus grace): tests run back to back in
+ * one container, so all of them and each one's start-up; an interactive run, its wall-clock bound;
+ * any other, its time limit.
+ */
+function budgetMs(input: RunInput, limits: ResolvedLimits): number {
+  if (input.tests) return input.tests.reduce((sum, t) => sum + t.time_ms + PER_TEST_OVERHEAD_MS, 0);
+  if (input.interactive) return input.interactive.wallMs;
+  return input.timeMs ?? limits.time_ms;
 }
 
 const OOM_EVENT_WAIT_MS = 3000;

@@ -25,6 +25,11 @@ export interface HarnessReport {
   ended_itself: boolean;
   /** A refused action: the policy layer's message, or the seccomp filter's kill (SIGSYS). */
   violation: { message: string; line: number | null } | null;
+  /**
+   * An interactive run's bound that ended it: its CPU time (`cpu`, the time limit), its wall clock
+   * or the time without input (`idle`); null when none did. Absent for any other run.
+   */
+  bound?: 'cpu' | 'wall' | 'idle' | null;
   /** Artifacts the supervisor dropped past the job's caps (present when it sent, dropped or skipped any). */
   artifacts_dropped?: number;
   /** The first MAX_DROPPED_NAMES of their names. */
@@ -91,8 +96,12 @@ export function parseReport(payload: Buffer): HarnessReport | null {
     violation: r.violation as HarnessReport['violation'],
     ...(dropped ? { artifacts_dropped: dropped.count, dropped_names: dropped.names } : {}),
     ...(skipped ? { artifacts_skipped: skipped.count, skipped_names: skipped.names } : {}),
+    ...(isBound(r.bound) ? { bound: r.bound } : {}),
   };
 }
+
+const BOUNDS: readonly unknown[] = ['cpu', 'wall', 'idle', null];
+const isBound = (v: unknown): v is HarnessReport['bound'] => BOUNDS.includes(v);
 
 /** One artifact as the worker keeps it: a figure or a file from /tmp/outputs, its raw bytes. */
 export interface RawArtifact {

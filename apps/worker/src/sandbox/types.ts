@@ -33,6 +33,24 @@ export interface RunInput {
   artifacts?: { format: 'png' | 'svg'; maxCount: number; maxBytes: number };
   /** Handed the program's output as it arrives, for the job's viewers (absent: nobody is told). */
   output?: OutputSink;
+  /**
+   * A single run whose stdin stays open: `input` is followed while it runs and each piece goes to the
+   * program as it comes (`stdin` is the first). `timeMs` then bounds its CPU time; `wallMs` its wall
+   * clock and the worker's deadline, `idleMs` the time without new input before eof.
+   */
+  interactive?: { wallMs: number; idleMs: number; input: InputSource };
+}
+
+/** Where an interactive run's input goes as it arrives: its bytes in order, then perhaps its end. */
+export interface InputSink {
+  data(bytes: Buffer): void;
+  eof(): void;
+}
+
+/** An interactive job's input (its Redis stream: live/input-follower.ts). */
+export interface InputSource {
+  /** Hands `to` the input from its start, in order, until the function returned is called. */
+  follow(to: InputSink): () => void;
 }
 
 /** What came out of one sandbox run, before it is judged. */

@@ -14,6 +14,8 @@ export const WIRE = {
   artifactHeaderMaxBytes: wire.frame.artifact_header_max_bytes,
   kinds: wire.kinds,
   stopLine: `${wire.input.stop}\n`,
+  /** An interactive run's input: the most bytes one message carries. */
+  inputChunkBytes: wire.input.interactive.max_chunk_bytes,
   exitCodes: { frameError: wire.exit_codes.frame_error, floorFailed: wire.exit_codes.floor_failed },
   program: { uid: wire.program.uid, gid: wire.program.gid, outputsDir: wire.program.outputs_dir },
   artifacts: { maxName: wire.artifacts.max_name, maxDroppedNames: wire.artifacts.max_dropped_names },
@@ -37,6 +39,13 @@ export interface JobLine {
   tests?: { time_ms: number; memory_mb: number }[];
   /** What comes back as artifacts (max_count 0: nothing; never for tests). */
   artifacts?: { format: 'png' | 'svg'; max_count: number; max_bytes: number };
+  /**
+   * A single run whose stdin stays open for input messages (encodeInput) after this line; time_ms
+   * then bounds its CPU time, wall_ms its wall clock, idle_ms the time since the last input.
+   */
+  interactive?: true;
+  wall_ms?: number;
+  idle_ms?: number;
 }
 
 export function encodeJobLine(job: JobLine): string {
@@ -47,3 +56,14 @@ export function encodeJobLine(job: JobLine): string {
 export function encodeTestInput(input: TestInput): string {
   return `${JSON.stringify({ stdin: input.stdin, ...(input.args ? { args: input.args } : {}) })}\n`;
 }
+
+/** An interactive run's input as messages, each at most inputChunkBytes of it (wire.json input.interactive). */
+export function encodeInput(bytes: Buffer): string {
+  let out = '';
+  for (let at = 0; at < bytes.length; at += WIRE.inputChunkBytes)
+    out += `${JSON.stringify({ data: bytes.subarray(at, at + WIRE.inputChunkBytes).toString('base64') })}\n`;
+  return out;
+}
+
+/** The end of an interactive run's input: its stdin is closed once what came before is read. */
+export const INPUT_EOF_LINE = `${JSON.stringify({ eof: true })}\n`;
