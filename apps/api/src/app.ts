@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fastifySSE } from '@fastify/sse';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor } from '@sbx/shared';
+import { type ApiConfig, readRedisMemory, redisConnectionOptions, replicaFenceFor, StorageLedger } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
@@ -105,7 +105,8 @@ export async function buildApp(
   const streams = new EventStreams();
   app.addHook('preClose', async () => streams.closeAll());
   await app.register(jobEventsRoutes, { events, streams });
-  const input = new JobInput(app.redis, config, (id, tenant) => jobs.ownedBy(id, tenant));
+  const ledger = new StorageLedger(app.redis, config.prefix, config.resultTtlSeconds);
+  const input = new JobInput(app.redis, config, (id, tenant) => jobs.ownedBy(id, tenant), ledger);
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams });
