@@ -1,13 +1,15 @@
 """Interactive input (no Docker): the supervisor's stdin read raw (sbx_wire.LineReader), the worker's
 messages fed to a program's stdin pipe without ever blocking the relay (sbx_relay.InputFeed), the
-interactive run's bounds (sbx_relay.wait_interactive), and the child's line-buffered stdout.
+interactive run's bounds (sbx_relay.wait_interactive), and the child's stdout flushed as it runs.
 
 Real children (os.fork) on real pipes; the "worker" is a pipe this test writes messages to.
 
     /usr/bin/python3 -m unittest discover -s test/harness -p 'test_*.py'
 """
 
+import _thread
 import base64
+import io
 import os
 import select
 import signal
@@ -255,24 +257,93 @@ class BoundsTests(unittest.TestCase):
         self.assertIsNone(cpu_seconds(2**22 + 12345))
 
 
-class LineBufferingTests(unittest.TestCase):
-    def test_each_printed_line_leaves_at_once_though_stdout_is_a_pipe(self):
-        def body(status_w, artifact_w):
-            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # block-buffered: a pipe
-            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
-            child_module.line_buffered_output()
+def with_flushed_stdout(fd, body, delay=0.02):
+    """In a forked child: sys.stdout block-buffered on `fd`, made flushed_stdout(), its flusher
+    started, then body()."""
+    sys.stdout = open(fd, "w", encoding="utf-8", closefd=False)  # block-buffered: a pipe
+    start = child_module.flushed_stdout(delay)
+    start()
+    body()
+
+
+class FlushedStdoutTests(unittest.TestCase):
+    def test_printed_output_leaves_within_the_delay_though_stdout_is_a_block_buffered_pipe(self):
+        def body():
             print("first")
             time.sleep(1)
-            print("second")
-            sys.stdout.flush()
+            print("second", end="")
+            time.sleep(1)
+            sys.stdout.close()  # the flusher then stops, quietly
+            time.sleep(0.1)
+            os.write(2, b"done")
 
-        pid, pipes = spawn(body)
+        pid, pipes = spawn(lambda status_w, artifact_w: with_flushed_stdout(1, body))
+        started = time.monotonic()
         ready, _, _ = select.select([pipes.out_r], [], [], 0.7)
-        self.assertEqual(ready, [pipes.out_r], "the first line came before the program ended")
+        self.assertEqual(ready, [pipes.out_r], "the first line came long before a flush or the end")
         self.assertEqual(os.read(pipes.out_r, 100), b"first\n")
-        os.waitpid(pid, 0)
-        self.assertEqual(os.read(pipes.out_r, 100), b"second\n")
+        self.assertLess(time.monotonic() - started, 0.5)
+        ready, _, _ = select.select([pipes.out_r], [], [], 1.7)
+        self.assertEqual(os.read(pipes.out_r, 100), b"second", "no newline needed either")
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(os.read(pipes.err_r, 100), b"done", "nothing on stderr from the flusher")
         for fd in (pipes.out_r, pipes.err_r, pipes.status_r, pipes.artifact_r):
+            os.close(fd)
+
+    def test_many_lines_go_in_few_writes_and_an_idle_program_costs_no_wakeups(self):
+        r, w = os.pipe()
+
+        def body():
+            for i in range(20000):
+                print(i)
+            time.sleep(0.1)
+            before = cpu_seconds(os.getpid())
+            time.sleep(1.0)  # nothing written: the flusher sleeps on its lock
+            os.write(2, b"%.3f" % (cpu_seconds(os.getpid()) - before))
+
+        pid, pipes = spawn(lambda status_w, artifact_w: (os.close(r), with_flushed_stdout(w, body)))
+        os.close(w)
+        reads = []
+        while True:
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            reads.append(chunk)
+            time.sleep(0.001)
+        os.waitpid(pid, 0)
+        self.assertEqual(b"".join(reads), b"".join(b"%d\n" % i for i in range(20000)))
+        self.assertLess(len(reads), 200, "block writes, not one per line")
+        self.assertLessEqual(float(os.read(pipes.err_r, 100)), 0.02, "CPU while idle")
+        for fd in (r, pipes.out_r, pipes.err_r, pipes.status_r, pipes.artifact_r):
+            os.close(fd)
+
+    def test_the_new_stdout_is_the_same_stream_to_the_program_and_leads_nowhere_of_the_harness(self):
+        r, w = os.pipe()
+
+        def body():
+            time.sleep(0.05)  # the flusher is up, waiting on its lock
+            out = sys.stdout
+            facts = [
+                out is sys.__stdout__,
+                isinstance(out, io.TextIOWrapper),
+                out.name,
+                out.mode,
+                out.encoding,
+                out.line_buffering,
+                type(out).write.__globals__ == {"__builtins__": {"RuntimeError": RuntimeError}},
+                "child" not in repr(type(out)),
+                [set(f.f_globals) <= {"__builtins__"} for tid, f in sys._current_frames().items() if tid != _thread.get_ident()],
+            ]
+            sys.stderr.write(repr(facts))
+            sys.stderr.flush()
+
+        pid, pipes = spawn(lambda status_w, artifact_w: (os.close(r), with_flushed_stdout(w, body)))
+        os.close(w)
+        os.waitpid(pid, 0)
+        facts = os.read(pipes.err_r, 4096).decode()
+        self.assertEqual(facts, repr([True, True, w, "w", "utf-8", False, True, True, [True]]))
+        for fd in (r, pipes.out_r, pipes.err_r, pipes.status_r, pipes.artifact_r):
             os.close(fd)
 
 

@@ -13,6 +13,7 @@ import {
   MAX_INPUT_CALLS,
   redisKeys,
   type ServiceInfo,
+  StorageLedger,
 } from '@sbx/shared';
 import { InputFollower, ResultStore } from '@sbx/worker';
 import { Redis } from 'ioredis';
@@ -182,6 +183,20 @@ describe('interactive input (POST /jobs/:id/stdin)', () => {
     assert.equal(refused.status, 413);
     assert.equal(refused.body.code, 'payload_too_large');
     assert.equal((await send(id, { eof: true, offset: 1 })).body.eof, true, 'it can still be closed');
+  });
+
+  test("input counts against the tenant's stored bytes; past its quota no more is taken, but eof is", async () => {
+    const ledger = new StorageLedger(redis, stack.config.prefix, stack.config.resultTtlSeconds);
+    const id = await submit({ interactive: true }, 'beta');
+    const before = (await ledger.check('beta', Number.MAX_SAFE_INTEGER)).used;
+    assert.equal((await send(id, { data: 'x'.repeat(50), offset: 0 }, 'beta')).status, 200);
+    assert.equal((await ledger.check('beta', Number.MAX_SAFE_INTEGER)).used, before + 50);
+    await ledger.add('beta', 1024 * 1024 * 1024);
+    const full = await send(id, { data: 'y', offset: 50 }, 'beta');
+    assert.equal(full.status, 429);
+    assert.equal(full.body.code, 'storage_quota');
+    assert.deepEqual((await send(id, { data: 'x'.repeat(50), offset: 0 }, 'beta')).body, { offset: 50, eof: false });
+    assert.deepEqual((await send(id, { eof: true, offset: 50 }, 'beta')).body, { offset: 50, eof: true });
   });
 
   test('a job not submitted interactive is 409 not_interactive; one with tests cannot be', async () => {

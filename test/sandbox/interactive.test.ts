@@ -29,8 +29,6 @@ describe('interactive jobs and line-buffered output (real sandboxes)', () => {
         // A warm sandbox for most jobs: an interactive job takes one as any other does.
         SBX_POOL_MIN: '1',
         SBX_POOL_MAX: '2',
-        // An image built from a work tree's harness (build-image.sh with SBX_IMAGE_REPO), when given.
-        ...(process.env.SBX_SANDBOX_IMAGE ? { SBX_SANDBOX_IMAGE: process.env.SBX_SANDBOX_IMAGE } : {}),
       },
     });
     await stack.app.listen({ host: '127.0.0.1', port: 0 });
@@ -153,7 +151,7 @@ describe('interactive jobs and line-buffered output (real sandboxes)', () => {
     const result = resultOf(rest);
     assert.equal(result.status, 'timeout', 'then it spun past its CPU time');
     assert.match(result.message ?? '', /^time limit of 500 ms exceeded: the program's threads used 0\.\d s of CPU$/);
-    assert.ok(result.time > 1.7, `waited 1.2 s, then spun 0.5 s: time ${result.time}`);
+    assert.ok(result.time > 1.5, `waited 1.2 s, then spun about 0.5 s: time ${result.time}`);
   });
 
   test('input that keeps coming holds the idle bound off until the wall-clock bound', async () => {

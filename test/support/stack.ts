@@ -21,8 +21,16 @@ export function testConfig(env: Record<string, string> = {}): Config {
     SBX_POOL_MAX: '0',
     // The plain environment unless a test asks for python-data: its probe and sandboxes cost seconds.
     SBX_ENVIRONMENTS: 'python',
+    // Images built from a work tree's harness (build-image.sh with SBX_IMAGE_REPO), when given.
+    ...imagesFromEnv(),
     ...env,
   });
+}
+
+/** SBX_SANDBOX_IMAGE and SBX_SANDBOX_IMAGE_PYTHON_DATA from the test's own environment, when set. */
+function imagesFromEnv(): Record<string, string> {
+  const names = ['SBX_SANDBOX_IMAGE', 'SBX_SANDBOX_IMAGE_PYTHON_DATA'];
+  return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])));
 }
 
 export interface Stack {

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { fastifySSE } from '@fastify/sse';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PLAYGROUND_DIST } from '@sbx/playground';
-import { type ApiConfig, readRedisMemory, redisConnectionOptions, redisKeys, replicaFenceFor } from '@sbx/shared';
+import {
+  type ApiConfig,
+  readRedisMemory,
+  redisConnectionOptions,
+  redisKeys,
+  replicaFenceFor,
+  StorageLedger,
+} from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
@@ -114,7 +121,8 @@ export async function buildApp(
   const streams = new EventStreams({ max: config.maxViewers, maxPerTenant: config.maxViewersPerTenant });
   app.addHook('preClose', async () => streams.closeAll());
   await app.register(jobEventsRoutes, { events, streams });
-  const input = new JobInput(app.redis, config, (id, tenant) => jobs.ownedBy(id, tenant));
+  const ledger = new StorageLedger(app.redis, config.prefix, config.resultTtlSeconds);
+  const input = new JobInput(app.redis, config, (id, tenant) => jobs.ownedBy(id, tenant), ledger);
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });

@@ -8,10 +8,12 @@ import {
   type JobInputRequest,
   MAX_INPUT_CALLS,
   redisKeys,
+  type StorageLedger,
   storageFullError,
   type Tenant,
 } from '@sbx/shared';
 import type { Redis } from 'ioredis';
+import { storageQuotaError } from './admission.js';
 import { type InputPlan, type InputState, inputCall, planInput } from './input-plan.js';
 
 const F = INPUT_STATE_FIELDS;
@@ -55,6 +57,8 @@ export class JobInput {
     private readonly config: JobInputConfig,
     /** Whether the tenant may see the job (JobLookup.ownedBy): anyone else gets a 404. */
     private readonly owned: (id: string, tenant: Tenant) => Promise<boolean>,
+    /** The tenants' stored bytes: input counts as job bodies do, and past the quota none is taken. */
+    private readonly ledger: Pick<StorageLedger, 'check' | 'add'> | null = null,
   ) {
     this.keys = redisKeys(config.prefix);
   }
@@ -69,8 +73,13 @@ export class JobInput {
       const plan = planInput(state, call, caps);
       if (plan.kind === 'refuse') throw plan.error;
       if (plan.kind === 'answer') return { offset: plan.accepted, eof: plan.eof };
+      if (plan.kind === 'append' && round === 0) await this.refuseOverQuota(tenant);
       const outcome = await this.redisOr(this.apply(id, state, plan));
-      if (outcome === 'ok') return { offset: plan.accepted, eof: plan.kind === 'close' };
+      if (outcome === 'ok') {
+        // An uncounted append only lets the tenant store a little more: never worth failing the call.
+        if (plan.kind === 'append') await this.ledger?.add(tenant.id, plan.data.length).catch(() => {});
+        return { offset: plan.accepted, eof: plan.kind === 'close' };
+      }
       // The result was stored, or the hash expired, between the read and the write: plan on that.
     }
     throw new ApiError('internal', `the input of job ${id} kept changing under this call; try again`);
@@ -112,6 +121,13 @@ export class JobInput {
       // As the owner record: the input lives while the job can run (the result store cuts it after).
       String(this.config.resultTtlSeconds + 86_400),
     )) as 'ok' | 'changed' | 'finished' | 'gone';
+  }
+
+  /** Past its stored-bytes quota a tenant's jobs take no more input (429 storage_quota); eof still goes. */
+  private async refuseOverQuota(tenant: Tenant): Promise<void> {
+    if (!this.ledger) return;
+    const quota = await this.redisOr(this.ledger.check(tenant.id, tenant.maxStoredBytes));
+    if (!quota.ok) throw storageQuotaError(tenant, quota, this.config.resultTtlSeconds);
   }
 
   /** Redis trouble as a 503 that says the input was not accepted; anything else as it was. */
