@@ -89,7 +89,7 @@ def reopen_stdin():
 
 # How long output waits after the program's first write since the last flush: what it printed
 # reaches a viewer within this, in one write however many lines it holds.
-FLUSH_AFTER_S = 0.02
+FLUSH_AFTER_S = 0.01
 FLUSHER_STACK_BYTES = 256 * 1024
 
 
