@@ -89,7 +89,7 @@ def reopen_stdin():
 
 # How long output waits after the program's first write since the last flush: what it printed
 # reaches a viewer within this, in one write however many lines it holds.
-FLUSH_AFTER_S = 0.02
+FLUSH_AFTER_S = 0.01
 FLUSHER_STACK_BYTES = 256 * 1024
 
 
@@ -131,7 +131,7 @@ def _bare(function, defaults=None, **builtins):
 def flushed_stdout(delay=FLUSH_AFTER_S):
     """stdout is a pipe, so Python holds up to 8 KiB of it until a flush. Line buffering would pass
     each line on at once, but a write per line costs ~100x what the line does under gVisor (100k
-    lines: 13-16 s instead of 0.15 s, measured), and a thread flushing on a timer is charged ~6% of
+    lines: 9-16 s instead of 0.08 s, measured), and a thread flushing on a timer is charged ~6% of
     the wall clock in CPU while the program waits (a CPU limit an interactive program would spend
     waiting). So sys.stdout becomes a TextIOWrapper whose write wakes a thread, which flushes
     `delay` later: a viewer sees `print('x'); time.sleep(1)` at once, the program writes in blocks,

@@ -151,9 +151,9 @@ def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifa
     sink = artifacts.ArtifactSink(spec)
     watch = ChildWatch(waiting, events, sink, feed=feed)
     started = watch.wait_for_start(handed + STARTUP_BUDGET_S) or handed
+    bound = None
     if bounds is None:
         reaped = watch.wait_exit(waiting.pid, started + time_ms / 1000.0)
-        bound = None if reaped else "time"
     else:
         reaped, bound = wait_interactive(watch, waiting.pid, started, time_ms, bounds, events.cpu_base_us)
     timed_out = reaped is None
