@@ -161,7 +161,11 @@ describe('client libraries and README examples, against a live API', () => {
   test('the TypeScript client answers an input() prompt of an interactive job', async (t) => {
     const sbx = new SbxClient({ baseUrl: url });
     if (!('interactive' in (await sbx.info()).limits)) return t.skip('this server has no interactive input');
-    const request = { code: "name = input('name? ')\nprint('hi', name)\nprint(input())", interactive: true };
+    // The program reads to end of file, so it is still running when the input is closed.
+    const request = {
+      code: "import sys\nname = input('name? ')\nprint('hi', name)\nprint(sys.stdin.read(), end='')",
+      interactive: true,
+    };
     const stream = sbx.stream(request as Parameters<SbxClient['stream']>[0]);
     for await (const event of stream) {
       if (event.type !== 'stdout' || !('text' in event.data) || !event.data.text.includes('name?')) continue;

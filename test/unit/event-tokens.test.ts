@@ -82,9 +82,19 @@ test('a failed secret read is not kept: the next request tries again', async () 
 });
 
 test('the events path and its token are found in a URL, and hidden for logs', () => {
-  assert.deepEqual(eventsTokenOf('/jobs/abc/events?last_event_id=1-0&token=t.k'), { jobId: 'abc', token: 't.k' });
-  assert.equal(eventsTokenOf('/jobs/abc?token=t.k'), null);
-  assert.equal(eventsTokenOf('/jobs/abc/events'), null);
+  const id = '0b6f6d4e-3c1a-4d2b-9f8e-7a6b5c4d3e2f';
+  assert.deepEqual(eventsTokenOf(`/jobs/${id}/events?last_event_id=1-0&token=t.k`), { jobId: id, token: 't.k' });
+  assert.equal(eventsTokenOf(`/jobs/${id}?token=t.k`), null);
+  assert.equal(eventsTokenOf(`/jobs/${id}/events`), null);
+  // Not a job id: no token is looked for, and nothing a client sends makes this throw.
+  for (const url of [
+    '/jobs/abc/events?token=t.k',
+    '//?token=t',
+    '//',
+    '/jobs/%E0%A4%A/events?token=t',
+    '/jobs//events?token=',
+  ])
+    assert.equal(eventsTokenOf(url), null, url);
   assert.equal(redactToken('/jobs/a/events?token=secret&x=1'), '/jobs/a/events?token=[redacted]&x=1');
   assert.equal(redactToken('/jobs/a/events?x=1&token=secret'), '/jobs/a/events?x=1&token=[redacted]');
 });

@@ -325,7 +325,9 @@ class ClientTest(unittest.TestCase):
         client = Client(URL)
         if "interactive" not in client.info()["limits"]:
             self.skipTest("this server has no interactive input")
-        stream = client.stream(code="name = input('name? ')\nprint('hi', name)\nprint(input())", interactive=True)
+        # The program reads to end of file, so it is still running when the input is closed.
+        code = "import sys\nname = input('name? ')\nprint('hi', name)\nprint(sys.stdin.read(), end='')"
+        stream = client.stream(code=code, interactive=True)
         for event in stream:
             if event.type == "stdout" and "name?" in event.data["text"]:
                 self.assertEqual(client.send_input(stream.job_id, "ada\n"), {"offset": 4, "eof": False})

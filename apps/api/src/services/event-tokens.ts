@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isJobId } from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /**
@@ -89,12 +90,18 @@ function parseClaims(claims: string): { j: string; t: string; e: number } | null
 /** The events path a token is presented on: `/jobs/<id>/events`. */
 const EVENTS_PATH = /^\/jobs\/([^/?]+)\/events$/;
 
-/** The job id and token of an `events_url` request; null for any other request. */
+/**
+ * The job id and token of an `events_url` request; null for any other request. Read from the raw
+ * URL, never parsed as one: `new URL('//', base)` throws, and this runs before any route on every
+ * request without a key. A job id is a UUID, so one that would need decoding is no job's.
+ */
 export function eventsTokenOf(url: string): { jobId: string; token: string } | null {
-  const parsed = new URL(url, 'http://x');
-  const jobId = EVENTS_PATH.exec(parsed.pathname)?.[1];
-  const token = parsed.searchParams.get('token');
-  return jobId && token ? { jobId: decodeURIComponent(jobId), token } : null;
+  const query = url.indexOf('?');
+  if (query < 0) return null;
+  const jobId = EVENTS_PATH.exec(url.slice(0, query))?.[1];
+  if (!jobId || !isJobId(jobId)) return null;
+  const token = new URLSearchParams(url.slice(query + 1)).get('token');
+  return token ? { jobId, token } : null;
 }
 
 /** A URL with its `token` hidden, for logs: the token is a credential. */
