@@ -1,11 +1,12 @@
 /**
  * What Redis keeps of a finished job: its code, input and output live in its stored result and
- * nowhere else. BullMQ's completed and failed copies (kept 1 h and 24 h) keep only the job's receipt.
+ * nowhere else, but for its live events (at most 10 minutes more). BullMQ's completed and failed
+ * copies (kept 1 h and 24 h) keep only the job's receipt.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BULL_JOB_FIELDS, bullKeys, type JobView, redisKeys } from '@sbx/shared';
+import { BULL_JOB_FIELDS, bullKeys, EVENTS_AFTER_RESULT_SECONDS, type JobView, redisKeys } from '@sbx/shared';
 import { createWorkerService, type WorkerService } from '@sbx/worker';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -157,8 +158,16 @@ describe("BullMQ's copies of finished jobs keep no code, input or output", () =>
     // that is what it is for, and the one key that may.
     const results = new Set(Object.values(ids).map(redisKeys(prefix).result));
     assert.match(await contentOf(redis, redisKeys(prefix).result(ids.plain)), new RegExp(marker('output')));
+    // A job's live events hold its output too, for a viewer that comes late or resumes: no longer
+    // than EVENTS_AFTER_RESULT_SECONDS once the result is stored (then they are rebuilt from it).
+    const streams = new Set(Object.values(ids).map(redisKeys(prefix).events));
+    assert.match(await contentOf(redis, redisKeys(prefix).events(ids.plain)), new RegExp(marker('output')));
+    for (const key of streams) {
+      const ttl = await redis.ttl(key); // -2: no stream (a job that never ran)
+      assert.ok(ttl === -2 || (ttl > 0 && ttl <= EVENTS_AFTER_RESULT_SECONDS), `${key}: TTL ${ttl} s`);
+    }
     const hits: string[] = [];
-    for (const key of keys.filter((k) => !results.has(k))) {
+    for (const key of keys.filter((k) => !results.has(k) && !streams.has(k))) {
       const found = (await contentOf(redis, key)).match(new RegExp(`[a-z-]+-marker-${tag}`, 'g'));
       if (found) hits.push(`${key}: ${[...new Set(found)].join(', ')}`);
     }
