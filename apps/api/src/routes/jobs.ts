@@ -12,6 +12,7 @@ import {
 import { Type } from '@sinclair/typebox';
 import type { EventTokens } from '../services/event-tokens.js';
 import type { JobService } from '../services/jobs.js';
+import { orUnavailable } from '../services/unavailable.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 413: ErrorBodySchema, 503: ErrorBodySchema };
 
@@ -20,9 +21,12 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
   { jobs, waitMs, tokens },
 ) => {
   const eventsUrl = (jobId: string, tenantId: string) => tokens.eventsUrl({ jobId, tenantId });
+  // Before anything is queued: a Redis failure here is a 503 that says nothing was queued.
+  const tokensReady = async () => orUnavailable(tokens.ready());
   app.post(
     '/jobs',
     {
+      preHandler: tokensReady,
       schema: {
         summary: 'Queue a program; poll GET /jobs/:id for the result',
         description:
@@ -128,6 +132,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
   app.post(
     '/jobs/batch',
     {
+      preHandler: tokensReady,
       schema: {
         summary: 'Queue up to 20 programs at once; all are checked before any is queued',
         body: Type.Object(

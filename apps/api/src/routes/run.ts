@@ -13,6 +13,7 @@ import type { EventStreams, StreamReply, StreamRequest } from '../http/event-str
 import type { EventTokens } from '../services/event-tokens.js';
 import type { JobEvents } from '../services/job-events.js';
 import type { JobService } from '../services/jobs.js';
+import { orUnavailable } from '../services/unavailable.js';
 
 interface RunRoutesOptions {
   jobs: JobService;
@@ -34,6 +35,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
   app.post(
     '/run',
     {
+      // Before anything is queued: a Redis failure here is a 503 that says nothing was queued.
+      preHandler: async () => orUnavailable(tokens.ready()),
       // 'dual': `Accept: text/event-stream` streams the run's events in this one round trip; any
       // other Accept gets the result as before.
       sse: 'dual',

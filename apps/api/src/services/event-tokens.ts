@@ -29,6 +29,15 @@ export class EventTokens {
     private readonly key: string,
   ) {}
 
+  /**
+   * Reads the secret if it is not held yet. Routes that answer an `events_url` await this before
+   * they queue anything: once a job is queued, its answer must not fail on Redis (a 500 for a job
+   * that will run). Cached for good after the first success, so this costs nothing after it.
+   */
+  async ready(): Promise<void> {
+    await this.secretKey();
+  }
+
   /** A job's `events_url`: its events path with a token for it. */
   async eventsUrl(grant: EventsGrant): Promise<string> {
     return `/jobs/${encodeURIComponent(grant.jobId)}/events?token=${await this.sign(grant)}`;
