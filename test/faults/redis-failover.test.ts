@@ -12,6 +12,8 @@ import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import { after, describe, type TestContext, test } from 'node:test';
 import { bullKeys, ReplicaFence, ReplicationShortError, type RunResult, redisKeys, replicaFenceFor } from '@sbx/shared';
+import { LABELS } from '@sbx/worker';
+import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { sleep } from '../support/poll.js';
 import { freePort } from '../support/ports.js';
@@ -63,13 +65,31 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
 
-async function kill(child: ChildProcess | null, signal: NodeJS.Signals, withinMs: number): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+/** Signals `child` and waits for it; true when it had to be SIGKILLed after `withinMs`. */
+async function kill(child: ChildProcess | null, signal: NodeJS.Signals, withinMs: number): Promise<boolean> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return false;
   const exited = once(child, 'exit');
   child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), withinMs);
+  let forced = false;
+  const timer = setTimeout(() => {
+    forced = true;
+    child.kill('SIGKILL');
+  }, withinMs);
   await exited;
   clearTimeout(timer);
+  return forced;
+}
+
+/** A SIGKILLed worker leaves its sandboxes to the next worker's janitor; the test has none, so it removes them. */
+async function removeSandboxes(t: TestContext, prefix: string): Promise<void> {
+  const docker = new Docker();
+  const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.prefix}=${prefix}`] } });
+  for (const c of left)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => {});
+  if (left.length > 0) t.diagnostic(`the worker did not stop within 20 s; removed its ${left.length} sandbox(es)`);
 }
 
 async function burstThroughFailover(t: TestContext, waitReplicas: number): Promise<Figures> {
@@ -80,7 +100,7 @@ async function burstThroughFailover(t: TestContext, waitReplicas: number): Promi
   // One hook, in this order: the services go before the Redis they would reconnect to.
   t.after(async () => {
     // SIGTERM first: the worker removes its sandboxes on the way out.
-    await kill(worker, 'SIGTERM', 20_000);
+    if (await kill(worker, 'SIGTERM', 20_000)) await removeSandboxes(t, prefix);
     await kill(api, 'SIGKILL', 5000);
     reader?.disconnect();
     await set.stop();
@@ -104,7 +124,11 @@ async function burstThroughFailover(t: TestContext, waitReplicas: number): Promi
   };
   api = await spawnApi({ ...env, SBX_API_PORT: String(apiPort), SBX_RATE_PER_MINUTE: '100000' }, (line) => {
     keep('api')(line);
-    if (/"level":(50|60)/.test(line) && apiErrors.length < 5) apiErrors.push(line.slice(0, 2000));
+    // A 500's own line first: the expected 503s are many and would crowd it out.
+    if (!/"level":(50|60)/.test(line)) return;
+    if (!/"statusCode":503/.test(line)) apiErrors.unshift(line.slice(0, 4000));
+    else if (apiErrors.length < 3) apiErrors.push(line.slice(0, 1000));
+    apiErrors.length = Math.min(apiErrors.length, 5);
   });
   const runs = new Map<string, number>();
   worker = await spawnWorker(

@@ -42,6 +42,20 @@ test("Redis's refusal for memory is told apart: a command's, a script's, a disca
   assert.equal(isRedisOomError(undefined), false);
 });
 
+test('a MULTI cut by a lost connection (one error for every command, its own previousError) is not OOM, and no stack overflow', () => {
+  // ioredis's transaction.js pushes each command's error onto the EXEC error's previousErrors; when the
+  // connection drops, one error object fails them all, EXEC included, so it lists itself (seen in a failover).
+  const closed = new Error('Connection is closed.') as Error & { previousErrors?: unknown[] };
+  closed.previousErrors = [closed, closed];
+  assert.equal(isRedisOomError(closed), false);
+  const oom = new Error(OOM) as Error & { previousErrors?: unknown[] };
+  const abort = Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), {
+    previousErrors: [closed, oom],
+  });
+  oom.previousErrors = [abort];
+  assert.ok(isRedisOomError(abort), 'an OOM beside a cycle is still found');
+});
+
 const INFO = (used: number, max: number, notCounted = 0) =>
   `# Memory\r\nused_memory:${used}\r\nused_memory_human:1M\r\nmaxmemory:${max}\r\nmaxmemory_human:1M\r\nmaxmemory_policy:noeviction\r\nmem_not_counted_for_evict:${notCounted}\r\n`;
 

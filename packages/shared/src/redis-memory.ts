@@ -23,11 +23,14 @@ const OOM = "OOM command not allowed when used memory > 'maxmemory'";
  * then names the script), or a MULTI discarded because a queued command was refused (EXECABORT, with
  * the refusals in `previousErrors`, as ioredis reports them).
  */
-export function isRedisOomError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+export function isRedisOomError(err: unknown, seen = new Set<unknown>()): boolean {
+  // ioredis may list an error among its own previousErrors (a MULTI cut by a lost connection during a
+  // failover): without `seen` that recursed until the stack overflowed, and a 503 became a 500.
+  if (!(err instanceof Error) || seen.has(err)) return false;
+  seen.add(err);
   if (err.message.includes(OOM)) return true;
   const previous = (err as Error & { previousErrors?: unknown }).previousErrors;
-  return Array.isArray(previous) && previous.some(isRedisOomError);
+  return Array.isArray(previous) && previous.some((e) => isRedisOomError(e, seen));
 }
 
 export interface RedisMemory {

@@ -10,9 +10,8 @@ import {
   JobViewSchema,
 } from '@sbx/shared';
 import { Type } from '@sinclair/typebox';
-import type { EventTokens } from '../services/event-tokens.js';
+import { type EventTokens, tokensReadyHook } from '../services/event-tokens.js';
 import type { JobService } from '../services/jobs.js';
-import { orUnavailable } from '../services/unavailable.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 413: ErrorBodySchema, 503: ErrorBodySchema };
 
@@ -21,8 +20,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService; waitMs: n
   { jobs, waitMs, tokens },
 ) => {
   const eventsUrl = (jobId: string, tenantId: string) => tokens.eventsUrl({ jobId, tenantId });
-  // Before anything is queued: a Redis failure here is a 503 that says nothing was queued.
-  const tokensReady = async () => orUnavailable(tokens.ready());
+  const tokensReady = tokensReadyHook(tokens);
   app.post(
     '/jobs',
     {

@@ -10,10 +10,9 @@ import {
   type Tenant,
 } from '@sbx/shared';
 import type { EventStreams, StreamReply, StreamRequest } from '../http/event-streams.js';
-import type { EventTokens } from '../services/event-tokens.js';
+import { type EventTokens, tokensReadyHook } from '../services/event-tokens.js';
 import type { JobEvents } from '../services/job-events.js';
 import type { JobService } from '../services/jobs.js';
-import { orUnavailable } from '../services/unavailable.js';
 
 interface RunRoutesOptions {
   jobs: JobService;
@@ -36,7 +35,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (
     '/run',
     {
       // Before anything is queued: a Redis failure here is a 503 that says nothing was queued.
-      preHandler: async () => orUnavailable(tokens.ready()),
+      preHandler: tokensReadyHook(tokens),
       // 'dual': `Accept: text/event-stream` streams the run's events in this one round trip; any
       // other Accept gets the result as before.
       sse: 'dual',

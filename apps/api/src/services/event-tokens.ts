@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isJobId } from '@sbx/shared';
 import type { Redis } from 'ioredis';
+import { orUnavailable } from './unavailable.js';
 
 /**
  * How long an `events_url` works. Long enough for a job to wait its turn in a busy queue and for
@@ -116,4 +117,12 @@ export function eventsTokenOf(url: string): { jobId: string; token: string } | n
 /** A URL with its `token` hidden, for logs: the token is a credential. */
 export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/g, '$1[redacted]');
+}
+
+/**
+ * The preHandler of every route that answers an `events_url`: the secret is read before anything is
+ * queued, so a Redis failure is a 503 that says nothing was queued, never a 500 for a job that will run.
+ */
+export function tokensReadyHook(tokens: Pick<EventTokens, 'ready'>): () => Promise<void> {
+  return () => orUnavailable(tokens.ready());
 }
