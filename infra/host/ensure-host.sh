@@ -11,6 +11,11 @@
 # SBX_RUNSC_PATH: an operator who must stay on another runsc points this at its binary; nothing is
 # installed for runsc then, and it is registered as it is. The worker's self-check still refuses a
 # release older than SBX_RUNSC_MIN_RELEASE unless that is lowered too.
+#
+# Docker's experimental mode is turned on (its checkpoint/restore lets workers restore python-data
+# sandboxes instead of starting them cold: docs/operations.md). It takes a dockerd restart, done here
+# only while no container runs; SBX_DOCKER_EXPERIMENTAL=off leaves daemon.json's setting alone (the
+# sandboxes then start cold).
 set -euo pipefail
 
 log() { printf '[ensure-host] %s\n' "$*" >&2; }
@@ -85,18 +90,35 @@ if [ "$part" = all ]; then
   # Register gVisor with every flag the sandbox relies on (packages/shared/src/gvisor.json says why each).
   mkdir -p /etc/docker
   daemon_json_changed=$(node "$here/register-runsc.mjs" /etc/docker/daemon.json "$RUNSC_PATH")
+  [ "${SBX_DOCKER_EXPERIMENTAL:-on}" = off ] || node "$here/docker-experimental.mjs" /etc/docker/daemon.json >/dev/null
 
   docker_up() { timeout 5 /usr/bin/docker info >/dev/null 2>&1; }
+  wait_docker_up() {
+    for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
+    docker_up || { log "dockerd did not come up; see /var/log/dockerd.log"; tail -20 /var/log/dockerd.log >&2; exit 1; }
+  }
+  # containerd is started by dockerd itself when no system containerd runs.
+  start_dockerd() { setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null & }
+  restart_dockerd() {
+    if systemctl is-active --quiet docker 2>/dev/null; then
+      systemctl restart docker
+    else
+      local pid
+      pid=$(cat /var/run/docker.pid 2>/dev/null || pgrep -o -x dockerd || true)
+      [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 60); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      start_dockerd
+    fi
+    wait_docker_up
+  }
   if ! docker_up; then
     if pgrep -x dockerd >/dev/null; then
       log "dockerd is running but not answering; waiting"
     else
       log "starting dockerd"
-      # containerd is started by dockerd itself when no system containerd runs.
-      setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+      start_dockerd
     fi
-    for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
-    docker_up || { log "dockerd did not come up; see /var/log/dockerd.log"; tail -20 /var/log/dockerd.log >&2; exit 1; }
+    wait_docker_up
   elif [ "$daemon_json_changed" = yes ]; then
     # SIGHUP reloads runtimes without stopping running containers.
     log "runtime config changed; reloading dockerd"
@@ -105,6 +127,15 @@ if [ "$part" = all ]; then
       /usr/bin/docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -qF "\"path\":\"$RUNSC_PATH\"" && break
       sleep 0.25
     done
+  fi
+  if [ "${SBX_DOCKER_EXPERIMENTAL:-on}" != off ] &&
+    [ "$(/usr/bin/docker info --format '{{.ExperimentalBuild}}')" != true ]; then
+    if [ -n "$(/usr/bin/docker ps -q)" ]; then
+      log "dockerd must restart for experimental mode (checkpoints); containers are running, so it is left as it is: python-data sandboxes start cold until it restarts"
+    else
+      log "restarting dockerd for experimental mode (checkpoints)"
+      restart_dockerd
+    fi
   fi
   /usr/bin/docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || {
     log "runsc is not registered with dockerd"; exit 1; }

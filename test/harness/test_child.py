@@ -46,3 +46,27 @@ class CompileProgram(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Reseed(unittest.TestCase):
+    """A restored sandbox's child was forked before the checkpoint: reseed() must make its draws its own."""
+
+    def test_random_and_tempfile_names_are_drawn_afresh(self):
+        import random
+        import tempfile
+
+        random.seed(1234)
+        tempfile._get_candidate_names()  # makes the name generator, seeded from `random` as it was
+        restored = random.getstate()
+        child.reseed()
+        self.assertNotEqual(random.getstate(), restored)
+        self.assertIsNone(tempfile._name_sequence)
+
+    def test_numpy_global_generator_when_loaded(self):
+        calls = []
+        fake = {"numpy.random": type("NumpyRandom", (), {"seed": staticmethod(lambda: calls.append("seed"))})}
+        child.reseed(fake)
+        self.assertEqual(calls, ["seed"])
+
+    def test_modules_not_loaded_stay_unloaded(self):
+        child.reseed({})  # nothing imported: nothing to do, nothing imported on the program's behalf

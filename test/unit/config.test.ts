@@ -89,24 +89,38 @@ test('the variables: each named once, in one slice; the shared ones are checked 
   assert.throws(() => loadWorkerConfig({ SBX_REDIS_WAIT_REPLICAS: 'x' }), /SBX_REDIS_WAIT_REPLICAS/);
 });
 
-test('each environment: its image and pool floor, named by one rule and defaulted from ENVIRONMENT_SPECS', () => {
+test('each environment: its image, pool floor and checkpoint switch, named by one rule and defaulted from ENVIRONMENT_SPECS', () => {
   const names = (env: Environment) => [
     environmentVarName('SBX_SANDBOX_IMAGE', env),
     environmentVarName('SBX_POOL_MIN', env),
+    environmentVarName('SBX_CHECKPOINT', env),
   ];
-  assert.deepEqual(names('python'), ['SBX_SANDBOX_IMAGE', 'SBX_POOL_MIN']);
-  assert.deepEqual(names('python-data'), ['SBX_SANDBOX_IMAGE_PYTHON_DATA', 'SBX_POOL_MIN_PYTHON_DATA']);
+  assert.deepEqual(names('python'), ['SBX_SANDBOX_IMAGE', 'SBX_POOL_MIN', 'SBX_CHECKPOINT']);
+  assert.deepEqual(names('python-data'), [
+    'SBX_SANDBOX_IMAGE_PYTHON_DATA',
+    'SBX_POOL_MIN_PYTHON_DATA',
+    'SBX_CHECKPOINT_PYTHON_DATA',
+  ]);
   const defaults = loadWorkerConfig({}).sandboxes;
   for (const env of ENVIRONMENTS) {
-    const { image, poolMin } = ENVIRONMENT_SPECS[env];
-    assert.deepEqual(defaults[env], { image, poolMin });
+    const { image, poolMin, checkpoint } = ENVIRONMENT_SPECS[env];
+    assert.deepEqual(defaults[env], { image, poolMin, checkpoint });
     for (const name of names(env)) assert.equal(ENV_VARS.find((v) => v.name === name)?.readBy, 'worker', name);
   }
-  assert.deepEqual(defaults.python, { image: 'sbx-python:latest', poolMin: 2 });
-  assert.deepEqual(defaults['python-data'], { image: 'sbx-python-data:latest', poolMin: 1 });
-  const set = loadWorkerConfig({ SBX_SANDBOX_IMAGE_PYTHON_DATA: 'data:1', SBX_POOL_MIN_PYTHON_DATA: '3' }).sandboxes;
-  assert.deepEqual(set['python-data'], { image: 'data:1', poolMin: 3 });
+  assert.deepEqual(defaults.python, { image: 'sbx-python:latest', poolMin: 2, checkpoint: false });
+  assert.deepEqual(defaults['python-data'], { image: 'sbx-python-data:latest', poolMin: 1, checkpoint: true });
+  const set = loadWorkerConfig({
+    SBX_SANDBOX_IMAGE_PYTHON_DATA: 'data:1',
+    SBX_POOL_MIN_PYTHON_DATA: '3',
+    SBX_CHECKPOINT_PYTHON_DATA: 'off',
+  }).sandboxes;
+  assert.deepEqual(set['python-data'], { image: 'data:1', poolMin: 3, checkpoint: false });
   assert.deepEqual(set.python, defaults.python);
+  assert.equal(loadWorkerConfig({ SBX_CHECKPOINT: 'on' }).sandboxes.python.checkpoint, true);
+  assert.throws(
+    () => loadWorkerConfig({ SBX_CHECKPOINT_PYTHON_DATA: 'yes' }),
+    /SBX_CHECKPOINT_PYTHON_DATA must be on or off/,
+  );
   assert.throws(
     () => loadWorkerConfig({ SBX_POOL_MIN: '5', SBX_POOL_MAX: '4' }),
     /SBX_POOL_MIN must not exceed SBX_POOL_MAX/,

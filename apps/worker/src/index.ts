@@ -52,6 +52,16 @@ export {
 } from './result-store.js';
 export { watchdogMs, withinWatchdog } from './run-watchdog.js';
 export { CgroupOom, counterFiles, parseOomKills } from './sandbox/cgroup-oom.js';
+export { CheckpointRegistry, type CheckpointRegistryOptions } from './sandbox/checkpoint-registry.js';
+export {
+  CHECKPOINT_STATES,
+  type Checkpoint,
+  CheckpointBuilder,
+  type ColdReason,
+  checkpointKey,
+  containerCheckpointDir,
+  installCheckpoint,
+} from './sandbox/checkpoints.js';
 export {
   buildContainerSpec,
   DEFAULT_SANDBOX_USER,
@@ -71,7 +81,12 @@ export {
   raiseCpuPriority,
   StartTicket,
 } from './sandbox/cpu-priority.js';
-export { DockerSandboxRunner, SandboxLostError, SandboxStartError } from './sandbox/docker-runner.js';
+export {
+  type CheckpointSource,
+  DockerSandboxRunner,
+  SandboxLostError,
+  SandboxStartError,
+} from './sandbox/docker-runner.js';
 export { type HarnessReport, isArtifactName, parseReport } from './sandbox/harness-report.js';
 export { HarnessStream, type TestSlice } from './sandbox/harness-stream.js';
 export { OomEvents } from './sandbox/oom-events.js';

@@ -87,6 +87,18 @@ function sandboxMetrics(registry: Registry) {
       labelNames: ['environment'],
       registers,
     }),
+    checkpointState: new Gauge({
+      name: 'sbx_sandbox_checkpoint_state',
+      help: "How an environment's pooled sandboxes start: 1 on the current state, restore (from a checkpoint) or the reason they start cold (off, not_experimental, no_docker_root, build_failed, restore_failed).",
+      labelNames: ['environment', 'state'],
+      registers,
+    }),
+    restores: new Counter({
+      name: 'sbx_sandbox_restores_total',
+      help: 'Sandboxes restored from a checkpoint (restored), and restores that failed (failed: that sandbox and its environment start cold).',
+      labelNames: ['environment', 'outcome'],
+      registers,
+    }),
     infraFailures: new Counter({
       name: 'sbx_sandbox_failures_total',
       help: 'Sandboxes that failed to start or run (retried by the queue).',

@@ -8,7 +8,9 @@ import type { WorkerMetrics } from './metrics.js';
 import { QuietPeriod } from './quiet-period.js';
 import { watchdogMs, withinWatchdog } from './run-watchdog.js';
 import { CgroupOom } from './sandbox/cgroup-oom.js';
-import { LABELS, type SandboxSettings } from './sandbox/container-spec.js';
+import { CheckpointRegistry } from './sandbox/checkpoint-registry.js';
+import { CHECKPOINT_STATES, type Checkpoint, CheckpointBuilder } from './sandbox/checkpoints.js';
+import { LABELS, type SandboxSettings, type SandboxSpec } from './sandbox/container-spec.js';
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { EnvironmentRouter } from './sandbox/environment-router.js';
 import { OomEvents } from './sandbox/oom-events.js';
@@ -44,6 +46,7 @@ export type SandboxesConfig = Pick<
   | 'sandboxes'
   | 'poolMax'
   | 'poolStarts'
+  | 'checkpointDir'
 >;
 
 export interface SandboxesContext {
@@ -57,8 +60,11 @@ export interface SandboxesContext {
   engineUp: () => boolean;
   /** One probe of the engine now (DockerWatch.check): a run that failed asks it whether the engine is why. */
   engineAnswers: () => Promise<boolean>;
-  metrics: Pick<WorkerMetrics, 'poolAcquires' | 'poolSize' | 'poolTarget' | 'sandboxStart'>;
-  log: Pick<Logger, 'warn'>;
+  metrics: Pick<
+    WorkerMetrics,
+    'poolAcquires' | 'poolSize' | 'poolTarget' | 'sandboxStart' | 'checkpointState' | 'restores'
+  >;
+  log: Pick<Logger, 'warn' | 'info'>;
 }
 
 /**
@@ -80,6 +86,11 @@ export class Sandboxes {
   readonly created = new RecentIds();
   /** Environments whose image this worker has and whose probe passed; set by the self-check. */
   private serving = new Set<Environment>();
+  /** Which pooled sandboxes are restored from a checkpoint (none with a runner of the caller's). */
+  private readonly checkpoints: CheckpointRegistry | null;
+  /** The Docker runner, when this worker's sandboxes are Docker's (not a caller's runner). */
+  private readonly docker: DockerSandboxRunner | null;
+  private preparing: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: SandboxesContext) {
     const { config, log } = ctx;
@@ -93,7 +104,15 @@ export class Sandboxes {
     this.oomEvents = new OomEvents(ctx.docker, `${LABELS.worker}=${config.workerId}`, (err) =>
       log.warn({ err }, 'docker event stream failed'),
     );
-    this.cold = ctx.runner ?? this.dockerRunner();
+    if (ctx.runner) {
+      this.checkpoints = null;
+      this.docker = null;
+      this.cold = ctx.runner;
+    } else {
+      this.checkpoints = this.checkpointRegistry();
+      this.docker = this.dockerRunner();
+      this.cold = this.docker;
+    }
     this.pools = new Map(config.poolMax > 0 ? config.environments.map((e) => [e, this.warmPool(e, busy)]) : []);
     this.router = new EnvironmentRouter(
       Object.fromEntries(config.environments.map((e) => [e, this.pools.get(e) ?? this.cold])),
@@ -116,9 +135,16 @@ export class Sandboxes {
     await this.oomEvents.start();
   }
 
-  /** Starts the warm pools of the environments served. */
+  /**
+   * Starts the warm pools of the environments served, and in the background finds or takes the
+   * checkpoints their sandboxes will be restored from: until one is verified they start cold.
+   */
   startPools(): void {
     for (const [environment, pool] of this.pools) if (this.serving.has(environment)) pool.start();
+    const { config } = this.ctx;
+    const wanted = [...this.pools.keys()].filter((e) => this.serving.has(e) && config.sandboxes[e].checkpoint);
+    for (const e of [...this.pools.keys()].filter((e) => !wanted.includes(e))) this.setCheckpointState(e, 'off');
+    if (this.checkpoints) this.preparing = this.checkpoints.prepare(wanted.map((e) => this.poolLimits(e)));
   }
 
   jobStarted(): void {
@@ -155,6 +181,8 @@ export class Sandboxes {
 
   /** Stops deferring: the pools' sandboxes go, and so do the used ones still waiting for removal. */
   async drain(): Promise<void> {
+    // A checkpoint being taken has a sandbox of its own: it is removed before the worker goes.
+    await this.preparing;
     this.quiet.close();
     await Promise.all([...this.pools.values()].map((p) => p.drain()));
     await this.disposer.settle();
@@ -171,7 +199,7 @@ export class Sandboxes {
     for (const pool of this.pools.values()) pool.refill();
   }
 
-  private dockerRunner(): SandboxRunner {
+  private dockerRunner(): DockerSandboxRunner {
     const { config } = this.ctx;
     return new DockerSandboxRunner({
       docker: this.ctx.docker,
@@ -186,7 +214,54 @@ export class Sandboxes {
       engineAnswers: this.ctx.engineAnswers,
       settings: this.ctx.settings,
       created: this.created,
+      ...(this.checkpoints ? { checkpoints: this.checkpoints } : {}),
     });
+  }
+
+  private checkpointRegistry(): CheckpointRegistry {
+    const { config, metrics, log, docker, settings } = this.ctx;
+    const builder = new CheckpointBuilder({
+      docker,
+      settings,
+      dir: config.checkpointDir,
+      labels: { workerId: config.workerId, prefix: config.prefix },
+    });
+    return new CheckpointRegistry({
+      builder,
+      verify: (checkpoint) => this.verifyRestore(checkpoint),
+      log,
+      onState: (environment, state) => this.setCheckpointState(environment, state),
+      onRestore: (environment, outcome) => metrics.restores.inc({ environment, outcome }),
+    });
+  }
+
+  /** One program in a sandbox restored from `checkpoint`: it must answer as a cold one would. */
+  private async verifyRestore(checkpoint: Checkpoint): Promise<void> {
+    if (!this.docker) throw new Error('no Docker runner to restore with');
+    const sandbox = await this.docker.restore(
+      this.poolLimits(checkpoint.environment),
+      { jobId: 'checkpoint-check' },
+      checkpoint,
+    );
+    try {
+      const run = await sandbox.run({ code: 'print(6 * 7)', stdin: '', policy: 'standard' });
+      const out = run.stdout.toString();
+      if (!run.completed || run.exitCode !== 0 || out !== '42\n')
+        throw new Error(`a restored sandbox answered ${JSON.stringify(out.slice(0, 200))}, exit ${run.exitCode}`);
+    } finally {
+      await sandbox.dispose();
+    }
+  }
+
+  private setCheckpointState(environment: Environment, state: string): void {
+    const { metrics } = this.ctx;
+    for (const s of CHECKPOINT_STATES) metrics.checkpointState.set({ environment, state: s }, s === state ? 1 : 0);
+  }
+
+  /** The limits an environment's pool starts its sandboxes with: a default job's. */
+  private poolLimits(environment: Environment): SandboxSpec {
+    const { config } = this.ctx;
+    return { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb, environment };
   }
 
   /** The warm pool of one environment, for default-limit jobs, reporting to the pool metrics. */
@@ -198,7 +273,7 @@ export class Sandboxes {
       min: Math.min(config.sandboxes[environment].poolMin, config.poolMax),
       max: config.poolMax,
       maxStarting: config.poolStarts,
-      limits: { time_ms: config.defaultTimeMs, memory_mb: config.defaultMemoryMb, environment },
+      limits: this.poolLimits(environment),
       // While the engine is away every refill fails: the outage is logged once, not each second.
       onError: (err) => {
         if (this.ctx.engineUp()) log.warn({ err, environment }, 'warm sandbox failed');

@@ -190,6 +190,7 @@ def serve(job_fd, status_fd, artifact_fd=None, input_fd=None):
         syscall_floor.prepare()
         start_flusher()
         job, source, stdin = read_job(job_fd)
+        reseed()
         if job.get("stdin_pipe"):
             stdin_pipe(input_fd)
         else:
@@ -203,6 +204,22 @@ def serve(job_fd, status_fd, artifact_fd=None, input_fd=None):
     return prepare_program(
         source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args, figures
     )
+
+
+def reseed(modules=sys.modules):
+    """Fresh randomness for this program, drawn now that its job is here. A sandbox restored from a
+    checkpoint holds the memory of the one checkpointed, this child included (it was forked before):
+    without this, every copy's `random`, numpy's global generator and tempfile's names would repeat
+    the same sequence. What stays shared, and why that is acceptable, is in docs/security.md."""
+    random = modules.get("random")
+    if random is not None:
+        random.seed()  # from os.urandom
+    numpy_random = modules.get("numpy.random")
+    if numpy_random is not None:
+        numpy_random.seed()  # the legacy global RandomState, from the OS's entropy
+    tempfile = modules.get("tempfile")
+    if tempfile is not None:
+        tempfile._name_sequence = None  # its next name draws a new generator, seeded by `random`'s reseed
 
 
 def compile_program(source, profile, status_fd):

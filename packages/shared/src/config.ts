@@ -52,6 +52,19 @@ function str(name: string, def: string, doc: string): VarSpec<string> {
   return { name, doc, default: def, parse: (raw) => (raw === undefined || raw === '' ? def : raw) };
 }
 
+function onOff(name: string, def: boolean, doc: string): VarSpec<boolean> {
+  return {
+    name,
+    doc,
+    default: def ? 'on' : 'off',
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return def;
+      if (raw === 'on' || raw === 'off') return raw === 'on';
+      throw new ConfigError(`${name} must be on or off, got "${raw}"`);
+    },
+  };
+}
+
 function list(name: string, doc: string): VarSpec<string[]> {
   return {
     name,
@@ -335,6 +348,11 @@ const WORKER_VARS = {
     parse: (raw: string | undefined) => raw || `${hostname()}-${process.pid}`,
   } satisfies VarSpec<string>,
   concurrency: int('SBX_WORKER_CONCURRENCY', 2, 'Jobs one worker runs at once.', 1),
+  checkpointDir: str(
+    'SBX_CHECKPOINT_DIR',
+    '/var/lib/sbx/checkpoints',
+    "Worker: where sandbox checkpoints are kept (about 35 MB each, one per environment, image and limits). On the same filesystem as Docker's data root, a restore links them instead of copying.",
+  ),
   poolMax: int(
     'SBX_POOL_MAX',
     32,
@@ -394,6 +412,8 @@ export interface SandboxConfig {
   image: string;
   /** Warm pool floor: started sandboxes each worker keeps for the environment's default-limit jobs. */
   poolMin: number;
+  /** Whether its pool's sandboxes are restored from a checkpoint when the engine allows it. */
+  checkpoint: boolean;
 }
 
 /** One environment's variables, named and defaulted from its ENVIRONMENT_SPECS entry. */
@@ -409,6 +429,11 @@ function sandboxVars(env: Environment): { [K in keyof SandboxConfig]: VarSpec<Sa
       environmentVarName('SBX_POOL_MIN', env),
       spec.poolMin,
       `Warm pool floor of the ${env} environment: started sandboxes each worker keeps for default-limit jobs.`,
+    ),
+    checkpoint: onOff(
+      environmentVarName('SBX_CHECKPOINT', env),
+      spec.checkpoint,
+      `Worker: \`on\` restores the ${env} environment's pooled sandboxes from a checkpoint taken after its preload (needs Docker's experimental mode; cold starts otherwise), \`off\` always starts them cold.`,
     ),
   };
 }

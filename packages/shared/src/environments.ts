@@ -25,6 +25,11 @@ export interface EnvironmentSpec {
   image: string;
   /** Default of its warm pool floor (SBX_POOL_MIN, environmentVarName): each idle sandbox costs its memory. */
   poolMin: number;
+  /**
+   * Default of SBX_CHECKPOINT (environmentVarName): its pool's sandboxes are restored from a checkpoint
+   * taken after the preload instead of started cold, where that is cheaper (docs/benchmarks.md).
+   */
+  checkpoint: boolean;
 }
 
 export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
@@ -35,6 +40,8 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     memoryShareMb: 48,
     image: 'sbx-python:latest',
     poolMin: 2,
+    // A restore costs what a cold start of a bare interpreter does (measured: 1.3 against 1.2 CPU-s).
+    checkpoint: false,
   },
   'python-data': {
     description: 'CPython with numpy, pandas and matplotlib (Agg) preloaded; figures come back as artifacts.',
@@ -45,6 +52,8 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     image: 'sbx-python-data:latest',
     // Each holds its preloaded libraries: about 150 MB idle.
     poolMin: 1,
+    // The preload is most of a cold start (3.3 CPU-s): a restore skips it.
+    checkpoint: true,
   },
 };
 

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import type { CgroupOom } from './cgroup-oom.js';
+import { type Checkpoint, containerCheckpointDir, installCheckpoint } from './checkpoints.js';
 import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority } from './cpu-priority.js';
 import { MAX_DROPPED_NAMES } from './harness-report.js';
@@ -33,6 +34,19 @@ export interface DockerRunnerOptions {
   engineAnswers?: () => Promise<boolean>;
   /** Every sandbox created, by id (the worker's last containerd sweep on stop reads it). */
   created?: { add(id: string): void };
+  /** Where sandboxes are restored from instead of started cold (checkpoints.ts); absent: always cold. */
+  checkpoints?: CheckpointSource;
+}
+
+/** The checkpoints a runner restores from, and what it tells them. */
+export interface CheckpointSource {
+  /** The checkpoint a sandbox for `spec` restores from; null: it starts cold. */
+  for(spec: SandboxSpec): Checkpoint | null;
+  /** The engine's data root, where a checkpoint is linked in for a restore. */
+  readonly dockerRoot: string | null;
+  restored(checkpoint: Checkpoint): void;
+  /** A restore failed: its environment starts cold from now on. */
+  failed(checkpoint: Checkpoint, err: unknown): void;
 }
 
 /**
@@ -64,6 +78,26 @@ export class DockerSandboxRunner implements SandboxRunner {
   constructor(private readonly opts: DockerRunnerOptions) {}
 
   async acquire(limits: SandboxSpec, labels: AcquireLabels): Promise<Sandbox> {
+    const checkpoint = this.opts.checkpoints?.for(limits) ?? null;
+    if (checkpoint) {
+      try {
+        const sandbox = await this.restore(limits, labels, checkpoint);
+        this.opts.checkpoints?.restored(checkpoint);
+        return sandbox;
+      } catch (err) {
+        // Never the job's failure: this environment starts cold from now on, and so does this sandbox.
+        this.opts.checkpoints?.failed(checkpoint, err);
+      }
+    }
+    return this.start(limits, labels, null);
+  }
+
+  /** A sandbox restored from `checkpoint` (its memory limit must be the checkpoint's); throws if it cannot. */
+  restore(limits: SandboxSpec, labels: AcquireLabels, checkpoint: Checkpoint): Promise<Sandbox> {
+    return this.start(limits, labels, checkpoint);
+  }
+
+  private async start(limits: SandboxSpec, labels: AcquireLabels, checkpoint: Checkpoint | null): Promise<Sandbox> {
     const { docker, settings, workerId, prefix } = this.opts;
     const spec = buildContainerSpec(
       settings,
@@ -76,6 +110,7 @@ export class DockerSandboxRunner implements SandboxRunner {
       container = await docker.createContainer(spec);
       this.opts.created?.add(container.id);
       labels.background?.created(container.id);
+      if (checkpoint) await this.install(checkpoint, container.id);
       // Attach before start so no byte of output is missed.
       const stream = (await container.attach({
         stream: true,
@@ -84,24 +119,37 @@ export class DockerSandboxRunner implements SandboxRunner {
         stderr: true,
         hijack: true,
       })) as Duplex;
-      const gate = new ReadyGate(stream);
+      // A restored supervisor wrote its ready marker before the checkpoint: it waits for its job already.
+      const gate = new ReadyGate(stream, checkpoint === null);
       // 'next-exit': the default condition returns at once for a created container. It rejects when
       // the engine goes away; whoever needs the exit handles that, and an unawaited one must not crash us.
       const exited = container.wait({ condition: 'next-exit' });
       exited.catch(() => {});
       // Errors show up as the stream's end too; once('error') listeners come and go, this one stays.
       stream.on('error', () => {});
-      await container.start();
+      // Docker's `checkpoint` query parameter (experimental): dockerode does not type it, and would send
+      // plain options as a body too, which the engine refuses on start; `_query` and an empty `_body` it sends as such.
+      await container.start(
+        checkpoint ? ({ _query: { checkpoint: checkpoint.key }, _body: {} } as Docker.ContainerStartOptions) : {},
+      );
       // Started means the harness waits for its job: a job handed over earlier would wait inside.
       const ready = await Promise.race([gate.ready, delay(this.opts.readyTimeoutMs ?? 30_000).then(() => null)]);
       if (ready === null) throw new Error('the sandbox harness did not become ready');
-      if (!ready && (await container.inspect()).State.Running !== true)
-        throw new Error('the sandbox exited while starting');
+      if ((!ready || checkpoint) && (await container.inspect()).State.Running !== true)
+        throw new Error(checkpoint ? 'the sandbox exited on restore' : 'the sandbox exited while starting');
       return new DockerSandbox(container, stream, gate, exited, limits, this.opts);
     } catch (err) {
       if (container) await container.remove({ force: true }).catch(() => {});
-      throw new SandboxStartError(`could not start sandbox: ${(err as Error).message}`, { cause: err });
+      const how = checkpoint ? 'restore' : 'start';
+      throw new SandboxStartError(`could not ${how} sandbox: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** Puts the checkpoint where Docker looks for it: the new container's own checkpoints folder. */
+  private async install(checkpoint: Checkpoint, containerId: string): Promise<void> {
+    const root = this.opts.checkpoints?.dockerRoot;
+    if (!root) throw new Error("the engine's data root is not known");
+    await installCheckpoint(checkpoint.dir, containerCheckpointDir(root, containerId, checkpoint.key));
   }
 }
 

@@ -18,10 +18,15 @@ export class ReadyGate {
   private readonly held: Buffer[] = [];
   private consumer: ((chunk: Buffer) => void) | undefined;
 
-  constructor(stream: Duplex) {
+  /**
+   * `marker` false: a sandbox restored from a checkpoint, whose supervisor wrote its marker before the
+   * checkpoint was taken and waits for its job already. The gate is open from the start.
+   */
+  constructor(stream: Duplex, marker = true) {
     this.ready = new Promise((resolve) => {
       this.settle = resolve;
     });
+    if (!marker) this.decide(true, Buffer.alloc(0));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     const ended = () => this.decide(false, this.head);
     stream.once('end', ended);

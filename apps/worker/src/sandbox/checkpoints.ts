@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { cp, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Environment } from '@sbx/shared';
+import type Docker from 'dockerode';
+import type { ContainerCreateOptions } from 'dockerode';
+import { buildContainerSpec, environmentOf, type SandboxSettings, type SandboxSpec } from './container-spec.js';
+import { ReadyGate } from './ready-gate.js';
+
+/**
+ * A started sandbox frozen while its supervisor waits for a job (after the environment's preload),
+ * from which new containers are restored instead of started cold. Every restored copy is a new
+ * container with its own cgroup, tmpfs and lifetime, used once, as a cold one is: only the memory
+ * image is shared, and the harness gives each copy fresh randomness before the program's first line
+ * (child.py, reseed). Docker can restore only with `"experimental": true`, and only a checkpoint
+ * found in the new container's own folder: it is linked in there before the start.
+ */
+export interface Checkpoint {
+  environment: Environment;
+  /** The job memory limit it was taken with: only sandboxes for that limit restore from it. */
+  memoryMb: number;
+  /** What it was made from (checkpointKey): the folder's name, and the name Docker starts it by. */
+  key: string;
+  /** Its files, in the store (SBX_CHECKPOINT_DIR/<key>). */
+  dir: string;
+}
+
+/** Why an environment starts cold: said once in the log and as a metric label. */
+export type ColdReason = 'off' | 'not_experimental' | 'no_docker_root' | 'build_failed' | 'restore_failed';
+
+/** sbx_sandbox_checkpoint_state's states: restoring, or why not. */
+export const CHECKPOINT_STATES: readonly ('restore' | ColdReason)[] = [
+  'restore',
+  'off',
+  'not_experimental',
+  'no_docker_root',
+  'build_failed',
+  'restore_failed',
+];
+
+/** Written last, in the store's folder only: a folder without it is a take that did not finish. */
+const COMPLETE = '.complete';
+
+/** What a checkpoint depends on: a new image, harness (in the image), runtime or container spec makes a new one. */
+export function checkpointKey(parts: {
+  imageId: string;
+  runtime: unknown;
+  spec: ContainerCreateOptions;
+  dockerVersion: string;
+}): string {
+  // Labels name the job and the worker; CPU shares differ for a pool's background starts. Neither is
+  // inside the sandbox, so neither may split the checkpoints.
+  const { Labels: _labels, HostConfig, ...rest } = parts.spec;
+  const { CpuShares: _shares, ...host } = HostConfig ?? {};
+  const material = JSON.stringify({ ...parts, spec: { ...rest, HostConfig: host } });
+  return `sbx-${createHash('sha256').update(material).digest('hex').slice(0, 24)}`;
+}
+
+type Checkpointable = Docker.Container & {
+  createCheckpoint(opts: { CheckpointID: string; Exit: boolean }): Promise<unknown>;
+};
+
+/** Docker's own folder for a container's checkpoints, where `start --checkpoint` looks. */
+export const containerCheckpointDir = (dockerRoot: string, containerId: string, key: string) =>
+  join(dockerRoot, 'containers', containerId, 'checkpoints', key);
+
+/** Hard links where the store and Docker's root share a filesystem (no copy of 30 MB per start), else a copy. */
+export async function installCheckpoint(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    if (entry.name === COMPLETE) continue;
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) await installCheckpoint(source, target);
+    else await link(source, target).catch(() => cp(source, target));
+  }
+}
+
+export interface CheckpointBuilderOptions {
+  docker: Docker;
+  settings: SandboxSettings;
+  /** SBX_CHECKPOINT_DIR. */
+  dir: string;
+  labels: { workerId: string; prefix: string };
+  /** Longest the sandbox checkpointed may take to become ready. Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+/** Finds the checkpoint for an environment's pool limits in the store, or takes one. */
+export class CheckpointBuilder {
+  constructor(private readonly opts: CheckpointBuilderOptions) {}
+
+  /** The engine's data root, or a reason it cannot restore here. */
+  async engineSupport(): Promise<{ dockerRoot: string } | { cold: ColdReason }> {
+    const { docker } = this.opts;
+    const info = (await docker.info()) as { DockerRootDir?: string; ExperimentalBuild?: boolean };
+    if (info.ExperimentalBuild !== true) return { cold: 'not_experimental' };
+    const root = info.DockerRootDir ?? '';
+    const reachable = await stat(join(root, 'containers')).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    return reachable ? { dockerRoot: root } : { cold: 'no_docker_root' };
+  }
+
+  /**
+   * The checkpoint for `limits`, taken now unless the store has it already (or `retake`: the stored one
+   * did not restore). `taken`: it was taken by this call.
+   */
+  async checkpointFor(
+    limits: SandboxSpec,
+    dockerRoot: string,
+    retake = false,
+  ): Promise<{ checkpoint: Checkpoint; taken: boolean }> {
+    const { docker, settings, dir, labels } = this.opts;
+    const environment = environmentOf(limits);
+    const spec = buildContainerSpec(settings, limits, { jobId: 'checkpoint', ...labels });
+    const image = await docker.getImage(settings.images[environment]).inspect();
+    const info = (await docker.info()) as { Runtimes?: Record<string, unknown>; ServerVersion?: string };
+    const runtime = info.Runtimes?.[settings.runtime] as { path?: string } | undefined;
+    const key = checkpointKey({
+      imageId: image.Id,
+      // The binary too (an upgrade in place keeps its path): its size and time, where the worker sees it.
+      runtime: { registered: runtime ?? settings.runtime, binary: await fileIdentity(runtime?.path) },
+      spec,
+      dockerVersion: info.ServerVersion ?? '',
+    });
+    const stored = join(dir, key);
+    const checkpoint = { environment, memoryMb: limits.memory_mb, key, dir: stored };
+    if (!retake && (await exists(join(stored, COMPLETE)))) return { checkpoint, taken: false };
+    await this.take(spec, key, dockerRoot, stored);
+    return { checkpoint, taken: true };
+  }
+
+  /** Starts a sandbox, waits for its harness, checkpoints it (which stops it) and keeps the files. */
+  private async take(spec: ContainerCreateOptions, key: string, dockerRoot: string, stored: string): Promise<void> {
+    const { docker } = this.opts;
+    const container = await docker.createContainer(spec);
+    try {
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as Duplex;
+      stream.on('error', () => {});
+      const gate = new ReadyGate(stream);
+      await container.start();
+      const timeout = this.opts.readyTimeoutMs ?? 60_000;
+      const ready = await Promise.race([gate.ready, delay(timeout).then(() => false)]);
+      if (!ready) throw new Error('the sandbox to checkpoint did not become ready');
+      // Docker's experimental checkpoint API, which dockerode has but does not type. Exit: the sandbox stops.
+      await (container as Checkpointable).createCheckpoint({ CheckpointID: key, Exit: true });
+      const partial = `${stored}.${process.pid}.partial`;
+      await rm(partial, { recursive: true, force: true });
+      await cp(containerCheckpointDir(dockerRoot, container.id, key), partial, { recursive: true });
+      await writeMarker(partial);
+      await rm(stored, { recursive: true, force: true });
+      await rename(partial, stored);
+      stream.destroy();
+    } finally {
+      await container.remove({ force: true }).catch(() => {});
+    }
+  }
+}
+
+async function writeMarker(dir: string): Promise<void> {
+  await writeFile(join(dir, COMPLETE), `${new Date().toISOString()}\n`);
+}
+
+const fileIdentity = (path: string | undefined) =>
+  path
+    ? stat(path).then(
+        (s) => `${s.size}:${s.mtimeMs}`,
+        () => null,
+      )
+    : null;
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
