@@ -9,7 +9,8 @@
  * Sizes: BENCH_SEQUENTIAL (50), BENCH_BURST (200), BENCH_TEST_JOBS (20) × BENCH_TESTS (20),
  * BENCH_BASELINE (20), BENCH_BASELINE_BURST (40), BENCH_BARE (50), BENCH_COLD_START (10),
  * BENCH_WARM (20), BENCH_SYSCALL (5) and BENCH_SYSCALL_BASELINE (5) runs of each syscall program,
- * BENCH_CHARTS (20), BENCH_CHART_BASELINE (10), BENCH_LIVE (20) rounds idle and BENCH_LIVE_BURST (20) at most
+ * BENCH_CHARTS (20), BENCH_CHART_BASELINE (10), BENCH_RESTORE_STARTS (5) python-data sandboxes started each way,
+ * BENCH_RESTORE_BURST (30) charts at once and BENCH_RESTORE_SEQUENTIAL (20) 0.3 s apart per mode, BENCH_LIVE (20) rounds idle and BENCH_LIVE_BURST (20) at most
  * under a burst of BENCH_LIVE_BURST_JOBS (200), BENCH_LIVE_LINES (5) runs of each 100k-line program; pool: BENCH_POOL_MIN/BENCH_POOL_MAX (the service's
  * defaults otherwise); BENCH_HOST_PYTHON (/usr/bin/python3) for the bare baseline; images:
  * SBX_SANDBOX_IMAGE / SBX_SANDBOX_IMAGE_PYTHON_DATA (the `:latest` tags build-image.sh moves
@@ -23,7 +24,8 @@
  * through a warm sandbox, a cold docker run and bare python), live (issue 21's live output: the
  * first stdout event beside a plain POST /run, idle and under a batch burst, and what streaming costs
  * a 100k-line program; test/bench/live-output.ts; alone: `npm run bench:live`), idle (the idle pool's cost), charts
- * (python-data). Ratios to a baseline show only when its group ran. With BENCH_ONLY set the report is
+ * (python-data), restore (issue 22: python-data sandboxes restored from a checkpoint beside cold ones;
+ * test/bench/restore.ts). Ratios to a baseline show only when its group ran. With BENCH_ONLY set the report is
  * only printed unless BENCH_OUTPUT names a file: a partial report must not replace docs/benchmarks.md.
  * E.g. `BENCH_ONLY=baseline,cold,warm,cases,syscall node --import tsx test/bench/bench.ts` (about 2
  * minutes): what issue 18 compares before and after a harness change.
@@ -60,6 +62,7 @@ import {
   type StageBreakdown,
   type SyscallRow,
 } from './report.js';
+import { measureChartLoad, measureStartCosts, type RestoreResults } from './restore.js';
 import { SbxHttp } from './sbx-http.js';
 import { percentile, type Spread, spread } from './stats.js';
 import {
@@ -74,7 +77,19 @@ import {
 type Registry = WorkerService['metrics']['registry'];
 
 /** Row groups, in the order they run (see the header). */
-const GROUPS = ['latency', 'burst', 'cases', 'baseline', 'cold', 'warm', 'syscall', 'live', 'idle', 'charts'] as const;
+const GROUPS = [
+  'latency',
+  'burst',
+  'cases',
+  'baseline',
+  'cold',
+  'warm',
+  'syscall',
+  'live',
+  'idle',
+  'charts',
+  'restore',
+] as const;
 type Group = (typeof GROUPS)[number];
 
 /** BENCH_ONLY as a set of groups; null (every group) when unset. */
@@ -106,6 +121,9 @@ const SETTINGS = {
   syscallBaseline: envCount('BENCH_SYSCALL_BASELINE', 5),
   charts: envCount('BENCH_CHARTS', 20),
   chartBaseline: envCount('BENCH_CHART_BASELINE', 10),
+  restoreStarts: envCount('BENCH_RESTORE_STARTS', 5),
+  restoreBurst: envCount('BENCH_RESTORE_BURST', 30),
+  restoreSequential: envCount('BENCH_RESTORE_SEQUENTIAL', 20),
   live: envCount('BENCH_LIVE', 20),
   liveBurst: envCount('BENCH_LIVE_BURST', 20),
   liveBurstJobs: envCount('BENCH_LIVE_BURST_JOBS', 200),
@@ -177,7 +195,7 @@ function stackEnv(pool: Record<string, string>): Record<string, string> {
     // Every request counts against the anonymous tenant's 600/min; the polls alone would reach it.
     SBX_RATE_PER_MINUTE: '1000000',
     // python-data's probe and pool only when its rows run.
-    SBX_ENVIRONMENTS: runs('charts') ? 'python,python-data' : 'python',
+    SBX_ENVIRONMENTS: runs('charts') || runs('restore') ? 'python,python-data' : 'python',
     // The 100k-line programs ask for a longer time limit than the default, which stays as shipped.
     ...(runs('live') ? LIVE_STACK_ENV : {}),
     ...imageEnv(),
@@ -510,6 +528,26 @@ try {
     };
   });
 
+  let restore: RestoreResults | undefined;
+  await group('restore', async () => {
+    log(`restore: ${SETTINGS.restoreStarts} python-data sandboxes started cold, then as many restored`);
+    const starts = await measureStartCosts(stack.config, SETTINGS.restoreStarts);
+    const load = { burst: SETTINGS.restoreBurst, sequential: SETTINGS.restoreSequential };
+    const env = stackEnv({});
+    log(`restore: checkpoints off (cold): ${load.sequential} charts 0.3 s apart, then ${load.burst} at once`);
+    const off = await measureChartLoad(env, 'off', load);
+    log('restore: checkpoints on: the same');
+    const on = await measureChartLoad(env, 'on', load);
+    restore = {
+      starts: SETTINGS.restoreStarts,
+      ...starts,
+      burst: load.burst,
+      sequentialRuns: load.sequential,
+      off,
+      on,
+    };
+  });
+
   const report = renderReport({
     machine,
     service: {
@@ -533,6 +571,7 @@ try {
     syscalls,
     idle,
     chart,
+    restore,
     live,
     elapsedSeconds: (performance.now() - benchStarted) / 1000,
     loadAtEnd: loadAverage(),

@@ -6,6 +6,7 @@ import { type LiveResults, liveSection, liveTargetRows } from './live-report.js'
 import type { Machine } from './machine.js';
 import { mark, ms, ratio, table } from './markdown.js';
 import type { IdleCost, RestOutcome } from './pool.js';
+import type { RestoreResults } from './restore.js';
 import type { Spread } from './stats.js';
 
 /** p50 of each worker stage over the sequential POST /run, in seconds. */
@@ -87,6 +88,8 @@ export interface Results {
   };
   /** Issue 21's live-output rows: first byte beside a plain POST /run, idle and under a burst; 100k lines. */
   live?: LiveResults;
+  /** Issue 22's rows: python-data sandboxes restored from a checkpoint beside cold starts. */
+  restore?: RestoreResults;
   elapsedSeconds: number;
   /** 1, 5 and 15 minute load averages as the bench finished: high ones mean something else competed. */
   loadAtEnd: string;
@@ -101,6 +104,10 @@ const TARGET = {
   idlePoolCpuPercentOfCore: 2,
   /** Issue 11: the chart from a warm python-data sandbox. */
   chartVsCold: 0.15,
+  /** Issue 22: python-data sandboxes restored from a checkpoint. */
+  restoreCpuSeconds: 1,
+  restoreBurstChartsPerSecond: 1.2,
+  restoreSequentialP50Seconds: 0.5,
 };
 
 const perSecond = (x: number, unit: string) => `${x.toFixed(2)} ${unit}/s`;
@@ -144,6 +151,7 @@ function targetRows(r: Results): string[][] {
     ]);
   }
   if (r.live) rows.push(...liveTargetRows(r.live));
+  if (r.restore) rows.push(...restoreTargetRows(r.restore));
   if (!r.idle) return rows;
   // No containers means no pool to judge, not a pool that costs nothing.
   const measured = r.idle.cost;
@@ -162,6 +170,64 @@ function targetRows(r: Results): string[][] {
     ],
   );
   return rows;
+}
+
+function restoreTargetRows(x: RestoreResults): string[][] {
+  return [
+    [
+      `python-data sandbox start ≤ ${TARGET.restoreCpuSeconds} CPU-s (restored)`,
+      `${x.restored.cpuSeconds.toFixed(2)} CPU-s (cold ${x.cold.cpuSeconds.toFixed(2)})`,
+      mark(x.restored.cpuSeconds <= TARGET.restoreCpuSeconds),
+    ],
+    [
+      `${x.burst} charts submitted at once ≥ ${TARGET.restoreBurstChartsPerSecond} charts/s`,
+      `${perSecond(x.on.burstPerSecond, 'charts')} (cold ${perSecond(x.off.burstPerSecond, 'charts')})`,
+      mark(x.on.burstPerSecond >= TARGET.restoreBurstChartsPerSecond),
+    ],
+    [
+      `charts 0.3 s apart, p50 ≤ ${ms(TARGET.restoreSequentialP50Seconds)}`,
+      `${ms(x.on.sequential.p50)} (cold ${ms(x.off.sequential.p50)})`,
+      mark(x.on.sequential.p50 <= TARGET.restoreSequentialP50Seconds),
+    ],
+  ];
+}
+
+function restoreSection(x: RestoreResults): string {
+  const start = (label: string, c: RestoreResults['cold']) => [
+    label,
+    `${c.cpuSeconds.toFixed(2)} CPU-s`,
+    ms(c.wall.p50),
+    ms(c.wall.p95),
+  ];
+  const load = (label: string, l: RestoreResults['on']) => [
+    label,
+    perSecond(l.burstPerSecond, 'charts'),
+    `${l.burstCpuPerChart.toFixed(2)} CPU-s`,
+    ms(l.sequential.p50),
+    ms(l.sequential.p95),
+    `${l.warmHits} of ${x.sequentialRuns}`,
+  ];
+  return [
+    table(
+      [`python-data sandbox, start to "waiting for its job" (${x.starts} each)`, 'machine CPU', 'wall p50', 'wall p95'],
+      [start('cold start (image, preload)', x.cold), start('restored from the checkpoint', x.restored)],
+    ),
+    table(
+      [
+        'chart load, 2 cores',
+        `${x.burst} charts at once`,
+        'machine CPU per chart',
+        `${x.sequentialRuns} charts 0.3 s apart, p50`,
+        'p95',
+        'warm',
+      ],
+      [
+        load('SBX_CHECKPOINT_PYTHON_DATA=off (cold starts)', x.off),
+        load('SBX_CHECKPOINT_PYTHON_DATA=on (restores)', x.on),
+      ],
+    ),
+    'Machine CPU is every process of the machine (Docker, containerd, runsc, the worker), read from /proc/stat around each start; the starts run one at a time, each sandbox removed before the next (its removal not counted). Each mode runs on a stack of its own with the python-data pool at its floor (1) and ceiling 32, the charts 0.3 s apart first, then the burst; the checkpoint is taken and verified before either is measured, as a running worker has it.',
+  ].join('\n\n');
 }
 
 function chartSection(r: Results): string {
@@ -497,7 +563,7 @@ export function renderReport(r: Results): string {
           `**Failed, so missing below:** ${r.failures.map((f) => `${f.group} (${f.message.slice(0, 300).replaceAll('\n', ' ')})`).join('; ')}.`,
         ]
       : []),
-    ...(targets.length ? ['## Targets (issues 5, 11 and 21)', table(['target', 'measured', ''], targets)] : []),
+    ...(targets.length ? ['## Targets (issues 5, 11, 21 and 22)', table(['target', 'measured', ''], targets)] : []),
     ...(r.sequential.length || r.cold || r.bare
       ? [
           '## Latency',
@@ -510,6 +576,7 @@ export function renderReport(r: Results): string {
     ...(r.coldStart || r.warmRun ? ['## Cold start and warm run', startupSection(r)] : []),
     ...(r.syscalls ? ['## Syscall-heavy programs', syscallSection(r)] : []),
     ...(r.chart ? ['## Charts (python-data)', chartSection(r)] : []),
+    ...(r.restore ? ['## python-data sandboxes restored from a checkpoint', restoreSection(r.restore)] : []),
     ...(r.live ? ['## Live output', liveSection(r.live)] : []),
     ...(r.idle ? ['## Idle pool cost', idleSection(r)] : []),
     '## Machine',

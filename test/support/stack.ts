@@ -27,9 +27,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
-/** SBX_SANDBOX_IMAGE and SBX_SANDBOX_IMAGE_PYTHON_DATA from the test's own environment, when set. */
+/** The images, and the engine (a second dockerd, say), from the test's own environment, when set. */
 function imagesFromEnv(): Record<string, string> {
-  const names = ['SBX_SANDBOX_IMAGE', 'SBX_SANDBOX_IMAGE_PYTHON_DATA'];
+  const names = ['SBX_SANDBOX_IMAGE', 'SBX_SANDBOX_IMAGE_PYTHON_DATA', 'SBX_DOCKER_SOCKET'];
   return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])));
 }
 
