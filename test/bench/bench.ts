@@ -532,10 +532,14 @@ try {
   await group('restore', async () => {
     log(`restore: ${SETTINGS.restoreStarts} python-data sandboxes started cold, then as many restored`);
     const starts = await measureStartCosts(stack.config, SETTINGS.restoreStarts);
+    log(
+      `restore: start ${starts.cold.cpuSeconds.toFixed(2)} CPU-s cold, ${starts.restored.cpuSeconds.toFixed(2)} restored`,
+    );
     const load = { burst: SETTINGS.restoreBurst, sequential: SETTINGS.restoreSequential };
     const env = stackEnv({});
     log(`restore: checkpoints off (cold): ${load.sequential} charts 0.3 s apart, then ${load.burst} at once`);
     const off = await measureChartLoad(env, 'off', load);
+    log(`restore: off: ${off.burstPerSecond.toFixed(2)} charts/s, 0.3 s apart p50 ${off.sequential.p50.toFixed(2)} s`);
     log('restore: checkpoints on: the same');
     const on = await measureChartLoad(env, 'on', load);
     restore = {

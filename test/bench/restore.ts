@@ -67,7 +67,8 @@ async function timeStarts(n: number, start: () => Promise<{ dispose(): Promise<v
 export async function measureStartCosts(config: Config, n: number): Promise<Pick<RestoreResults, 'cold' | 'restored'>> {
   const docker = new Docker({ socketPath: config.dockerSocket });
   const settings = sandboxSettingsFromConfig(config);
-  const labels = { workerId: `bench-${process.pid}`, prefix: config.prefix };
+  // A deployment of its own: the stack's worker would remove sandboxes of a worker it has no heartbeat of.
+  const labels = { workerId: `bench-${process.pid}`, prefix: `${config.prefix}-starts` };
   const builder = new CheckpointBuilder({ docker, settings, dir: config.checkpointDir, labels });
   const support = await builder.engineSupport();
   if ('cold' in support) throw new Error(`checkpoints unavailable here: ${support.cold}`);
@@ -126,7 +127,8 @@ export async function measureChartLoad(
     // From the state a running service is in: the checkpoint verified (on), the pool at its floor.
     const deadline = performance.now() + 180_000;
     const settled = async () =>
-      (mode === 'off' || (await gauge('sbx_sandbox_checkpoint_state', 'state="restore"')) === 1) &&
+      (mode === 'off' ||
+        (await gauge('sbx_sandbox_checkpoint_state', 'environment="python-data",state="restore"')) === 1) &&
       (await gauge('sbx_pool_size', 'state="idle",environment="python-data"')) >= 1;
     while (!(await settled())) {
       if (performance.now() > deadline) throw new Error(`checkpoints ${mode}: the python-data pool never settled`);

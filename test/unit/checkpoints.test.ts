@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -8,6 +8,7 @@ import { loadWorkerConfig } from '@sbx/shared';
 import {
   buildContainerSpec,
   type Checkpoint,
+  CheckpointBuilder,
   CheckpointRegistry,
   checkpointKey,
   installCheckpoint,
@@ -87,6 +88,7 @@ function registry(over: {
         takes.push(retake);
         return { checkpoint: taken, taken: retake || !over.stored };
       },
+      prune: async () => {},
     },
     verify: over.verify ?? (async () => {}),
     log: { info: () => {}, warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? '') },
@@ -151,4 +153,28 @@ test('a stored checkpoint that does not restore is taken anew once; one just tak
   await fresh.reg.prepare([limits]);
   assert.deepEqual(fresh.takes, [false]);
   assert.deepEqual(fresh.states, ['python-data:build_failed']);
+});
+
+test("pruning keeps the checkpoint in use and a week's others; removes older ones and stale takes", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sbx-prune-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const now = Date.now();
+  const day = 86_400_000;
+  const made = async (name: string, ageMs: number, complete = true) => {
+    await mkdir(join(dir, name), { recursive: true });
+    const at = (now - ageMs) / 1000;
+    if (complete) {
+      await writeFile(join(dir, name, '.complete'), 'x');
+      await utimes(join(dir, name, '.complete'), at, at);
+    } else await utimes(join(dir, name), at, at);
+  };
+  await made('sbx-in-use', 30 * day);
+  await made('sbx-yesterday', day);
+  await made('sbx-old', 8 * day);
+  await made('sbx-k.sbx-k-1234.partial', 2 * 3_600_000, false);
+  await made('sbx-k.sbx-k-5678.partial', 60_000, false);
+  const builder = new CheckpointBuilder({ docker: {} as never, settings, dir, labels: { workerId: 'w', prefix: 'p' } });
+  await builder.prune('sbx-in-use', now);
+  assert.deepEqual((await readdir(dir)).sort(), ['sbx-in-use', 'sbx-k.sbx-k-5678.partial', 'sbx-yesterday']);
+  assert.ok(now - (await stat(join(dir, 'sbx-in-use', '.complete'))).mtimeMs < 5000, 'in use: marked as used now');
 });

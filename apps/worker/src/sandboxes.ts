@@ -182,6 +182,7 @@ export class Sandboxes {
   /** Stops deferring: the pools' sandboxes go, and so do the used ones still waiting for removal. */
   async drain(): Promise<void> {
     // A checkpoint being taken has a sandbox of its own: it is removed before the worker goes.
+    this.checkpoints?.stop();
     await this.preparing;
     this.quiet.close();
     await Promise.all([...this.pools.values()].map((p) => p.drain()));

@@ -5,7 +5,7 @@ import { environmentOf, type SandboxSpec } from './container-spec.js';
 import type { CheckpointSource } from './docker-runner.js';
 
 export interface CheckpointRegistryOptions {
-  builder: Pick<CheckpointBuilder, 'engineSupport' | 'checkpointFor'>;
+  builder: Pick<CheckpointBuilder, 'engineSupport' | 'checkpointFor' | 'prune'>;
   /**
    * Runs a program in a sandbox restored from `checkpoint` and throws unless it answers as it should:
    * no checkpoint is used before one restore of it has worked on this host.
@@ -26,6 +26,8 @@ export interface CheckpointRegistryOptions {
 export class CheckpointRegistry implements CheckpointSource {
   private readonly usable = new Map<Environment, Checkpoint>();
   dockerRoot: string | null = null;
+  /** Set when the worker stops: no further take or verification starts (each holds a sandbox). */
+  private stopped = false;
 
   constructor(private readonly opts: CheckpointRegistryOptions) {}
 
@@ -64,8 +66,10 @@ export class CheckpointRegistry implements CheckpointSource {
     // One at a time: each take is a sandbox start's worth of CPU, beside whatever jobs run.
     for (const spec of pools) {
       const environment = environmentOf(spec);
+      if (this.stopped) return;
       try {
         const checkpoint = await this.verified(spec, support.dockerRoot);
+        await this.opts.builder.prune(checkpoint.key);
         this.usable.set(environment, checkpoint);
         this.opts.onState?.(environment, 'restore');
         this.opts.log.info({ environment, checkpoint: checkpoint.key }, 'sandboxes start from a checkpoint');
@@ -75,15 +79,21 @@ export class CheckpointRegistry implements CheckpointSource {
     }
   }
 
+  /** Lets a take or verification under way finish, and starts no other: the worker is stopping. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** The stored checkpoint if it restores; if it does not (a host changed under it), one taken anew. */
   private async verified(spec: SandboxSpec, dockerRoot: string): Promise<Checkpoint> {
     const { builder, verify, log } = this.opts;
     const found = await builder.checkpointFor(spec, dockerRoot);
     try {
+      if (this.stopped) throw new Error('the worker is stopping');
       await verify(found.checkpoint);
       return found.checkpoint;
     } catch (err) {
-      if (found.taken) throw err;
+      if (found.taken || this.stopped) throw err;
       log.warn({ err, checkpoint: found.checkpoint.key }, 'the stored checkpoint did not restore: taking it anew');
     }
     const retaken = await builder.checkpointFor(spec, dockerRoot, true);

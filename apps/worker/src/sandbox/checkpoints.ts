@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { cp, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { cp, link, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Environment } from '@sbx/shared';
@@ -41,6 +41,10 @@ export const CHECKPOINT_STATES: readonly ('restore' | ColdReason)[] = [
 
 /** Written last, in the store's folder only: a folder without it is a take that did not finish. */
 const COMPLETE = '.complete';
+/** A checkpoint no worker of the host verified for this long is removed (prune). */
+const UNUSED_CHECKPOINT_MS = 7 * 86_400_000;
+/** A take's folder left this long was a worker's that died while taking it. */
+const PARTIAL_TAKE_MS = 3_600_000;
 
 /** What a checkpoint depends on: a new image, harness (in the image), runtime or container spec makes a new one. */
 export function checkpointKey(parts: {
@@ -133,6 +137,26 @@ export class CheckpointBuilder {
     return { checkpoint, taken: true };
   }
 
+  /**
+   * Marks `inUse` as used now, and removes what no worker of this host has used for a week (an older
+   * image's, runtime's or limits') and takes that never finished. Never throws.
+   */
+  async prune(inUse: string, now = Date.now()): Promise<void> {
+    const { dir } = this.opts;
+    const seconds = now / 1000;
+    await utimes(join(dir, inUse, COMPLETE), seconds, seconds).catch(() => {});
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name === inUse) continue;
+      const partial = name.endsWith('.partial');
+      const since = await stat(partial ? join(dir, name) : join(dir, name, COMPLETE)).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      );
+      if (now - since > (partial ? PARTIAL_TAKE_MS : UNUSED_CHECKPOINT_MS))
+        await rm(join(dir, name), { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
   /** Starts a sandbox, waits for its harness, checkpoints it (which stops it) and keeps the files. */
   private async take(spec: ContainerCreateOptions, key: string, dockerRoot: string, stored: string): Promise<void> {
     const { docker } = this.opts;
@@ -152,10 +176,12 @@ export class CheckpointBuilder {
       const ready = await Promise.race([gate.ready, delay(timeout).then(() => false)]);
       if (!ready) throw new Error('the sandbox to checkpoint did not become ready');
       // Docker's experimental checkpoint API, which dockerode has but does not type. Exit: the sandbox stops.
-      await (container as Checkpointable).createCheckpoint({ CheckpointID: key, Exit: true });
-      const partial = `${stored}.${process.pid}.partial`;
-      await rm(partial, { recursive: true, force: true });
-      await cp(containerCheckpointDir(dockerRoot, container.id, key), partial, { recursive: true });
+      // A name of its own: two workers of one host taking the same checkpoint at once collide in
+      // containerd under one name (seen: "failed to Lchown .../checkpoint.img"). Restores use `key`.
+      const name = `${key}-${randomBytes(4).toString('hex')}`;
+      await (container as Checkpointable).createCheckpoint({ CheckpointID: name, Exit: true });
+      const partial = `${stored}.${name}.partial`;
+      await cp(containerCheckpointDir(dockerRoot, container.id, name), partial, { recursive: true });
       await writeMarker(partial);
       await rm(stored, { recursive: true, force: true });
       await rename(partial, stored);

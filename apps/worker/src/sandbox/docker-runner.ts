@@ -75,6 +75,9 @@ export class SandboxLostError extends Error {
 
 /** Cold sandboxes: one new gVisor container per acquire, removed on dispose. */
 export class DockerSandboxRunner implements SandboxRunner {
+  /** The restore being started now: the next waits for it (startRestoring). */
+  private restoring: Promise<void> = Promise.resolve();
+
   constructor(private readonly opts: DockerRunnerOptions) {}
 
   async acquire(limits: SandboxSpec, labels: AcquireLabels): Promise<Sandbox> {
@@ -127,11 +130,8 @@ export class DockerSandboxRunner implements SandboxRunner {
       exited.catch(() => {});
       // Errors show up as the stream's end too; once('error') listeners come and go, this one stays.
       stream.on('error', () => {});
-      // Docker's `checkpoint` query parameter (experimental): dockerode does not type it, and would send
-      // plain options as a body too, which the engine refuses on start; `_query` and an empty `_body` it sends as such.
-      await container.start(
-        checkpoint ? ({ _query: { checkpoint: checkpoint.key }, _body: {} } as Docker.ContainerStartOptions) : {},
-      );
+      if (checkpoint) await this.startRestoring(container, checkpoint);
+      else await container.start();
       // Started means the harness waits for its job: a job handed over earlier would wait inside.
       const ready = await Promise.race([gate.ready, delay(this.opts.readyTimeoutMs ?? 30_000).then(() => null)]);
       if (ready === null) throw new Error('the sandbox harness did not become ready');
@@ -143,6 +143,29 @@ export class DockerSandboxRunner implements SandboxRunner {
       const how = checkpoint ? 'restore' : 'start';
       throw new SandboxStartError(`could not ${how} sandbox: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /**
+   * Starts a container from its checkpoint, one at a time: Docker 20.10 uploads the checkpoint into
+   * containerd's content store on each start, and two uploads of the same checkpoint at once fail the
+   * second ("commit failed: content ... already exists"). A start that lost that race anyway (another
+   * worker's) is retried once, when the content is there.
+   */
+  private startRestoring(container: Docker.Container, checkpoint: Checkpoint): Promise<void> {
+    // Docker's `checkpoint` query parameter (experimental): dockerode does not type it, and would send
+    // plain options as a body too, which the engine refuses on start; `_query` and an empty `_body` it sends as such.
+    const options = { _query: { checkpoint: checkpoint.key }, _body: {} } as Docker.ContainerStartOptions;
+    const start = async () => {
+      try {
+        await container.start(options);
+      } catch (err) {
+        if (!/already exists/.test((err as Error).message)) throw err;
+        await container.start(options);
+      }
+    };
+    const turn = this.restoring.then(start);
+    this.restoring = turn.catch(() => {});
+    return turn;
   }
 
   /** Puts the checkpoint where Docker looks for it: the new container's own checkpoints folder. */
