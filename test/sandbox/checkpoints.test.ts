@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunResult } from '@sbx/shared';
 import { pollUntil } from '../support/poll.js';
+import { assertMemoryCalibration } from '../support/python-data-memory.js';
 import { run, type Stack, startStack } from '../support/stack.js';
 
 /** What a restored copy would repeat if its memory were not given fresh randomness. */
@@ -98,6 +99,13 @@ describe('python-data sandboxes restored from a checkpoint', () => {
     // Shared by design (docs/security.md): reported, not asserted.
     const hashes = new Set(draws.map((d) => d.hash)).size;
     t.diagnostic(`hash("sbx") took ${hashes} value(s) over ${draws.length} restored copies`);
+  });
+
+  test("the memory limit means what it means cold: a restored sandbox's cgroup holds the same", async () => {
+    const before = await restores('restored');
+    // Default limits, all at once: every one restored (a pool miss restores too), none served cold.
+    await assertMemoryCalibration((code) => run(stack.app, { code, environment: 'python-data' }));
+    assert.ok((await restores('restored')) - before >= 4, 'these ran in restored sandboxes');
   });
 
   test('a restore that fails turns restoring off for the environment, and the jobs run cold all the same', async () => {

@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RunResult, ServiceInfo } from '@sbx/shared';
+import { assertMemoryCalibration } from '../support/python-data-memory.js';
 import { run, type Stack, startStack } from '../support/stack.js';
 import { newApiKey, type TenantsFile, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const keys = { owner: newApiKey(), other: newApiKey() };
-
-/** What the limit means in python-data, with the policy layer on or off: the harness's RLIMIT_AS holds either way. */
-const MEMORY_CASES: [string, string][] = [
-  ['x = bytearray(100 * 2**20)\nprint(len(x))', 'ok'],
-  ['import numpy as np\na = np.ones(100 * 2**17)\nprint(a.nbytes)', 'ok'],
-  ['x = bytearray(150 * 2**20)\nprint(len(x))', 'memory_limit'],
-  ['import numpy as np\na = np.ones(150 * 2**17)\nprint(a.nbytes)', 'memory_limit'],
-  ['import numpy as np\na = np.zeros((10**5, 10**5))\na[::1000, ::1000] = 1\nprint(a.sum())', 'memory_limit'],
-  ['chunks = []\nwhile True: chunks.append(bytearray(2**20))', 'memory_limit'],
-];
-
-async function assertMemoryCalibration(send: (code: string) => Promise<RunResult>): Promise<void> {
-  const results = await Promise.all(MEMORY_CASES.map(([code]) => send(code)));
-  const wrong = MEMORY_CASES.flatMap(([code, status], i) => {
-    const r = results[i];
-    return r?.status === status ? [] : [`${code}: ${r?.status} ${r?.message ?? ''} ${r?.stderr.slice(-200)}`];
-  });
-  assert.deepEqual(wrong, []);
-}
 
 /**
  * The python-data environment through the real stack: its own image with numpy, pandas and

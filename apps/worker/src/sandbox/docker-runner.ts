@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedLimits } from '@sbx/shared';
 import type Docker from 'dockerode';
 import type { CgroupOom } from './cgroup-oom.js';
-import { type Checkpoint, containerCheckpointDir, installCheckpoint } from './checkpoints.js';
+import { type Checkpoint, containerCheckpointDir, installCheckpoint, RESTORE_HEADROOM_MB } from './checkpoints.js';
 import { buildContainerSpec, type SandboxSettings, type SandboxSpec } from './container-spec.js';
 import { type CpuCap, capIdleCpu, liftCpuCap, raiseCpuPriority } from './cpu-priority.js';
 import { MAX_DROPPED_NAMES } from './harness-report.js';
@@ -108,6 +108,11 @@ export class DockerSandboxRunner implements SandboxRunner {
       { jobId: labels.jobId, workerId, prefix },
       labels.background !== undefined,
     );
+    if (checkpoint && spec.HostConfig) {
+      const headroom = RESTORE_HEADROOM_MB * 1024 * 1024;
+      spec.HostConfig.Memory = (spec.HostConfig.Memory ?? 0) + headroom;
+      spec.HostConfig.MemorySwap = (spec.HostConfig.MemorySwap ?? 0) + headroom;
+    }
     let container: Docker.Container | undefined;
     try {
       container = await docker.createContainer(spec);
