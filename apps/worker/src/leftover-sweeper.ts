@@ -5,6 +5,10 @@ import { reapContainerdOrphans } from './containerd-orphans.js';
 import { reapLeftovers } from './janitor.js';
 import { LABELS } from './sandbox/container-spec.js';
 
+/** removeOwn's rounds, and the wait between them: a removal under way settles within a few seconds. */
+const REMOVE_ROUNDS = 4;
+const REMOVE_RETRY_MS = 1000;
+
 export interface LeftoverSweeperOptions {
   docker: Docker;
   redis: Redis;
@@ -58,24 +62,38 @@ export class LeftoverSweeper {
     return reapContainerdOrphans({ docker, log, ours });
   }
 
-  /** Every container this worker (this id, this deployment) has; how many there were. */
+  /**
+   * Every container this worker (this id, this deployment) has; how many there were. A removal the
+   * engine had under way when it restarted ends with the container `dead`, and a removal asked for
+   * meanwhile is refused ("already in progress"): those are asked again, a few times, until none is left.
+   */
   async removeOwn(): Promise<number> {
+    let first: number | null = null;
+    for (let round = 0; round < REMOVE_ROUNDS; round++) {
+      const mine = await this.listOwn();
+      first ??= mine.length;
+      if (mine.length === 0) break;
+      if (round > 0) await new Promise((r) => setTimeout(r, REMOVE_RETRY_MS));
+      await Promise.all(
+        mine.map((c) =>
+          this.opts.docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => {}),
+        ),
+      );
+    }
+    return first ?? 0;
+  }
+
+  private listOwn() {
     const { docker, workerId, prefix } = this.opts;
-    const mine = await docker
+    return docker
       .listContainers({
         all: true,
         filters: { label: [`${LABELS.worker}=${workerId}`, `${LABELS.prefix}=${prefix}`] },
       })
       .catch(() => []);
-    await Promise.all(
-      mine.map((c) =>
-        docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => {}),
-      ),
-    );
-    return mine.length;
   }
 
   private async sweep(): Promise<{ containers: number; processes: number; forgotten: number }> {
