@@ -79,6 +79,7 @@ function runInput(data: JobData, opts: ExecuteOptions): RunInput {
     code: data.code,
     stdin: data.stdin,
     ...(data.args ? { args: data.args } : {}),
+    ...(data.files ? { files: data.files } : {}),
     // A pooled sandbox carries the pool's limits: the clock must be this job's.
     timeMs: data.limits.time_ms,
     policy,

@@ -201,9 +201,9 @@ def serve(job_fd, status_fd, artifact_fd=None, input_fd=None):
     except Exception:
         os._exit(EXIT["frame_error"])  # the supervisor sent a bad job, or died: nothing of the user's ran
     args = job.get("args", [])  # the supervisor checked: a list of str
-    return prepare_program(
-        source, int(job["time_ms"]), int(job["memory_mb"]), job.get("policy", "strict"), status_fd, args, figures
-    )
+    limits = (int(job["time_ms"]), int(job["memory_mb"]))
+    policy = job.get("policy", "strict")
+    return prepare_program(source, *limits, policy, status_fd, args, figures, job.get("import_dir"))
 
 
 def reseed(modules=sys.modules):
@@ -243,11 +243,12 @@ def compile_program(source, profile, status_fd):
         fast_exit(1, status_fd)
 
 
-def prepare_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures=None):
+def prepare_program(source, time_ms, memory_mb, profile, status_fd, args=(), figures=None, import_dir=None):
     base_rss, base_cpu = set_limits(time_ms, memory_mb)
     os.write(status_fd, b"base %d\ncpu_base %d\n" % (base_rss // 1024, int(base_cpu * 1e6)))
     sys.argv = [FILENAME, *args]
-    sys.path = [p for p in sys.path if p]
+    # With files, their folder comes first, as a script's own folder does: `import helper` finds helper.py.
+    sys.path = ([import_dir] if import_dir else []) + [p for p in sys.path if p]
     code = compile_program(source, profile, status_fd)
 
     # A fresh module for the user: nothing of the supervisor or this bootstrap is reachable through

@@ -91,6 +91,25 @@ def _empty_subdir(dir_fd, name, info):
         os.close(fd)
 
 
+def write_program_files(files, folder):
+    """The job's files, in `folder` (the working directory), before its program runs. Run as the
+    program's user, so they are its own; O_EXCL and O_NOFOLLOW: a name already there (a leftover
+    nothing should have left) fails the job rather than writing through a link."""
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name, data in files:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+    finally:
+        os.close(dir_fd)
+
+
 def forget_program_files():
     """After a test, before the next: nothing the program wrote survives into another test."""
     for path in PROGRAM_WRITABLE_DIRS:

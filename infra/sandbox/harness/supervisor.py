@@ -15,6 +15,7 @@ With tests, each test's input arrives only when the worker lets that test start,
 forked: no child ever holds another test's data.
 """
 
+import binascii
 import os
 import sys
 import time
@@ -69,6 +70,36 @@ def check_args(spec):
     return args
 
 
+def check_files(spec):
+    """The job's files as [(name, bytes)]: plain names of one folder level, each once (the API
+    checked them; this is the harness refusing a frame it cannot honour)."""
+    files = spec.get("files", [])
+    if not isinstance(files, list):
+        raise ValueError("files must be a list")
+    out, seen = [], set()
+    for f in files:
+        name = f.get("name") if isinstance(f, dict) else None
+        if not isinstance(name, str) or not 0 < len(name) <= 100 or name in (".", "..", "outputs") or name in seen:
+            raise ValueError("bad file name %r" % (name,))
+        if "/" in name or "\0" in name or not isinstance(f.get("data"), str):
+            raise ValueError("bad file %r" % (name,))
+        seen.add(name)
+        out.append((name, binascii.a2b_base64(f["data"])))
+    return out
+
+
+def place_files(files):
+    """Writes the job's files beside the program (the working directory), as its user; the folder
+    to import from, or None without files."""
+    if not files:
+        return None
+    folder = os.getcwd()
+    # As the program's user while a child waits: it runs harness code only (blocked on its job
+    # pipe), none of the program's, so nothing can use the shared uid meanwhile.
+    processes.as_program_user(processes.write_program_files, files, folder)
+    return folder
+
+
 # This process's stdin, read raw: the job line, then each test's input or an interactive run's.
 stdin_lines = wire.LineReader(0)
 
@@ -81,6 +112,7 @@ def read_job():
     if job.get("v") != wire.VERSION:
         raise ValueError("unsupported protocol version %r" % job.get("v"))
     check_args(job)
+    job["files"] = check_files(job)
     return job
 
 
@@ -117,8 +149,9 @@ def write_all(fd, data):
         os.close(fd)
 
 
-def hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec, pipe=False):
-    """The job on the child's job pipe; with `pipe`, its stdin is the input pipe (stdin is b"" here)."""
+def hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec, pipe=False, import_dir=None):
+    """The job on the child's job pipe; with `pipe`, its stdin is the input pipe (stdin is b"" here).
+    `import_dir`: where the job's files are, first on the program's sys.path (as a script's folder is)."""
     header = wire.json_dumps(
         {
             "time_ms": time_ms,
@@ -129,23 +162,28 @@ def hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec, pipe=
             "stdin": len(stdin),
             "stdin_pipe": pipe,
             "artifacts": spec,
+            "import_dir": import_dir,
         }
     ).encode()
     write_all(waiting.job_w, header + b"\n" + code + stdin)
 
 
-def run(waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifacts.NO_ARTIFACTS, bounds=None):
+def run(
+    waiting, code, stdin_text, args, time_ms, memory_mb, policy, spec=artifacts.NO_ARTIFACTS, bounds=None, files=()
+):
     """Hands one job to a waiting child and watches it to its end. Returns the report's fields and
     the ArtifactSink of the child's figures (empty unless `spec` allows some). Every other process
-    is gone when it returns. `bounds`: an interactive run's (wall_ms, idle_ms)."""
+    is gone when it returns. `bounds`: an interactive run's (wall_ms, idle_ms). `files`: written
+    beside the program first (before the clock starts)."""
+    import_dir = place_files(files)
     handed = time.monotonic()
     stdin = stdin_text.encode("utf-8", "surrogatepass")
     feed = None
     if bounds is None:
-        hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec)
+        hand_job(waiting, code, stdin, args, time_ms, memory_mb, policy, spec, import_dir=import_dir)
         waiting.close_input()
     else:
-        hand_job(waiting, code, b"", args, time_ms, memory_mb, policy, spec, pipe=True)
+        hand_job(waiting, code, b"", args, time_ms, memory_mb, policy, spec, pipe=True, import_dir=import_dir)
         feed = InputFeed(stdin_lines, waiting.in_w, stdin)
     events = StatusEvents(waiting.status_r)
     sink = artifacts.ArtifactSink(spec)
@@ -236,7 +274,8 @@ def done(exit_code):
 def run_single(waiting, job, code, policy, bounds=None):
     spec = artifacts.artifact_spec(job.get("artifacts"))
     limits = (job["time_ms"], job["memory_mb"])
-    result, sink = run(waiting, code, job.get("stdin", ""), job.get("args", []), *limits, policy, spec, bounds)
+    stdin, args, files = job.get("stdin", ""), job.get("args", []), job.get("files", [])
+    result, sink = run(waiting, code, stdin, args, *limits, policy, spec, bounds, files)
     if spec["max_count"]:
         if policy == "standard":
             processes.as_program_user(artifacts.collect_outputs, sink)
@@ -245,7 +284,7 @@ def run_single(waiting, job, code, policy, bounds=None):
     done(result["exit_code"])
 
 
-def run_tests(waiting, tests, code, policy):
+def run_tests(waiting, tests, code, policy, files=()):
     """One fresh child per test, in order. The worker sends each test's input when it may start (or
     stop); expected outputs never enter the sandbox: the worker judges answers."""
     for index, limits in enumerate(tests):
@@ -255,7 +294,8 @@ def run_tests(waiting, tests, code, policy):
         test = read_test_input()
         if test is None:
             break
-        result, _ = run(waiting, code, test["stdin"], test["args"], limits["time_ms"], limits["memory_mb"], policy)
+        bounds = (limits["time_ms"], limits["memory_mb"])
+        result, _ = run(waiting, code, test["stdin"], test["args"], *bounds, policy, files=files)
         del test
         waiting = None
         result["test"] = index
@@ -283,7 +323,7 @@ def main():
     policy = job.get("policy", "strict")
     if tests is None:
         run_single(waiting, job, code, policy, bounds)
-    run_tests(waiting, tests, code, policy)
+    run_tests(waiting, tests, code, policy, job.get("files", []))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ export * from './redis-room.js';
 export * from './running-cap.js';
 export * from './runtime.js';
 export * from './schemas.js';
+export * from './signals.js';
 export * from './status.js';
 export * from './storage-quota.js';
 export * from './tenants.js';

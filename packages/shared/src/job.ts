@@ -12,6 +12,8 @@ export interface JobData {
   stdin: string;
   /** sys.argv[1:]; absent when none were given. */
   args?: string[];
+  /** Files written beside the program before it runs: names checked, content as base64 of its bytes. */
+  files?: { name: string; data: string }[];
   /** Set only when output comes back as base64. */
   output_encoding?: 'base64';
   limits: { time_ms: number; memory_mb: number };
@@ -55,10 +57,10 @@ export interface JobData {
  * policy, environment, submitted_at, callback_url, tenant_id) and a retaken run that finds its result
  * stored (tenant_id, lane, round, max_running).
  */
-export type JobReceipt = Omit<JobData, 'code' | 'stdin' | 'args' | 'tests'>;
+export type JobReceipt = Omit<JobData, 'code' | 'stdin' | 'args' | 'tests' | 'files'>;
 
 export function jobReceipt(data: JobData): JobReceipt {
-  const { code, stdin, args, tests, ...receipt } = data;
+  const { code, stdin, args, tests, files, ...receipt } = data;
   return receipt;
 }
 

@@ -68,6 +68,29 @@ export const ArgsSchema = Type.Array(Type.String({ maxLength: MAX_ARG_CHARS }), 
   description: "Command-line arguments: the program's sys.argv[1:] (sys.argv[0] is main.py).",
 });
 
+/** Most files a job may carry besides its code, and the pattern of their names (one folder level: no "/"). */
+export const MAX_FILES = 16;
+export const FILE_NAME_PATTERN = '^(?!outputs$)[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$';
+export const FILE_ENCODINGS = ['utf8', 'base64', 'hex'] as const;
+export type FileEncoding = (typeof FILE_ENCODINGS)[number];
+
+/** A file written beside the program (its working directory, /tmp) before it runs. */
+export const JobFileSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: FILE_NAME_PATTERN,
+      description:
+        'Its name in the working directory: letters, digits, ".", "_" and "-", at most 100 characters, not starting with "." or "-"; "outputs" is taken (the folder of files that come back).',
+    }),
+    content: Type.String({ description: 'Its content, as `encoding` says.' }),
+    encoding: Type.Optional(
+      stringEnum<FileEncoding>(FILE_ENCODINGS, 'How `content` is written: utf8 text (default), base64 or hex bytes.'),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type JobFile = Static<typeof JobFileSchema>;
+
 export const TestCaseSchema = Type.Object(
   {
     stdin: Type.Optional(Type.String()),
@@ -90,6 +113,13 @@ export const JobRequestSchema = Type.Object(
     ),
     args: Type.Optional(ArgsSchema),
     limits: Type.Optional(LimitsSchema),
+    files: Type.Optional(
+      Type.Array(JobFileSchema, {
+        maxItems: MAX_FILES,
+        description:
+          'Files written to the working directory beside the program before it runs, where it can open and import them (the standard policy: strict refuses reading them). Their bytes count with stdin against SBX_MAX_STDIN_BYTES.',
+      }),
+    ),
     policy: Type.Optional(PolicySchema),
     // Any name, checked against what the server serves: an unknown one is environment_not_available,
     // as one not enabled or not built is, rather than a schema error.

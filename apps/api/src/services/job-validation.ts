@@ -72,7 +72,26 @@ export function defaultPolicy(allowed: readonly Policy[]): Policy {
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const argBytes = (args: string[] | undefined) => (args ?? []).reduce((n, a) => n + utf8Bytes(a), 0);
 
-/** The code, and the stdin, arguments and test data together, each within their byte maximum. */
+/** The files' bytes as written in the sandbox: `content` decoded as its `encoding` says. */
+export function fileBytes(file: NonNullable<JobRequest['files']>[number]): Buffer {
+  return Buffer.from(file.content, file.encoding ?? 'utf8');
+}
+
+/** The files as the job carries them (base64 of their bytes); a name given twice is refused. */
+export function resolveFiles(files: JobRequest['files']): JobData['files'] {
+  if (!files || files.length === 0) return undefined;
+  const seen = new Set<string>();
+  return files.map((file, index) => {
+    if (seen.has(file.name))
+      throw new ApiError('validation_failed', `body.files[${index}].name "${file.name}" is given twice`, {
+        field: `files[${index}].name`,
+      });
+    seen.add(file.name);
+    return { name: file.name, data: fileBytes(file).toString('base64') };
+  });
+}
+
+/** The code, and the stdin, arguments, files and test data together, each within their byte maximum. */
 export function checkSizes(request: JobRequest, config: Pick<ApiConfig, 'maxCodeBytes' | 'maxStdinBytes'>): void {
   const codeBytes = utf8Bytes(request.code);
   if (codeBytes > config.maxCodeBytes)
@@ -83,11 +102,14 @@ export function checkSizes(request: JobRequest, config: Pick<ApiConfig, 'maxCode
     (n, t) => n + utf8Bytes(t.stdin ?? '') + argBytes(t.args) + utf8Bytes(t.expected_output),
     0,
   );
-  const stdinBytes = utf8Bytes(request.stdin ?? '') + argBytes(request.args) + testInput;
+  const filesInput = (request.files ?? []).reduce((n, f) => n + fileBytes(f).length, 0);
+  const stdinBytes = utf8Bytes(request.stdin ?? '') + argBytes(request.args) + filesInput + testInput;
+  // Files are named only when there are some: the message of a job without them is unchanged.
+  const what = filesInput > 0 ? 'stdin, arguments, files and test data' : 'stdin, arguments and test data';
   if (stdinBytes > config.maxStdinBytes)
     throw new ApiError(
       'stdin_too_large',
-      `stdin, arguments and test data are ${stdinBytes} bytes together; the maximum is ${config.maxStdinBytes}`,
+      `${what} are ${stdinBytes} bytes together; the maximum is ${config.maxStdinBytes}`,
       { maximum: config.maxStdinBytes },
     );
 }
@@ -201,10 +223,12 @@ export function validateJob(request: JobRequest, context: SubmissionContext): Jo
   const policy = resolvePolicy(request.policy, config.allowedPolicies);
   const environment = resolveEnvironment(request.environment, config, tenant);
   const lane = resolveJobLane(request.lane, context.routeLane, tenant);
+  const files = resolveFiles(request.files);
   return {
     code: request.code,
     stdin: request.stdin ?? '',
     ...(request.args ? { args: request.args } : {}),
+    ...(files ? { files } : {}),
     ...(request.output_encoding === 'base64' ? { output_encoding: 'base64' as const } : {}),
     limits,
     policy,

@@ -364,6 +364,7 @@ class DockerSandbox implements Sandbox {
     return encodeJobLine({
       code: input.code,
       ...(tests ? {} : { stdin: input.stdin, ...(input.args ? { args: input.args } : {}) }),
+      ...(input.files ? { files: input.files } : {}),
       time_ms: input.timeMs ?? this.limits.time_ms,
       memory_mb: this.limits.memory_mb,
       policy: input.policy,

@@ -9,6 +9,8 @@ export interface RunInput {
   stdin: string;
   /** sys.argv[1:] of the single run. */
   args?: string[];
+  /** Files written beside the program (its working directory) before it runs, and before each test: content base64. */
+  files?: { name: string; data: string }[];
   /**
    * The job's time limit for the single run. A pooled sandbox was started with the pool's limits, of
    * which only the memory must match (it is the container's); the clock is the job's. Default: the

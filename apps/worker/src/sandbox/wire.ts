@@ -33,6 +33,8 @@ export interface JobLine {
   /** The single run's input (absent with tests: each test's comes with its go-ahead). */
   stdin?: string;
   args?: string[];
+  /** Written to the working directory before the program (each test's) runs: name, base64 content. */
+  files?: { name: string; data: string }[];
   time_ms: number;
   memory_mb: number;
   policy: 'strict' | 'standard' | 'off';
