@@ -11,6 +11,8 @@ import {
   StorageLedger,
 } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { PistonExecutor } from './compat/piston/executor.js';
+import { pistonApi } from './compat/piston/index.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
 import { requestForLog } from './http/request-log.js';
@@ -126,5 +128,9 @@ export async function buildApp(
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
+  if (config.pistonApi) {
+    const piston = new PistonExecutor({ jobs, events, config, queueEvents: app.queueEvents, waitMs: config.runWaitMs });
+    await app.register(pistonApi, { piston, input });
+  }
   return app;
 }

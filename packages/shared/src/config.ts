@@ -280,6 +280,11 @@ const API_VARS = {
     'SBX_CORS_ORIGINS',
     'Browser origins allowed to call the API (comma list, or * for any); empty: no CORS headers.',
   ),
+  pistonApi: onOff(
+    'SBX_PISTON_API',
+    true,
+    "Piston v2's routes (POST /api/v2/execute, GET /api/v2/runtimes, the /api/v2/connect WebSocket, the same under /api/v2/piston/), with the same auth, admission and lanes as POST /run (docs/compat.md).",
+  ),
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
   maxViewers: int(
     'SBX_MAX_VIEWERS',

@@ -21,6 +21,10 @@ export default fp<{ origins: string[] }>(
         'x-ratelimit-limit',
         'x-ratelimit-remaining',
         'x-ratelimit-reset',
+        // The Piston routes' own: limits clamped, our verdict and job id (compat/piston).
+        'x-sbx-clamped',
+        'x-sbx-status',
+        'x-sbx-job-id',
       ],
       maxAge: 600,
     });

@@ -3,9 +3,11 @@ import {
   ApiError,
   defaultEnvironment,
   type Environment,
+  FILE_NAME_PATTERN,
   type JobData,
   type JobRequest,
   type Lane,
+  MAX_FILES,
   type Policy,
   type ResolvedLimits,
   resolveLane,
@@ -77,11 +79,28 @@ export function fileBytes(file: NonNullable<JobRequest['files']>[number]): Buffe
   return Buffer.from(file.content, file.encoding ?? 'utf8');
 }
 
-/** The files as the job carries them (base64 of their bytes); a name given twice is refused. */
+const FILE_NAME = new RegExp(FILE_NAME_PATTERN);
+
+/**
+ * The files as the job carries them (base64 of their bytes). The schema checks names and count on our
+ * routes; checked again here for the compat routes, which build requests themselves. A name given
+ * twice is refused.
+ */
 export function resolveFiles(files: JobRequest['files']): JobData['files'] {
   if (!files || files.length === 0) return undefined;
+  if (files.length > MAX_FILES)
+    throw new ApiError('validation_failed', `${files.length} files; the maximum is ${MAX_FILES}`, {
+      field: 'files',
+      maximum: MAX_FILES,
+    });
   const seen = new Set<string>();
   return files.map((file, index) => {
+    if (!FILE_NAME.test(file.name))
+      throw new ApiError(
+        'validation_failed',
+        `body.files[${index}].name "${file.name}" is not a plain file name (letters, digits, ".", "_", "-"; at most 100; not "outputs")`,
+        { field: `files[${index}].name` },
+      );
     if (seen.has(file.name))
       throw new ApiError('validation_failed', `body.files[${index}].name "${file.name}" is given twice`, {
         field: `files[${index}].name`,
