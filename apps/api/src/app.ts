@@ -11,7 +11,6 @@ import {
   StorageLedger,
 } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { PistonExecutor } from './compat/piston/executor.js';
 import { pistonApi } from './compat/piston/index.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
@@ -128,9 +127,6 @@ export async function buildApp(
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
-  if (config.pistonApi) {
-    const piston = new PistonExecutor({ jobs, events, config, queueEvents: app.queueEvents, waitMs: config.runWaitMs });
-    await app.register(pistonApi, { piston, input });
-  }
+  if (config.pistonApi) await app.register(pistonApi, { jobs, events, input, config });
   return app;
 }

@@ -1,11 +1,13 @@
 import fastifyWebsocket from '@fastify/websocket';
-import { ApiError } from '@sbx/shared';
+import { type ApiConfig, ApiError } from '@sbx/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { drainBody, drainLimitFor } from '../../http/drain.js';
 import { toErrorBody } from '../../plugins/errors.js';
 import { strictJsonParser } from '../../plugins/json-body.js';
+import type { JobEvents } from '../../services/job-events.js';
 import type { JobInput } from '../../services/job-input.js';
-import type { PistonExecutor } from './executor.js';
+import type { JobService } from '../../services/jobs.js';
+import { PistonExecutor } from './executor.js';
 import { PistonError } from './request.js';
 import { pistonRoutes } from './routes.js';
 
@@ -33,8 +35,9 @@ function pistonFailure(err: FastifyError | Error): { statusCode: number; message
  */
 export async function pistonApi(
   app: FastifyInstance,
-  opts: { piston: PistonExecutor; input: JobInput },
+  { jobs, events, input, config }: { jobs: JobService; events: JobEvents; input: JobInput; config: ApiConfig },
 ): Promise<void> {
+  const piston = new PistonExecutor({ jobs, events, config, queueEvents: app.queueEvents, waitMs: config.runWaitMs });
   const drainLimit = drainLimitFor(app.initialConfig.bodyLimit ?? 1024 * 1024);
   app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, strictJsonParser(app));
   app.addHook('preValidation', async (req) => {
@@ -58,5 +61,5 @@ export async function pistonApi(
     if (req.headers.upgrade?.toLowerCase() === 'websocket') reply.raw.socket?.end();
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
-  for (const prefix of PISTON_PREFIXES) await app.register(pistonRoutes, { ...opts, prefix });
+  for (const prefix of PISTON_PREFIXES) await app.register(pistonRoutes, { piston, input, prefix });
 }
