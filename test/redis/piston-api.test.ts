@@ -291,3 +291,38 @@ describe('SBX_PISTON_API=off', () => {
     assert.equal(res.statusCode, 404);
   });
 });
+
+describe("Piston v2 routes go through our admission: the queue cap and the rate limit, in Piston's shape", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      worker: false,
+      env: { SBX_RUN_WAIT_MS: String(WAIT_MS), SBX_MAX_QUEUED: '1', SBX_RATE_PER_MINUTE: '4' },
+    });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  test('a second job waits for no room: 503 {message} with Retry-After; past the rate, 429', async () => {
+    await queued(stack.app, await execute(stack.app, PY()));
+    const full = await execute(stack.app, PY());
+    assert.equal(full.statusCode, 503, full.body);
+    assert.deepEqual(Object.keys(full.json()), ['message']);
+    assert.match(full.json().message, /the queue already holds 1 waiting jobs/);
+    assert.ok(full.headers['retry-after']);
+    let last = full;
+    for (let i = 0; i < 3 && last.statusCode !== 429; i++) last = await execute(stack.app, PY());
+    assert.equal(last.statusCode, 429, last.body);
+    assert.deepEqual(Object.keys(last.json()), ['message']);
+    assert.match(last.json().message, /rate limit of 4 requests per minute/);
+    // Counted by route, and the refusals under our own codes.
+    const metrics = await stack.app.metrics.registry.metrics();
+    const series = (pattern: RegExp) => assert.ok(pattern.test(metrics), `${pattern} in the metrics`);
+    series(
+      /sbx_http_request_duration_seconds_count\{[^}]*route="\/api\/v2\/execute"[^}]*status_code="503"[^}]*\} [1-9]/,
+    );
+    series(/sbx_api_errors_total\{code="queue_full"\} [1-9]/);
+    series(/sbx_api_errors_total\{code="rate_limited"\} 1\n/);
+  });
+});

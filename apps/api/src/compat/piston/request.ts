@@ -1,4 +1,4 @@
-import type { FileEncoding, JobFile, JobRequest, Policy } from '@sbx/shared';
+import type { FileEncoding, JobFile, JobRequest, Policy, ResolvedLimits } from '@sbx/shared';
 import type { tenantLimits } from '../../services/job-validation.js';
 import { type PistonRuntime, selectRuntime } from './runtimes.js';
 
@@ -93,10 +93,7 @@ function stdinOf(stdin: unknown): string {
  * clamped, never refused, and said in `clamped`: a client's defaults (run_timeout 3000,
  * run_memory_limit -1) must run.
  */
-export function limitsOf(
-  body: Record<string, unknown>,
-  bounds: Bounds,
-): { limits: JobRequest['limits']; clamped: string[] } {
+export function limitsOf(body: Record<string, unknown>, bounds: Bounds): { limits: ResolvedLimits; clamped: string[] } {
   const clamped: string[] = [];
   const given = (name: string) => (typeof body[name] === 'number' && body[name] ? (body[name] as number) : null);
   const times = [given('run_timeout'), given('run_cpu_time')].filter((t): t is number => t !== null);
