@@ -179,4 +179,24 @@ describe('Piston clients against a live stack', () => {
       ],
     );
   });
+
+  test('the WebSocket: a signal stops the program, and exit names it', async () => {
+    const socket = new WebSocket(`${url.replace('http', 'ws')}/api/v2/piston/connect`);
+    await once(socket, 'open');
+    const messages: Record<string, unknown>[] = [];
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    const started = new Promise<void>((resolve) =>
+      socket.on('message', (raw) => {
+        const message = JSON.parse(String(raw)) as Record<string, unknown>;
+        messages.push(message);
+        if (message.type === 'data') resolve();
+      }),
+    );
+    const code = "import time\nprint('up', flush=True)\nwhile True:\n    time.sleep(0.05)";
+    socket.send(JSON.stringify({ type: 'init', language: 'python', version: '*', files: [{ content: code }] }));
+    await started;
+    socket.send(JSON.stringify({ type: 'signal', signal: 'SIGTERM' }));
+    assert.equal(await closed, 4999, JSON.stringify(messages));
+    assert.deepEqual(messages.at(-1), { type: 'exit', stage: 'run', code: null, signal: 'SIGTERM' });
+  });
 });

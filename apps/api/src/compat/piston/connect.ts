@@ -46,7 +46,10 @@ class PistonSession {
   private inputs: Promise<unknown> = Promise.resolve();
   private signalled: string | null = null;
   private stageSent = false;
+  /** Nothing more is sent: the socket is closing. */
   private over = false;
+  /** The job's exit was sent: nothing is left to stop. */
+  private finished = false;
   private readonly abort = new AbortController();
   private readonly initTimer: NodeJS.Timeout;
   private readonly tenant: Tenant;
@@ -86,7 +89,8 @@ class PistonSession {
   gone(): void {
     clearTimeout(this.initTimer);
     this.abort.abort();
-    if (!this.over && this.jobId) this.deps.piston.cancel(this.jobId, this.tenant).catch(() => {});
+    // Closed before the exit (by the client, or after an error of ours): the job is not needed any more.
+    if (!this.finished && this.jobId) this.deps.piston.cancel(this.jobId, this.tenant).catch(() => {});
     this.over = true;
   }
 
@@ -106,6 +110,8 @@ class PistonSession {
       job.request.stdin = '';
       const id = await this.deps.piston.submit(job, this.req.id, this.tenant, true);
       this.jobId = id;
+      // The client left while the job was being queued: gone() could not stop it then.
+      if (this.over) await this.deps.piston.cancel(id, this.tenant).catch(() => {});
       this.send({ type: 'runtime', language: job.runtime.language, version: job.runtime.version });
       void this.follow(id, job).catch((err: Error) => this.fail(err.message));
       return id;
@@ -145,6 +151,7 @@ class PistonSession {
   private exit(job: PistonJob, result: RunResult): void {
     this.stage();
     const { run } = this.deps.piston.answer(job, result, null);
+    this.finished = true;
     this.send({ type: 'exit', stage: 'run', code: run.code, signal: this.signalled ?? run.signal });
     this.close(CLOSE.completed);
   }
