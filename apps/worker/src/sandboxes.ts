@@ -47,6 +47,7 @@ export type SandboxesConfig = Pick<
   | 'poolMax'
   | 'poolStarts'
   | 'checkpointDir'
+  | 'checkpointRuntime'
 >;
 
 export interface SandboxesContext {
@@ -225,6 +226,7 @@ export class Sandboxes {
       docker,
       settings,
       dir: config.checkpointDir,
+      takeRuntime: config.checkpointRuntime,
       labels: { workerId: config.workerId, prefix: config.prefix },
     });
     return new CheckpointRegistry({

@@ -351,7 +351,12 @@ const WORKER_VARS = {
   checkpointDir: str(
     'SBX_CHECKPOINT_DIR',
     '/var/lib/sbx/checkpoints',
-    "Worker: where sandbox checkpoints are kept (about 35 MB each, one per environment, image and limits). On the same filesystem as Docker's data root, a restore links them instead of copying.",
+    "Worker: where sandbox checkpoints are kept (about 105 MB each, one per environment, image and limits; 35 MB compressed). A restore puts symbolic links to them in the new container's folder.",
+  ),
+  checkpointRuntime: str(
+    'SBX_CHECKPOINT_RUNTIME',
+    'runsc-checkpoint',
+    "Worker: the runtime a checkpoint is taken in: the sandbox runtime's binary and flags, registered by ensure-host.sh with uncompressed checkpoints (a restore costs a third). When the engine has no such runtime, checkpoints are taken with SBX_SANDBOX_RUNTIME, compressed.",
   ),
   poolMax: int(
     'SBX_POOL_MAX',
