@@ -417,6 +417,8 @@ export interface SandboxConfig {
   image: string;
   /** Warm pool floor: started sandboxes each worker keeps for the environment's default-limit jobs. */
   poolMin: number;
+  /** Most memory its warm pool holds, MB, counted at ENVIRONMENT_SPECS' idleMb per sandbox. */
+  poolMemoryMb: number;
   /** Whether its pool's sandboxes are restored from a checkpoint when the engine allows it. */
   checkpoint: boolean;
 }
@@ -434,6 +436,12 @@ function sandboxVars(env: Environment): { [K in keyof SandboxConfig]: VarSpec<Sa
       environmentVarName('SBX_POOL_MIN', env),
       spec.poolMin,
       `Warm pool floor of the ${env} environment: started sandboxes each worker keeps for default-limit jobs.`,
+    ),
+    poolMemoryMb: int(
+      environmentVarName('SBX_POOL_MEMORY_MB', env),
+      spec.poolMemoryMb,
+      `Memory budget of the ${env} environment's warm pool, MB: it holds at most this divided by an idle sandbox's ${spec.idleMb} MB (and SBX_POOL_MAX at most), however high demand goes; 0 keeps no pool for it.`,
+      0,
     ),
     checkpoint: onOff(
       environmentVarName('SBX_CHECKPOINT', env),
@@ -510,7 +518,7 @@ function withWorker(shared: SharedConfig, env: Env): WorkerConfig {
   >;
   const config = { ...shared, ...parseVars(WORKER_VARS, env), sandboxes };
   // The default environment's floor is refused above the ceiling, as SBX_POOL_MIN always was; the
-  // others' are only clamped to it where the pools are built (sandboxes.ts).
+  // others' are only clamped to it, and every floor to what its memory budget holds (pool-bounds.ts).
   if (sandboxes[DEFAULT_ENVIRONMENT].poolMin > config.poolMax)
     throw new ConfigError(`${SANDBOX_VARS[DEFAULT_ENVIRONMENT].poolMin.name} must not exceed SBX_POOL_MAX`);
   return config;
