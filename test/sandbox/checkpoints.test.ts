@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -76,6 +76,7 @@ describe('python-data sandboxes restored from a checkpoint', () => {
     assert.ok(settled, `state restore is ${value}; build_failed ${await state('build_failed')}`);
     const stored = await readdir(dir);
     assert.equal(stored.length, 1, `one checkpoint: ${stored.join(', ')}`);
+    assert.equal((await stat(join(dir, stored[0] ?? ''))).mode & 0o777, 0o700, "root's alone");
     // Taken in runsc-checkpoint (ensure-host.sh registers it): its pages stay uncompressed, in a file of their own.
     assert.deepEqual((await readdir(join(dir, stored[0] ?? ''))).sort(), [
       '.complete',

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Environment } from '@sbx/shared';
@@ -214,6 +214,8 @@ export class CheckpointBuilder {
       const partial = `${stored}.${name}.partial`;
       await cp(containerCheckpointDir(dockerRoot, container.id, name), partial, { recursive: true });
       await writeMarker(partial);
+      // What is in it becomes the memory of every sandbox restored from it: root's alone, whatever cp made.
+      await chmod(partial, 0o700);
       await rm(stored, { recursive: true, force: true });
       await rename(partial, stored);
       stream.destroy();
