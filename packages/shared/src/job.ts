@@ -35,6 +35,11 @@ export interface JobData {
   comparator?: Comparator;
   float_tolerance?: number;
   stop_on_first_failure?: boolean;
+  /**
+   * A Judge0 submission (apps/api/src/compat/judge0): its callback is Judge0's PUT of the submission,
+   * whose status needs these two of its fields.
+   */
+  judge0?: { expected_output: string | null; redirect_stderr_to_stdout: boolean };
   /** Where the result is POSTed, signed, when the job finishes. */
   callback_url?: string;
   /** The tenant that submitted it; other tenants get 404 for it. */
