@@ -127,6 +127,12 @@ export async function buildApp(
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
+  await registerCompat(app, config, jobs);
+  return app;
+}
+
+/** The drop-in APIs other services' clients speak (docs/compat.md), each behind its own switch. */
+async function registerCompat(app: FastifyInstance, config: ApiConfig, jobs: JobService): Promise<void> {
   if (config.judge0Api)
     await app.register(judge0Plugin, {
       jobs,
@@ -134,5 +140,4 @@ export async function buildApp(
       webhooksConfigured: Boolean(app.webhooks),
       prefix: config.judge0Prefix,
     });
-  return app;
 }

@@ -62,15 +62,33 @@ export function submissionRoutes(app: FastifyInstance, { submissions, waitMs }: 
   // Listing every submission needs Judge0's authorization token, which we have no notion of.
   route(app, 'GET', '/submissions', async (_req, reply) => reply.status(403).send(''));
 
+  batchRoutes(app, submissions, readingOf);
+
+  route(app, 'GET', '/submissions/:token', async (req, reply) => {
+    const reading = readingOf(paramsOf(req), reply);
+    if (!reading) return reply;
+    return show((req.params as { token: string }).token, req.tenant, reading, reply);
+  });
+
+  route(app, 'DELETE', '/submissions/:token', async (_req, reply) =>
+    reply.status(400).send({ error: 'delete not allowed' }),
+  );
+}
+
+const TOO_MANY = { error: `number of submissions in a batch should be less than or equal to ${MAX_BATCH}` };
+const NONE = { error: 'there should be at least one submission in a batch' };
+
+/** POST and GET /submissions/batch: each submission on its own, as Judge0 saves each on its own. */
+function batchRoutes(
+  app: FastifyInstance,
+  submissions: Judge0Submissions,
+  readingOf: (params: Record<string, unknown>, reply: FastifyReply) => Reading | null,
+): void {
   route(app, 'POST', '/submissions/batch', async (req, reply) => {
     const list = (paramsOf(req).submissions ?? []) as unknown;
     const items = Array.isArray(list) ? list : [];
-    if (items.length > MAX_BATCH)
-      return reply
-        .status(400)
-        .send({ error: `number of submissions in a batch should be less than or equal to ${MAX_BATCH}` });
-    if (items.length === 0)
-      return reply.status(400).send({ error: 'there should be at least one submission in a batch' });
+    if (items.length > MAX_BATCH) return reply.status(400).send(TOO_MANY);
+    if (items.length === 0) return reply.status(400).send(NONE);
     const base64 = paramsOf(req).base64_encoded === 'true';
     const answers: unknown[] = [];
     for (const item of items) {
@@ -96,12 +114,8 @@ export function submissionRoutes(app: FastifyInstance, { submissions, waitMs }: 
       .trim()
       .split(',')
       .filter((t) => t !== '');
-    if (tokens.length > MAX_BATCH)
-      return reply
-        .status(400)
-        .send({ error: `number of submissions in a batch should be less than or equal to ${MAX_BATCH}` });
-    if (tokens.length === 0)
-      return reply.status(400).send({ error: 'there should be at least one submission in a batch' });
+    if (tokens.length > MAX_BATCH) return reply.status(400).send(TOO_MANY);
+    if (tokens.length === 0) return reply.status(400).send(NONE);
     try {
       const shown = await Promise.all(tokens.map((t) => submissions.show(t.trim(), req.tenant, reading)));
       return { submissions: shown.map((s) => s?.body ?? null) };
@@ -113,14 +127,4 @@ export function submissionRoutes(app: FastifyInstance, { submissions, waitMs }: 
       });
     }
   });
-
-  route(app, 'GET', '/submissions/:token', async (req, reply) => {
-    const reading = readingOf(paramsOf(req), reply);
-    if (!reading) return reply;
-    return show((req.params as { token: string }).token, req.tenant, reading, reply);
-  });
-
-  route(app, 'DELETE', '/submissions/:token', async (_req, reply) =>
-    reply.status(400).send({ error: 'delete not allowed' }),
-  );
 }
