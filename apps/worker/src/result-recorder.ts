@@ -1,6 +1,8 @@
 import {
   type JobData,
+  JUDGE0_CALLBACK_SHAPE,
   jobReceipt,
+  judge0CallbackBody,
   type RedisRoom,
   type RunResult,
   type StorageLedger,
@@ -59,7 +61,10 @@ export class ResultRecorder {
     if (outcome === 'stored' && data.callback_url && ctx.webhooks) {
       const { webhooks } = ctx;
       const { callback_url: url, tenant_id: signer } = data;
-      await ctx.room.retrying(() => webhooks.enqueue(result.id, url, withoutArtifactData(result), signer));
+      // A Judge0 submission's callback is Judge0's PUT of the submission (compat/judge0), not ours.
+      const payload = data.judge0 ? judge0CallbackBody(result, data.judge0) : withoutArtifactData(result);
+      const shape = data.judge0 ? JUDGE0_CALLBACK_SHAPE : undefined;
+      await ctx.room.retrying(() => webhooks.enqueue(result.id, url, payload, signer, shape));
     }
     return outcome;
   }

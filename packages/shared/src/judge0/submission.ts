@@ -281,3 +281,18 @@ export function serializeJudge0(
   }
   return out;
 }
+
+/**
+ * What Judge0 PUTs to a submission's callback_url when it finishes (isolate_job.rb call_callback):
+ * the default fields, base64.
+ */
+export function judge0CallbackBody(
+  result: RunResult,
+  input: Pick<Judge0Input, 'expected_output' | 'redirect_stderr_to_stdout'>,
+): Record<string, unknown> {
+  const outcome = judge0Outcome('completed', result, input);
+  return serializeJudge0({ token: result.id, input: {}, outcome, language: null }, JUDGE0_DEFAULT_FIELDS, true);
+}
+
+/** How a Judge0 callback travels through our webhook queue: a PUT of the bare submission. */
+export const JUDGE0_CALLBACK_SHAPE = { method: 'PUT', envelope: false } as const;
