@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Stack, startStack } from '../support/stack.js';
+import { newApiKey, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
 /**
  * Judge0 CE 1.13's contract on our API without a worker: validation and its 422 texts, the read-only
@@ -30,6 +31,49 @@ const ALL_NULL = {
   number_of_runs: null,
 };
 
+/** app/helpers/config.rb's config_info, in its order: clients such as judge0-python check the keys. */
+const CONFIG_INFO_KEYS = [
+  'maintenance_mode',
+  'enable_wait_result',
+  'enable_compiler_options',
+  'allowed_languages_for_compile_options',
+  'enable_command_line_arguments',
+  'enable_submission_delete',
+  'enable_callbacks',
+  'callbacks_max_tries',
+  'callbacks_timeout',
+  'enable_additional_files',
+  'max_queue_size',
+  'cpu_time_limit',
+  'max_cpu_time_limit',
+  'cpu_extra_time',
+  'max_cpu_extra_time',
+  'wall_time_limit',
+  'max_wall_time_limit',
+  'memory_limit',
+  'max_memory_limit',
+  'stack_limit',
+  'max_stack_limit',
+  'max_processes_and_or_threads',
+  'max_max_processes_and_or_threads',
+  'enable_per_process_and_thread_time_limit',
+  'allow_enable_per_process_and_thread_time_limit',
+  'enable_per_process_and_thread_memory_limit',
+  'allow_enable_per_process_and_thread_memory_limit',
+  'max_file_size',
+  'max_max_file_size',
+  'number_of_runs',
+  'max_number_of_runs',
+  'redirect_stderr_to_stdout',
+  'max_extract_size',
+  'enable_batched_submissions',
+  'max_submission_batch_size',
+  'submission_cache_duration',
+  'use_docs_as_homepage',
+  'allow_enable_network',
+  'enable_network',
+];
+
 describe('Judge0 API (no worker)', () => {
   let stack: Stack;
   const auth = { 'x-auth-token': KEY };
@@ -38,7 +82,7 @@ describe('Judge0 API (no worker)', () => {
   const get = (url: string, headers: Record<string, string> = auth) =>
     stack.app.inject({ method: 'GET', url, headers });
   before(async () => {
-    stack = await startStack({ worker: false, env: { SBX_API_KEYS: KEY } });
+    stack = await startStack({ worker: false, env: { SBX_API_KEYS: KEY, SBX_RUN_WAIT_MS: '300' } });
   });
   after(async () => {
     await stack.stop();
@@ -78,7 +122,7 @@ describe('Judge0 API (no worker)', () => {
     assert.equal((await get('/version')).body, '1.13.1');
     assert.deepEqual(Object.keys((await get('/about')).json()), ['version', 'homepage', 'source_code', 'maintainer']);
     const info = (await get('/config_info')).json();
-    assert.equal(Object.keys(info).length, 39);
+    assert.deepEqual(Object.keys(info), CONFIG_INFO_KEYS);
     assert.equal(info.max_cpu_time_limit, stack.config.maxTimeMs / 1000);
     assert.equal(info.max_memory_limit, stack.config.maxMemoryMb * 1024);
     assert.equal(info.memory_limit, stack.config.defaultMemoryMb * 1024);
@@ -229,6 +273,27 @@ describe('Judge0 API (no worker)', () => {
     assert.equal(none.statusCode, 422);
   });
 
+  test('wait=true queues on the interactive lane and, unfinished within SBX_RUN_WAIT_MS, answers the status so far', async () => {
+    const res = await post('/submissions?wait=true', { source_code: 'print(1)', language_id: 71 });
+    assert.equal(res.statusCode, 201, res.body);
+    const shown = res.json();
+    assert.deepEqual(shown.status, { id: 1, description: 'In Queue' });
+    const view = (await get(`/jobs/${shown.token}`, { authorization: `Bearer ${KEY}` })).json();
+    assert.equal(view.lane, 'interactive');
+  });
+
+  test('a form body is read as Judge0 (Rails) reads one', async () => {
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/submissions',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'language_id=71&source_code=print%28%22form%22%29&memory_limit=',
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const shown = (await get(`/submissions/${res.json().token}?fields=source_code`)).json();
+    assert.equal(shown.source_code, 'print("form")');
+  });
+
   test('CORS from any origin, preflight without a key', async () => {
     const pre = await stack.app.inject({
       method: 'OPTIONS',
@@ -266,6 +331,53 @@ describe('Judge0 API under a prefix, and switched off', () => {
       assert.equal((await off.app.inject({ method: 'GET', url: '/statuses' })).statusCode, 404);
     } finally {
       await off.stop();
+    }
+  });
+});
+
+describe('Judge0 API under our admission: tenants, rate limits, queue caps', () => {
+  test("a tenant's own maxima are config_info's and the 422's; its rate and the queue cap answer in Judge0's shapes", async () => {
+    const key = newApiKey();
+    const tenants = await writeTenantsFile([tenantEntry('grader', key, { max_time_ms: 1500, rate_per_minute: 6 })]);
+    const stack = await startStack({ worker: false, env: { SBX_TENANTS_FILE: tenants.path, SBX_MAX_QUEUED: '1' } });
+    const auth = { 'x-auth-token': key };
+    try {
+      const info = (await stack.app.inject({ method: 'GET', url: '/config_info', headers: auth })).json();
+      assert.equal(info.max_cpu_time_limit, 1.5);
+      assert.equal(info.max_queue_size, 1);
+      const tooLong = await stack.app.inject({
+        method: 'POST',
+        url: '/submissions',
+        headers: auth,
+        payload: { source_code: 'x', language_id: 71, wall_time_limit: 2 },
+      });
+      assert.deepEqual(tooLong.json(), { wall_time_limit: ['must be less than or equal to 1.5'] });
+      const submit = () =>
+        stack.app.inject({
+          method: 'POST',
+          url: '/submissions',
+          headers: auth,
+          payload: { source_code: 'x', language_id: 71 },
+        });
+      assert.equal((await submit()).statusCode, 201);
+      const full = await submit();
+      assert.equal(full.statusCode, 503);
+      assert.deepEqual(full.json(), { error: 'queue is full' });
+      // Four requests so far; the tenant may make six a minute: the seventh is refused.
+      const codes: number[] = [];
+      for (let i = 0; i < 3; i++)
+        codes.push((await stack.app.inject({ method: 'GET', url: '/statuses', headers: auth })).statusCode);
+      assert.deepEqual(codes, [200, 200, 429]);
+      const limited = await stack.app.inject({ method: 'GET', url: '/statuses', headers: auth });
+      assert.equal(limited.statusCode, 429);
+      assert.match(limited.json().error, /rate limit of 6 requests per minute/);
+      assert.ok(limited.headers['retry-after']);
+      const text = await stack.app.metrics.registry.metrics();
+      assert.match(text, /sbx_api_errors_total\{code="queue_full"\} 1/);
+      assert.match(text, /sbx_api_errors_total\{code="rate_limited"\} 2/);
+    } finally {
+      await stack.stop();
+      await tenants.remove();
     }
   });
 });

@@ -58,3 +58,13 @@ export function allowAnyOrigin(app: FastifyInstance, paths: string[]): void {
           .send(),
       );
 }
+
+/**
+ * Rails also reads form bodies (curl -d, HTML forms): on Judge0's routes only, a form body becomes
+ * the same parameters a JSON one would.
+ */
+export function acceptFormBodies(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+}

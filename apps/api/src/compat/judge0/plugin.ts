@@ -2,7 +2,7 @@ import type { ApiConfig, Tenant } from '@sbx/shared';
 import type { FastifyPluginAsync } from 'fastify';
 import type { JobService } from '../../services/jobs.js';
 import { liveWorkers } from '../../services/workers.js';
-import { allowAnyOrigin, judge0ErrorHandler } from './http.js';
+import { acceptFormBodies, allowAnyOrigin, judge0ErrorHandler } from './http.js';
 import { infoRoutes } from './info-routes.js';
 import { judge0Bounds } from './limits.js';
 import { Judge0Records } from './records.js';
@@ -44,6 +44,7 @@ export const judge0Plugin: FastifyPluginAsync<Judge0PluginOptions> = async (
   const records = new Judge0Records(app.redis, config.prefix, config.resultTtlSeconds);
   const submissions = new Judge0Submissions(jobs, records, { ...config, webhooksConfigured });
   app.setErrorHandler(judge0ErrorHandler);
+  acceptFormBodies(app);
   allowAnyOrigin(app, PATHS);
   app.addHook('onResponse', async (req, reply) => {
     app.metrics.compatRequests.inc({
