@@ -9,7 +9,8 @@ export function route(
   path: string,
   handler: RouteHandlerMethod,
 ): void {
-  for (const url of [path, `${path}/`]) app.route({ method, url, handler });
+  // Out of our OpenAPI document, whose shapes they do not share: docs/compat.md describes them.
+  for (const url of [path, `${path}/`]) app.route({ method, url, handler, schema: { hide: true } });
 }
 
 /** Rails merges the query string and the body into one set of parameters; the body wins. */
@@ -49,7 +50,7 @@ export function allowAnyOrigin(app: FastifyInstance, paths: string[]): void {
   });
   for (const path of paths)
     for (const url of [path, `${path}/`])
-      app.options(url, async (_req, reply) =>
+      app.options(url, { schema: { hide: true } }, async (_req, reply) =>
         reply
           .status(204)
           .header('access-control-allow-methods', 'GET, POST, PUT, DELETE, OPTIONS')
