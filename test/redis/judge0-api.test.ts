@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { generateWebhookSecret } from '@sbx/webhooks';
 import { type Stack, startStack } from '../support/stack.js';
 import { newApiKey, tenantEntry, writeTenantsFile } from '../support/tenants-file.js';
 
@@ -378,6 +379,36 @@ describe('Judge0 API under our admission: tenants, rate limits, queue caps', () 
     } finally {
       await stack.stop();
       await tenants.remove();
+    }
+  });
+
+  test('a batch the queue cap cuts short keeps the tokens it gave; a callback_url we cannot call is a 422', async () => {
+    const stack = await startStack({
+      worker: false,
+      env: { SBX_MAX_QUEUED: '1', SBX_WEBHOOK_SECRET: generateWebhookSecret() },
+    });
+    try {
+      const one = { source_code: 'print(1)', language_id: 71 };
+      const res = await stack.app.inject({
+        method: 'POST',
+        url: '/submissions/batch',
+        payload: { submissions: [one, one] },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const [queued, refused] = res.json();
+      assert.match(queued.token, /^[0-9a-f-]{36}$/);
+      assert.deepEqual(refused, { error: 'queue is full' });
+      const info = (await stack.app.inject({ method: 'GET', url: '/config_info' })).json();
+      assert.equal(info.enable_callbacks, true);
+      const bad = await stack.app.inject({
+        method: 'POST',
+        url: '/submissions',
+        payload: { ...one, callback_url: 'ftp://example.com/x' },
+      });
+      assert.equal(bad.statusCode, 422);
+      assert.deepEqual(Object.keys(bad.json()), ['callback_url']);
+    } finally {
+      await stack.stop();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { DEFAULT_LANE, type Judge0Field, NotUtf8Error, type Tenant } from '@sbx/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { toErrorBody } from '../../plugins/errors.js';
 import { invalidFieldsError, requestedFields } from './fields.js';
 import { NOT_FOUND, paramsOf, route } from './http.js';
 import { MAX_BATCH } from './info.js';
@@ -93,13 +94,7 @@ function batchRoutes(
     const answers: unknown[] = [];
     for (const item of items) {
       const params = item && typeof item === 'object' ? (item as Record<string, unknown>) : {};
-      const made = await submissions.create(params, {
-        base64,
-        lane: DEFAULT_LANE.jobs,
-        tenant: req.tenant,
-        requestId: req.id,
-      });
-      answers.push('errors' in made ? made.errors : { token: made.token });
+      answers.push(await createOne(submissions, params, { base64, tenant: req.tenant, requestId: req.id }, answers));
     }
     const anyQueued = answers.some((a) => typeof (a as { token?: unknown }).token === 'string');
     return reply.status(anyQueued ? 201 : 422).send(answers);
@@ -127,4 +122,25 @@ function batchRoutes(
       });
     }
   });
+}
+
+/**
+ * One submission of a batch. A refusal of the whole queue (full, rate limited) before any was queued
+ * is the batch's answer, as Judge0 checks the queue first; after some were queued, their tokens must
+ * not be lost, so it becomes this one's `{"error": ...}`.
+ */
+async function createOne(
+  submissions: Judge0Submissions,
+  params: Record<string, unknown>,
+  ctx: { base64: boolean; tenant: Tenant; requestId: string },
+  earlier: unknown[],
+): Promise<unknown> {
+  try {
+    const made = await submissions.create(params, { ...ctx, lane: DEFAULT_LANE.jobs });
+    return 'errors' in made ? made.errors : { token: made.token };
+  } catch (err) {
+    if (!earlier.some((a) => typeof (a as { token?: unknown }).token === 'string')) throw err;
+    const body = toErrorBody(err as Error);
+    return { error: body.code === 'queue_full' ? 'queue is full' : body.message };
+  }
 }

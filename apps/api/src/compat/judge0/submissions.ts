@@ -26,8 +26,10 @@ const FIELD_FOR_CODE: Partial<Record<string, string>> = {
 export function asJudge0Errors(err: unknown): Judge0Errors | null {
   if (!(err instanceof ApiError) || err.statusCode === 429 || err.statusCode >= 500) return null;
   const details = err.details as { field?: string } | undefined;
+  const named = /^body\.(\w+)/.exec(err.message)?.[1];
   const field =
     FIELD_FOR_CODE[err.code] ??
+    (named && named !== 'limits' ? named : undefined) ??
     (details?.field === 'limits.memory_mb'
       ? 'memory_limit'
       : details?.field?.startsWith('limits.')
