@@ -194,6 +194,10 @@ describe('Judge0 contract, end to end', () => {
   });
 
   test("the Judge0 IDE's flow: POST base64 without waiting, a poll every 100 ms, done well inside 5 s", async () => {
+    // The IDE reads the language first, for its file name: Python 3 under 71, with the version a worker found.
+    const language = (await inject('GET', '/languages/71')).json();
+    assert.match(language.name, /^Python \(3\.\d+\.\d+\)$/);
+    assert.equal(language.source_file, 'main.py');
     const started = Date.now();
     const res = await inject('POST', '/submissions?base64_encoded=true&wait=false', {
       source_code: b64('import sys\nprint(input())\nprint("oops", file=sys.stderr)'),
