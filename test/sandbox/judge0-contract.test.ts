@@ -198,6 +198,8 @@ describe('Judge0 contract, end to end', () => {
     const language = (await inject('GET', '/languages/71')).json();
     assert.match(language.name, /^Python \(3\.\d+\.\d+\)$/);
     assert.equal(language.source_file, 'main.py');
+    const [queue] = (await inject('GET', '/workers')).json();
+    assert.deepEqual([queue.available, queue.paused], [1, 0], 'the one worker, ready');
     const started = Date.now();
     const res = await inject('POST', '/submissions?base64_encoded=true&wait=false', {
       source_code: b64('import sys\nprint(input())\nprint("oops", file=sys.stderr)'),

@@ -13,6 +13,8 @@ export interface InfoRouteOptions {
   bounds: (tenant: Tenant) => Judge0Bounds;
   callbacks: boolean;
   workers: () => ReturnType<typeof liveWorkers>;
+  /** Jobs running now, fleet-wide (BullMQ's active count). */
+  running: () => Promise<number>;
 }
 
 /** Judge0's read-only routes: languages, statuses, about, version, config_info, workers. */
@@ -38,15 +40,17 @@ export function infoRoutes(app: FastifyInstance, opts: InfoRouteOptions): void {
   route(app, 'GET', '/version', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(JUDGE0_VERSION));
   route(app, 'GET', '/config_info', async (req) => configInfo(opts.config, opts.bounds(req.tenant), opts.callbacks));
   route(app, 'GET', '/workers', async () => {
-    const [workers, depth] = await Promise.all([opts.workers(), opts.jobs.depth()]);
+    const [workers, depth, running] = await Promise.all([opts.workers(), opts.jobs.depth(), opts.running()]);
     const states = countWorkerStates(workers);
+    // Our workers each run several jobs: a worker counts as working for each running job, up to all of them.
+    const working = Math.min(running, states.ready);
     return [
       {
         queue: JUDGE0_VERSION,
         size: depth.interactive + depth.batch,
         available: states.ready,
-        idle: states.ready,
-        working: 0,
+        idle: states.ready - working,
+        working,
         paused: states.starting + states.self_check_failed + states.docker_unreachable,
         failed: 0,
       },

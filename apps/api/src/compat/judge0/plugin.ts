@@ -59,6 +59,7 @@ export const judge0Plugin: FastifyPluginAsync<Judge0PluginOptions> = async (
     bounds: (tenant: Tenant) => judge0Bounds(config, tenant),
     callbacks: webhooksConfigured,
     workers: () => liveWorkers(app.redis, config.prefix, config.workerStaleMs),
+    running: () => app.queue.getActiveCount(),
   });
   submissionRoutes(app, { submissions, waitMs: config.runWaitMs });
 };
