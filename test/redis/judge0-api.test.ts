@@ -318,6 +318,35 @@ describe('Judge0 API (no worker)', () => {
   });
 });
 
+describe('Judge0 API with SBX_CORS_ORIGINS set', () => {
+  test('a preflight from a configured origin allows X-Auth-Token; any other origin still gets *', async () => {
+    const stack = await startStack({
+      worker: false,
+      env: { SBX_API_KEYS: KEY, SBX_CORS_ORIGINS: 'https://grader.example' },
+    });
+    try {
+      const preflight = (origin: string) =>
+        stack.app.inject({
+          method: 'OPTIONS',
+          url: '/submissions',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'x-auth-token',
+          },
+        });
+      const configured = await preflight('https://grader.example');
+      assert.equal(configured.statusCode, 204);
+      assert.match(String(configured.headers['access-control-allow-headers']), /x-auth-token/);
+      const other = await preflight('https://ide.example');
+      assert.equal(other.statusCode, 204);
+      assert.equal(other.headers['access-control-allow-origin'], '*');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('Judge0 API under a prefix, and switched off', () => {
   test('SBX_JUDGE0_PREFIX moves the routes; SBX_JUDGE0_API=off removes them', async () => {
     const prefixed = await startStack({ worker: false, env: { SBX_JUDGE0_PREFIX: '/judge0' } });
