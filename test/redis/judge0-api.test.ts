@@ -204,6 +204,14 @@ describe('Judge0 API (no worker)', () => {
       ],
       [{ source_code: 'x', language_id: 71, memory_limit: 'lots' }, { memory_limit: ['is not a number'] }],
       [
+        { source_code: 'x', language_id: 71, stdin: 'ab', expected_output: 'x'.repeat(stack.config.maxStdinBytes) },
+        {
+          expected_output: [
+            `is too long (stdin and expected_output are ${stack.config.maxStdinBytes + 2} bytes together; the maximum is ${stack.config.maxStdinBytes})`,
+          ],
+        },
+      ],
+      [
         { source_code: 'x', language_id: 71, callback_url: 'http://example.com/cb' },
         { callback_url: ['setting callback is not allowed'] },
       ],

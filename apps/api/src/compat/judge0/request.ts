@@ -14,6 +14,8 @@ export interface ParseContext {
   bounds: Judge0Bounds;
   base64: boolean;
   callbacksAllowed: boolean;
+  /** SBX_MAX_STDIN_BYTES: stdin and expected_output together, as our jobs' stdin and test data are. */
+  maxInputBytes: number;
   now: Date;
 }
 
@@ -120,6 +122,12 @@ export function parseSubmission(params: Record<string, unknown>, ctx: ParseConte
     created_at: ctx.now.toISOString(),
   };
   refuseUnsupported(params, check, ctx);
+  const inputBytes = Buffer.byteLength(input.stdin ?? '') + Buffer.byteLength(input.expected_output ?? '');
+  if (input.expected_output !== null && inputBytes > ctx.maxInputBytes)
+    check.add(
+      'expected_output',
+      `is too long (stdin and expected_output are ${inputBytes} bytes together; the maximum is ${ctx.maxInputBytes})`,
+    );
   if (Object.keys(check.errors).length > 0) return { ok: false, errors: check.errors };
   return { ok: true, input, request: jobRequestFor(params, input) };
 }

@@ -49,7 +49,7 @@ export class Judge0Submissions {
   constructor(
     private readonly jobs: JobService,
     private readonly records: Judge0Records,
-    private readonly config: Judge0LimitsConfig & { webhooksConfigured: boolean },
+    private readonly config: Judge0LimitsConfig & { webhooksConfigured: boolean; maxStdinBytes: number },
   ) {}
 
   bounds(tenant: Tenant): Judge0Bounds {
@@ -65,6 +65,7 @@ export class Judge0Submissions {
       bounds: this.bounds(ctx.tenant),
       base64: ctx.base64,
       callbacksAllowed: this.config.webhooksConfigured,
+      maxInputBytes: this.config.maxStdinBytes,
       now: new Date(),
     });
     if (!parsed.ok) return { errors: parsed.errors };
