@@ -291,6 +291,24 @@ describe('Judge0 API (no worker)', () => {
     assert.equal(view.lane, 'interactive');
   });
 
+  test('its record outlives a waiting job, and lives as long as the result once there is one (a cancel here)', async () => {
+    const { token } = (await post('/submissions', { source_code: 'print(1)', language_id: 71 })).json();
+    const key = `${stack.config.prefix}:judge0:${token}`;
+    const ttl = stack.config.resultTtlSeconds;
+    assert.ok((await stack.app.redis.ttl(key)) > ttl, 'saved for longer than a result lives');
+    const cancel = await stack.app.inject({
+      method: 'DELETE',
+      url: `/jobs/${token}`,
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    assert.equal(cancel.statusCode, 200, cancel.body);
+    const left = await stack.app.redis.ttl(key);
+    assert.ok(left > 0 && left <= ttl, `ttl ${left}`);
+    const shown = (await get(`/submissions/${token}`)).json();
+    assert.deepEqual(shown.status, { id: 13, description: 'Internal Error' });
+    assert.equal(shown.message, 'cancelled by request');
+  });
+
   test('a form body is read as Judge0 (Rails) reads one', async () => {
     const res = await stack.app.inject({
       method: 'POST',

@@ -172,6 +172,13 @@ describe('Judge0 contract, end to end', () => {
       const shown = res.json() as Shown;
       assert.equal(shown.status.id, 3);
       assert.equal(shown.stdout, 'NDIK\n');
+      // The worker sets it once the result is stored, which a waiting answer may just precede.
+      const recordKey = `${stack.config.prefix}:judge0:${shown.token}`;
+      const aligned = async () => {
+        const ttl = await stack.app.redis.ttl(recordKey);
+        return ttl > 0 && ttl <= stack.config.resultTtlSeconds;
+      };
+      assert.ok(await eventually(aligned, 5000), 'the record lives as long as the result');
       assert.ok(await eventually(() => hook.calls.length > 0, 15_000), 'the callback arrived');
       const call = hook.calls[0];
       assert.equal(call?.method, 'PUT');

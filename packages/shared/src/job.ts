@@ -92,6 +92,8 @@ export const redisKeys = (prefix: string) => ({
   /** Stream of an interactive job's input, and the hash of how much of it was accepted (job-input.ts). */
   input: (jobId: string) => jobInputKey(prefix, jobId),
   inputState: (jobId: string) => jobInputStateKey(prefix, jobId),
+  /** What a Judge0 client sent for a submission (compat/judge0), kept as long as its result. */
+  judge0: (token: string) => `${prefix}:judge0:${token}`,
 });
 
 /**

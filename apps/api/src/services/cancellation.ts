@@ -32,7 +32,7 @@ export class Cancellation {
 
   constructor(
     private readonly queue: Pick<Queue<JobData>, 'getJob'>,
-    private readonly redis: Pick<Redis, 'set' | 'publish' | 'eval' | 'call'>,
+    private readonly redis: Pick<Redis, 'set' | 'publish' | 'eval' | 'call' | 'expire'>,
     private readonly config: Pick<ApiConfig, 'prefix' | 'resultTtlSeconds'>,
     private readonly fair: Pick<FairQueue, 'release'>,
     private readonly lookup: Pick<JobLookup, 'ownedBy' | 'result'>,
@@ -77,6 +77,8 @@ export class Cancellation {
       'NX',
     ]);
     const { callback_url: url, tenant_id: signer, judge0 } = job.data;
+    // Its Judge0 record (compat/judge0/records.ts) now lives as long as this result.
+    if (judge0) await this.redis.expire(this.keys.judge0(id), this.config.resultTtlSeconds);
     if (url && judge0)
       await this.webhooks?.enqueue(id, url, judge0CallbackBody(cancelled, judge0), signer, JUDGE0_CALLBACK_SHAPE);
     else if (url) await this.webhooks?.enqueue(id, url, cancelled, signer);

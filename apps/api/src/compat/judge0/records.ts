@@ -1,10 +1,12 @@
-import type { Judge0Input } from '@sbx/shared';
+import { type Judge0Input, redisKeys } from '@sbx/shared';
 import type { Redis } from 'ioredis';
 
 /**
  * A Judge0 token is our job id (both are random UUIDs), so GET /jobs/:id reads the same job and no
  * mapping can go stale. What Judge0 keeps and we do not (expected_output, its limits as sent, the
- * source for `fields=*`) is this record, `<prefix>:judge0:<token>`, kept as long as the result.
+ * source for `fields=*`) is this record, `<prefix>:judge0:<token>`, kept as long as the result: saved
+ * here for twice the result's TTL (how long the job waits is not known yet), and set to the result's
+ * own TTL when the result is stored (the worker's ResultStore, or a cancel of a queued job).
  */
 export class Judge0Records {
   constructor(
@@ -14,11 +16,11 @@ export class Judge0Records {
   ) {}
 
   private key(token: string) {
-    return `${this.prefix}:judge0:${token}`;
+    return redisKeys(this.prefix).judge0(token);
   }
 
   async save(token: string, input: Judge0Input): Promise<void> {
-    await this.redis.set(this.key(token), JSON.stringify(input), 'EX', this.ttlSeconds);
+    await this.redis.set(this.key(token), JSON.stringify(input), 'EX', 2 * this.ttlSeconds);
   }
 
   /** Null for a job queued on our own routes: it answers with what it has. */
