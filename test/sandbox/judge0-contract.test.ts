@@ -228,6 +228,7 @@ describe('Judge0 contract, end to end', () => {
     assert.equal(shown?.status.id, 3, JSON.stringify(shown));
     assert.equal(unb64(shown?.stdout ?? null)?.toString(), 'from the IDE\noops\n');
     assert.equal(shown?.stderr, null);
+    assert.deepEqual((shown as unknown as { language: unknown }).language, { id: 71, name: language.name });
     assert.ok(elapsed < 4000, `answered in ${elapsed} ms`);
   });
 });

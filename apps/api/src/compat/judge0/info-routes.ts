@@ -4,7 +4,7 @@ import type { JobService } from '../../services/jobs.js';
 import { countWorkerStates, type liveWorkers } from '../../services/workers.js';
 import { route } from './http.js';
 import { ABOUT, configInfo, type InfoConfig, JUDGE0_VERSION } from './info.js';
-import { judge0Language, judge0Languages } from './languages.js';
+import { judge0Language, judge0Languages, livePythonVersion } from './languages.js';
 import type { Judge0Bounds } from './limits.js';
 
 export interface InfoRouteOptions {
@@ -19,11 +19,7 @@ export interface InfoRouteOptions {
 
 /** Judge0's read-only routes: languages, statuses, about, version, config_info, workers. */
 export function infoRoutes(app: FastifyInstance, opts: InfoRouteOptions): void {
-  const version = async (tenant: Tenant) => {
-    const info = await opts.jobs.info(tenant);
-    const python = info.environments.find((e) => e.default)?.versions?.python;
-    return python ?? info.runtime.version;
-  };
+  const version = (tenant: Tenant) => livePythonVersion(opts.jobs, tenant);
   route(app, 'GET', '/languages', async (req) =>
     judge0Languages(await version(req.tenant)).map(({ id, name }) => ({ id, name })),
   );

@@ -1,4 +1,5 @@
-import { RUNTIME } from '@sbx/shared';
+import { RUNTIME, type Tenant } from '@sbx/shared';
+import type { JobService } from '../../services/jobs.js';
 
 /**
  * The Judge0 ids that mean Python 3: 71 in Judge0 CE 1.13.1, and those the hosted Judge0 added for
@@ -29,3 +30,9 @@ export function judge0Language(id: number, pythonVersion: string = RUNTIME.versi
 
 export const judge0Languages = (pythonVersion?: string): Judge0Language[] =>
   PYTHON_IDS.map((id) => judge0Language(id, pythonVersion) as Judge0Language);
+
+/** The Python a live worker found in the default environment's image; the minor version before any has. */
+export async function livePythonVersion(jobs: Pick<JobService, 'info'>, tenant: Tenant): Promise<string> {
+  const info = await jobs.info(tenant);
+  return info.environments.find((e) => e.default)?.versions?.python ?? info.runtime.version;
+}

@@ -10,7 +10,7 @@ import {
 } from '@sbx/shared';
 import type { QueueEvents } from 'bullmq';
 import type { JobService } from '../../services/jobs.js';
-import { judge0Language } from './languages.js';
+import { judge0Language, livePythonVersion } from './languages.js';
 import { type Judge0Bounds, type Judge0LimitsConfig, judge0Bounds } from './limits.js';
 import type { Judge0Records } from './records.js';
 import { type Judge0Errors, parseSubmission } from './request.js';
@@ -104,7 +104,9 @@ export class Judge0Submissions {
       expected_output: input.expected_output ?? null,
       redirect_stderr_to_stdout: input.redirect_stderr_to_stdout ?? false,
     });
-    const language = judge0Language(input.language_id ?? 71);
+    // The live version only when asked for: it is a read of the workers' heartbeats.
+    const version = opts.fields.includes('language') ? await livePythonVersion(this.jobs, tenant) : undefined;
+    const language = judge0Language(input.language_id ?? 71, version);
     const body = serializeJudge0(
       { token, input, outcome, language: language && { id: language.id, name: language.name } },
       opts.fields,
