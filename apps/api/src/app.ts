@@ -11,6 +11,7 @@ import {
   StorageLedger,
 } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { judge0Plugin } from './compat/judge0/plugin.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
 import { requestForLog } from './http/request-log.js';
@@ -126,5 +127,17 @@ export async function buildApp(
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
+  await registerCompat(app, config, jobs);
   return app;
+}
+
+/** The drop-in APIs other services' clients speak (docs/compat.md), each behind its own switch. */
+async function registerCompat(app: FastifyInstance, config: ApiConfig, jobs: JobService): Promise<void> {
+  if (config.judge0Api)
+    await app.register(judge0Plugin, {
+      jobs,
+      config,
+      webhooksConfigured: Boolean(app.webhooks),
+      prefix: config.judge0Prefix,
+    });
 }

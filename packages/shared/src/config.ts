@@ -280,6 +280,22 @@ const API_VARS = {
     'SBX_CORS_ORIGINS',
     'Browser origins allowed to call the API (comma list, or * for any); empty: no CORS headers.',
   ),
+  judge0Api: onOff(
+    'SBX_JUDGE0_API',
+    true,
+    'Judge0 CE 1.13 routes (/submissions, /languages, ...: docs/compat.md). On by default: a Judge0 client then needs only our base URL, and its jobs meet the same keys, limits and queues as ours.',
+  ),
+  judge0Prefix: {
+    name: 'SBX_JUDGE0_PREFIX',
+    doc: "Path prefix of the Judge0 routes (e.g. /judge0); empty: Judge0's own paths on our base URL.",
+    default: '',
+    parse: (raw: string | undefined) => {
+      const prefix = (raw ?? '').trim().replace(/\/+$/, '');
+      if (prefix !== '' && !/^\/[\w./-]*$/.test(prefix))
+        throw new ConfigError(`SBX_JUDGE0_PREFIX must be a path that starts with /, got "${raw}"`);
+      return prefix;
+    },
+  } satisfies VarSpec<string>,
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
   maxViewers: int(
     'SBX_MAX_VIEWERS',
