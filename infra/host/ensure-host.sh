@@ -90,6 +90,11 @@ if [ "$part" = all ]; then
   # Register gVisor with every flag the sandbox relies on (packages/shared/src/gvisor.json says why each).
   mkdir -p /etc/docker
   daemon_json_changed=$(node "$here/register-runsc.mjs" /etc/docker/daemon.json "$RUNSC_PATH")
+  # The same runsc, whose checkpoints keep their pages uncompressed: restores from them cost a third
+  # (SBX_CHECKPOINT_RUNTIME, docs/operations.md).
+  checkpoint_runtime_changed=$(node "$here/register-runsc.mjs" /etc/docker/daemon.json "$RUNSC_PATH" \
+    runsc-checkpoint --checkpoint-compression=none)
+  [ "$checkpoint_runtime_changed" = no ] || daemon_json_changed=yes
   [ "${SBX_DOCKER_EXPERIMENTAL:-on}" = off ] || node "$here/docker-experimental.mjs" /etc/docker/daemon.json >/dev/null
 
   docker_up() { timeout 5 /usr/bin/docker info >/dev/null 2>&1; }

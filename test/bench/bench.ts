@@ -531,10 +531,12 @@ try {
   let restore: RestoreResults | undefined;
   await group('restore', async () => {
     log(`restore: ${SETTINGS.restoreStarts} python-data sandboxes started cold, then as many restored`);
-    const starts = await measureStartCosts(stack.config, SETTINGS.restoreStarts);
+    const starts = await measureStartCosts(stack.config, SETTINGS.restoreStarts, 'python-data');
     log(
       `restore: start ${starts.cold.cpuSeconds.toFixed(2)} CPU-s cold, ${starts.restored.cpuSeconds.toFixed(2)} restored`,
     );
+    log(`restore: the same for ${SETTINGS.restoreStarts} plain python sandboxes`);
+    const python = await measureStartCosts(stack.config, SETTINGS.restoreStarts, 'python');
     const load = { burst: SETTINGS.restoreBurst, sequential: SETTINGS.restoreSequential };
     const env = stackEnv({});
     log(`restore: checkpoints off (cold): ${load.sequential} charts 0.3 s apart, then ${load.burst} at once`);
@@ -545,6 +547,7 @@ try {
     restore = {
       starts: SETTINGS.restoreStarts,
       ...starts,
+      python,
       burst: load.burst,
       sequentialRuns: load.sequential,
       off,

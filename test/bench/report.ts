@@ -209,8 +209,13 @@ function restoreSection(x: RestoreResults): string {
   ];
   return [
     table(
-      [`python-data sandbox, start to "waiting for its job" (${x.starts} each)`, 'machine CPU', 'wall p50', 'wall p95'],
-      [start('cold start (image, preload)', x.cold), start('restored from the checkpoint', x.restored)],
+      [`sandbox, start to "waiting for its job" (${x.starts} each)`, 'machine CPU', 'wall p50', 'wall p95'],
+      [
+        start('python-data, cold start (image, preload)', x.cold),
+        start('python-data, restored from the checkpoint', x.restored),
+        start('python, cold start', x.python.cold),
+        start('python, restored from its checkpoint', x.python.restored),
+      ],
     ),
     table(
       [
@@ -226,7 +231,7 @@ function restoreSection(x: RestoreResults): string {
         load('SBX_CHECKPOINT_PYTHON_DATA=on (restores)', x.on),
       ],
     ),
-    'Machine CPU is every process of the machine (Docker, containerd, runsc, the worker), read from /proc/stat around each start; the starts run one at a time, each sandbox removed before the next (its removal not counted). Each mode runs on a stack of its own with the python-data pool at its floor (1) and ceiling 32, the charts 0.3 s apart first, then the burst; the checkpoint is taken and verified before either is measured, as a running worker has it.',
+    'Machine CPU is every process of the machine (Docker, containerd, runsc, the worker), read from /proc/stat around each start; the starts run one at a time, each sandbox removed before the next (its removal not counted). Each mode runs on a stack of its own with the python-data pool at its floor (1) and the ceiling its default memory budget holds (10), the charts 0.3 s apart first, then the burst; the checkpoint is taken and verified before either is measured, as a running worker has it.',
   ].join('\n\n');
 }
 

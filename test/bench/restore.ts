@@ -5,7 +5,7 @@
  * apart, with SBX_CHECKPOINT_PYTHON_DATA off (cold, the baseline) and on.
  */
 import type { AddressInfo } from 'node:net';
-import { type Config, ENVIRONMENT_SPECS, type RunResult } from '@sbx/shared';
+import { type Config, ENVIRONMENT_SPECS, type Environment, type RunResult } from '@sbx/shared';
 import {
   CheckpointBuilder,
   type CheckpointSource,
@@ -38,6 +38,8 @@ export interface RestoreResults {
   starts: number;
   cold: StartCost;
   restored: StartCost;
+  /** The same for the plain python environment, whose pool starts cold by default (SBX_CHECKPOINT). */
+  python: { cold: StartCost; restored: StartCost };
   burst: number;
   sequentialRuns: number;
   off: ChartLoad;
@@ -63,13 +65,23 @@ async function timeStarts(n: number, start: () => Promise<{ dispose(): Promise<v
   return { cpuSeconds: mean(cpu), wall: spread(wall) };
 }
 
-/** Cold starts and restores of python-data sandboxes with a default job's limits, straight on the engine. */
-export async function measureStartCosts(config: Config, n: number): Promise<Pick<RestoreResults, 'cold' | 'restored'>> {
+/** Cold starts and restores of an environment's sandboxes with a default job's limits, straight on the engine. */
+export async function measureStartCosts(
+  config: Config,
+  n: number,
+  environment: Environment,
+): Promise<Pick<RestoreResults, 'cold' | 'restored'>> {
   const docker = new Docker({ socketPath: config.dockerSocket });
   const settings = sandboxSettingsFromConfig(config);
   // A deployment of its own: the stack's worker would remove sandboxes of a worker it has no heartbeat of.
   const labels = { workerId: `bench-${process.pid}`, prefix: `${config.prefix}-starts` };
-  const builder = new CheckpointBuilder({ docker, settings, dir: config.checkpointDir, labels });
+  const builder = new CheckpointBuilder({
+    docker,
+    settings,
+    dir: config.checkpointDir,
+    takeRuntime: config.checkpointRuntime,
+    labels,
+  });
   const support = await builder.engineSupport();
   if ('cold' in support) throw new Error(`checkpoints unavailable here: ${support.cold}`);
   const source: CheckpointSource = { for: () => null, dockerRoot: support.dockerRoot, restored() {}, failed() {} };
@@ -84,10 +96,10 @@ export async function measureStartCosts(config: Config, n: number): Promise<Pick
   const limits: SandboxSpec = {
     time_ms: config.defaultTimeMs,
     memory_mb: config.defaultMemoryMb,
-    environment: 'python-data',
+    environment,
   };
   const { checkpoint } = await builder.checkpointFor(limits, support.dockerRoot);
-  const jobId = (i: number) => `bench-start-${i}`;
+  const jobId = (i: number) => `bench-start-${environment}-${i}`;
   let i = 0;
   const cold = await timeStarts(n, () => runner.acquire(limits, { jobId: jobId(i++) }));
   const restored = await timeStarts(n, () => runner.restore(limits, { jobId: jobId(i++) }, checkpoint));

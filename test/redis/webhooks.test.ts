@@ -43,7 +43,9 @@ async function startReceiver(t: TestContext, reply: (n: number) => Reply = () =>
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString();
       const signatureValid = verifyWebhook(SECRET, req.headers, body);
-      received.push({ at: Date.now(), path: req.url ?? '', headers: req.headers, body, signatureValid });
+      // The method, beside the headers: Judge0-shaped deliveries are PUTs.
+      const headers = { ...req.headers, 'x-test-method': req.method };
+      received.push({ at: Date.now(), path: req.url ?? '', headers, body, signatureValid });
       // A receiver that gets a bad signature refuses it, as a real one would.
       const r = signatureValid ? reply(received.length) : { status: 401 };
       res.writeHead(r.status, r.headers).end();
@@ -139,6 +141,19 @@ test('(a) a completed job is delivered once, signed, and recorded as delivered',
   assert.equal(body.type, 'job.completed');
   assert.deepEqual(body.data, payload);
   assert.ok(Date.parse(body.timestamp) >= before - 1000, 'ISO timestamp of the event');
+});
+
+test("a delivery shaped { method: 'PUT', envelope: false } sends the bare payload as a PUT, still signed", async (t) => {
+  const receiver = await startReceiver(t);
+  const { service } = await startService(t);
+  const payload = { token: 'job-put', status: { id: 3, description: 'Accepted' } };
+  await service.enqueue('job-put', receiver.url, payload, undefined, { method: 'PUT', envelope: false });
+  const state = await waitForState(service, 'job-put', settled);
+  assert.equal(state.state, 'delivered');
+  const [hit] = receiver.received;
+  assert.equal(hit?.headers['x-test-method'], 'PUT');
+  assert.deepEqual(JSON.parse(hit?.body ?? '{}'), payload, 'the payload is the whole body');
+  assert.ok(hit?.signatureValid);
 });
 
 test('enqueue is idempotent per job: a second call starts no second delivery', async (t) => {

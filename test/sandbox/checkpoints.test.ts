@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -43,6 +44,13 @@ describe('python-data sandboxes restored from a checkpoint', () => {
   const restores = (outcome: string) =>
     metric('sbx_sandbox_restores_total', `environment="python-data",outcome="${outcome}"`);
   const idle = () => metric('sbx_pool_size', 'state="idle",environment="python-data"');
+  /** The stored checkpoint's files, hashed: restores read them through links and must never write them. */
+  const storeDigest = async () => {
+    const stored = join(dir, (await readdir(dir))[0] ?? '');
+    const hash = createHash('sha256');
+    for (const name of (await readdir(stored)).sort()) hash.update(name).update(await readFile(join(stored, name)));
+    return hash.digest('hex');
+  };
   /** A job once the pool holds a ready sandbox again: each takes one the pool just refilled. */
   const fromPool = async (code: string): Promise<RunResult> => {
     await pollUntil(idle, (n) => n >= 1, 60_000, 100);
@@ -68,7 +76,14 @@ describe('python-data sandboxes restored from a checkpoint', () => {
     assert.ok(settled, `state restore is ${value}; build_failed ${await state('build_failed')}`);
     const stored = await readdir(dir);
     assert.equal(stored.length, 1, `one checkpoint: ${stored.join(', ')}`);
-    assert.ok((await readdir(join(dir, stored[0] ?? ''))).includes('checkpoint.img'));
+    assert.equal((await stat(join(dir, stored[0] ?? ''))).mode & 0o777, 0o700, "root's alone");
+    // Taken in runsc-checkpoint (ensure-host.sh registers it): its pages stay uncompressed, in a file of their own.
+    assert.deepEqual((await readdir(join(dir, stored[0] ?? ''))).sort(), [
+      '.complete',
+      'checkpoint.img',
+      'pages.img',
+      'pages_meta.img',
+    ]);
     const first = await fromPool('print(6 * 7)');
     assert.equal(first.status, 'ok');
     assert.equal(first.stdout, '42\n');
@@ -83,6 +98,7 @@ describe('python-data sandboxes restored from a checkpoint', () => {
 
   test('each restored copy draws its own randomness: random, numpy, tempfile names, secrets', async (t) => {
     const before = await restores('restored');
+    const digest = await storeDigest();
     const draws: Record<string, unknown>[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await fromPool(DRAWS);
@@ -90,6 +106,7 @@ describe('python-data sandboxes restored from a checkpoint', () => {
       draws.push(JSON.parse(r.stdout));
     }
     assert.ok((await restores('restored')) - before >= 2, 'these ran in restored sandboxes');
+    assert.equal(await storeDigest(), digest, 'the stored checkpoint is as it was taken');
     for (const key of ['random', 'numpy', 'tempfile', 'secrets'])
       assert.equal(
         new Set(draws.map((d) => d[key])).size,
@@ -110,7 +127,7 @@ describe('python-data sandboxes restored from a checkpoint', () => {
 
   test('a restore that fails turns restoring off for the environment, and the jobs run cold all the same', async () => {
     const stored = (await readdir(dir))[0] ?? '';
-    // A new file, not the same inode: the checkpoint's copies already linked into containers keep theirs.
+    // Sandboxes restored already read theirs when they started; the next restores read this.
     await rm(join(dir, stored, 'checkpoint.img'));
     await writeFile(join(dir, stored, 'checkpoint.img'), 'not a checkpoint');
     const results: RunResult[] = [];

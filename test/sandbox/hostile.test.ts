@@ -6,6 +6,7 @@ import { DEFAULT_ENVIRONMENT } from '@sbx/shared';
 import { LABELS, runscProcesses } from '@sbx/worker';
 import Docker from 'dockerode';
 import { type HostileCase, loadCorpus } from '../hostile/corpus.js';
+import { pollUntil } from '../support/poll.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const corpus = loadCorpus();
@@ -86,6 +87,23 @@ function runCorpus(layer: 'on' | 'off') {
       await stack.stop();
       await rm(canary.path, { force: true });
     });
+    const checkpointState = async (state: string) => {
+      const text = (await stack.worker?.metrics.registry.getSingleMetricAsString('sbx_sandbox_checkpoint_state')) ?? '';
+      const line = text.split('\n').find((l) => l.includes(`environment="python-data",state="${state}"`));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    if (layer === 'on' && ENVIRONMENTS_USED.includes('python-data'))
+      // The python-data cases then run in sandboxes restored from a checkpoint, as they do in service:
+      // every python-data sandbox restores once the worker has verified its checkpoint.
+      test('python-data sandboxes restore from a checkpoint from here on', async () => {
+        const { value } = await pollUntil(
+          () => checkpointState('restore'),
+          (v) => v === 1,
+          120_000,
+          250,
+        );
+        assert.equal(value, 1, `checkpoint state restore; build_failed ${await checkpointState('build_failed')}`);
+      });
 
     const check = (
       c: HostileCase,
@@ -142,6 +160,11 @@ function runCorpus(layer: 'on' | 'off') {
         await hostInvariants(stack, canary);
       });
     }
+
+    if (layer === 'on' && ENVIRONMENTS_USED.includes('python-data'))
+      test('every python-data case ran restored: no restore failed and fell back to a cold start', async () => {
+        assert.equal(await checkpointState('restore'), 1, `restore_failed ${await checkpointState('restore_failed')}`);
+      });
 
     test('malformed input: NUL bytes, invalid UTF-8, a BOM, oversized source', async () => {
       for (const m of malformed) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -45,7 +45,7 @@ test("a checkpoint's key: job, worker and a pool start's CPU weight do not split
   assert.notEqual(other, base);
 });
 
-test("a checkpoint goes into a container's folder as links (or copies), its store's marker left out", async (t) => {
+test("a checkpoint goes into a container's folder as symbolic links to the store, its marker left out and the copy named", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sbx-ckpt-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const from = join(dir, 'store', 'sbx-k');
@@ -54,10 +54,14 @@ test("a checkpoint goes into a container's folder as links (or copies), its stor
   await writeFile(join(from, 'sub', 'part'), 'part');
   await writeFile(join(from, '.complete'), 'done');
   const to = join(dir, 'containers', 'c1', 'checkpoints', 'sbx-k');
-  await installCheckpoint(from, to);
-  assert.deepEqual((await readdir(to)).sort(), ['checkpoint.img', 'sub']);
+  await installCheckpoint(from, to, 'c1');
+  // Each copy names itself: two restores of one checkpoint upload different tars to containerd.
+  assert.deepEqual((await readdir(to)).sort(), ['.copy', 'checkpoint.img', 'sub']);
+  assert.equal(await readFile(join(to, '.copy'), 'utf8'), 'c1\n');
   assert.equal(await readFile(join(to, 'sub', 'part'), 'utf8'), 'part');
-  assert.equal((await stat(join(to, 'checkpoint.img'))).ino, (await stat(join(from, 'checkpoint.img'))).ino, 'linked');
+  // Links, not copies: Docker tars the folder on each start, and the links stay links in that tar.
+  assert.equal(await readlink(join(to, 'checkpoint.img')), join(from, 'checkpoint.img'));
+  assert.equal(await readlink(join(to, 'sub', 'part')), join(from, 'sub', 'part'));
 });
 
 test('a restored sandbox needs no ready marker: its gate is open at once and passes every byte', async () => {
@@ -80,7 +84,13 @@ function registry(over: {
   const restores: string[] = [];
   const warnings: string[] = [];
   const takes: boolean[] = [];
-  const taken: Checkpoint = { environment: 'python-data', memoryMb: 128, key: 'sbx-k', dir: '/store/sbx-k' };
+  const taken: Checkpoint = {
+    environment: 'python-data',
+    memoryMb: 128,
+    key: 'sbx-k',
+    dir: '/store/sbx-k',
+    takenWith: 'runsc',
+  };
   const reg = new CheckpointRegistry({
     builder: {
       engineSupport: async () => over.support ?? { dockerRoot: '/var/lib/docker' },

@@ -13,6 +13,7 @@ import {
   loadWorkerConfig,
   resolveLimits,
 } from '@sbx/shared';
+import { poolBounds } from '@sbx/worker';
 
 test('defaults: 2000 ms, 128 MB, 64 KiB code, 1 MiB output, loopback without keys', () => {
   const c = loadConfig({});
@@ -89,32 +90,40 @@ test('the variables: each named once, in one slice; the shared ones are checked 
   assert.throws(() => loadWorkerConfig({ SBX_REDIS_WAIT_REPLICAS: 'x' }), /SBX_REDIS_WAIT_REPLICAS/);
 });
 
-test('each environment: its image, pool floor and checkpoint switch, named by one rule and defaulted from ENVIRONMENT_SPECS', () => {
+test('each environment: its image, pool floor, pool memory budget and checkpoint switch, named by one rule and defaulted from ENVIRONMENT_SPECS', () => {
   const names = (env: Environment) => [
     environmentVarName('SBX_SANDBOX_IMAGE', env),
     environmentVarName('SBX_POOL_MIN', env),
+    environmentVarName('SBX_POOL_MEMORY_MB', env),
     environmentVarName('SBX_CHECKPOINT', env),
   ];
-  assert.deepEqual(names('python'), ['SBX_SANDBOX_IMAGE', 'SBX_POOL_MIN', 'SBX_CHECKPOINT']);
+  assert.deepEqual(names('python'), ['SBX_SANDBOX_IMAGE', 'SBX_POOL_MIN', 'SBX_POOL_MEMORY_MB', 'SBX_CHECKPOINT']);
   assert.deepEqual(names('python-data'), [
     'SBX_SANDBOX_IMAGE_PYTHON_DATA',
     'SBX_POOL_MIN_PYTHON_DATA',
+    'SBX_POOL_MEMORY_MB_PYTHON_DATA',
     'SBX_CHECKPOINT_PYTHON_DATA',
   ]);
   const defaults = loadWorkerConfig({}).sandboxes;
   for (const env of ENVIRONMENTS) {
-    const { image, poolMin, checkpoint } = ENVIRONMENT_SPECS[env];
-    assert.deepEqual(defaults[env], { image, poolMin, checkpoint });
+    const { image, poolMin, poolMemoryMb, checkpoint } = ENVIRONMENT_SPECS[env];
+    assert.deepEqual(defaults[env], { image, poolMin, poolMemoryMb, checkpoint });
     for (const name of names(env)) assert.equal(ENV_VARS.find((v) => v.name === name)?.readBy, 'worker', name);
   }
-  assert.deepEqual(defaults.python, { image: 'sbx-python:latest', poolMin: 2, checkpoint: false });
-  assert.deepEqual(defaults['python-data'], { image: 'sbx-python-data:latest', poolMin: 1, checkpoint: true });
+  assert.deepEqual(defaults.python, { image: 'sbx-python:latest', poolMin: 2, poolMemoryMb: 1024, checkpoint: false });
+  assert.deepEqual(defaults['python-data'], {
+    image: 'sbx-python-data:latest',
+    poolMin: 1,
+    poolMemoryMb: 1536,
+    checkpoint: true,
+  });
   const set = loadWorkerConfig({
     SBX_SANDBOX_IMAGE_PYTHON_DATA: 'data:1',
     SBX_POOL_MIN_PYTHON_DATA: '3',
+    SBX_POOL_MEMORY_MB_PYTHON_DATA: '600',
     SBX_CHECKPOINT_PYTHON_DATA: 'off',
   }).sandboxes;
-  assert.deepEqual(set['python-data'], { image: 'data:1', poolMin: 3, checkpoint: false });
+  assert.deepEqual(set['python-data'], { image: 'data:1', poolMin: 3, poolMemoryMb: 600, checkpoint: false });
   assert.deepEqual(set.python, defaults.python);
   assert.equal(loadWorkerConfig({ SBX_CHECKPOINT: 'on' }).sandboxes.python.checkpoint, true);
   assert.throws(
@@ -125,4 +134,22 @@ test('each environment: its image, pool floor and checkpoint switch, named by on
     () => loadWorkerConfig({ SBX_POOL_MIN: '5', SBX_POOL_MAX: '4' }),
     /SBX_POOL_MIN must not exceed SBX_POOL_MAX/,
   );
+});
+
+test("a warm pool's ceiling: SBX_POOL_MAX, or what its memory budget holds at an idle sandbox's size; the floor below it", () => {
+  const bounds = (env: Record<string, string>, environment: Environment) =>
+    poolBounds(loadWorkerConfig(env), environment);
+  assert.deepEqual(bounds({}, 'python'), { min: 2, max: 32 }, '1024 MB holds 34 plain ones: SBX_POOL_MAX binds');
+  assert.deepEqual(bounds({}, 'python-data'), { min: 1, max: 10 }, '1536 MB at 150 MB each');
+  assert.deepEqual(bounds({ SBX_POOL_MEMORY_MB_PYTHON_DATA: '449' }, 'python-data'), { min: 1, max: 2 });
+  assert.deepEqual(bounds({ SBX_POOL_MEMORY_MB_PYTHON_DATA: '100', SBX_POOL_MIN_PYTHON_DATA: '3' }, 'python-data'), {
+    min: 0,
+    max: 0,
+  });
+  assert.deepEqual(bounds({ SBX_POOL_MEMORY_MB: '300', SBX_POOL_MIN: '20', SBX_POOL_MAX: '40' }, 'python'), {
+    min: 10,
+    max: 10,
+  });
+  assert.deepEqual(bounds({ SBX_POOL_MAX: '4' }, 'python-data'), { min: 1, max: 4 });
+  assert.deepEqual(bounds({ SBX_POOL_MAX: '0', SBX_POOL_MIN: '0' }, 'python'), { min: 0, max: 0 });
 });

@@ -182,6 +182,47 @@ test('register-runsc.mjs leaves out, and names, what an older runsc does not sup
   assert.match(first.stderr, /does not support --directfs=false/);
 });
 
+test('register-runsc.mjs registers runsc-checkpoint through a wrapper that adds --compression to checkpoint only', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'register-runsc-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'runsc');
+  const listing = fileURLToPath(new URL('../fixtures/runsc/20240729.flags', import.meta.url));
+  const checkpointHelp = fileURLToPath(new URL('../fixtures/runsc/20240729.checkpoint-help', import.meta.url));
+  // Lists its flags, answers `checkpoint --help`, and otherwise prints the arguments it was given.
+  await writeFile(
+    bin,
+    `#!/bin/sh\n[ "$1" = flags ] && { cat '${listing}' >&2; exit 0; }\n` +
+      `[ "$1 $2" = "checkpoint --help" ] && { cat '${checkpointHelp}' >&2; exit 0; }\nprintf '%s|' "$@"\n`,
+  );
+  await chmod(bin, 0o755);
+  const file = join(dir, 'daemon.json');
+  const script = fileURLToPath(new URL('../../infra/host/register-runsc.mjs', import.meta.url));
+  const env = { ...process.env, SBX_RUNSC_WRAPPER_DIR: join(dir, 'wrappers') };
+  const node = (...args: string[]) => spawnSync('node', [script, file, bin, ...args], { encoding: 'utf8', env });
+  assert.equal(node('runsc-checkpoint', '--checkpoint-compression=none').stdout, 'yes');
+  const { path, runtimeArgs } = JSON.parse(await readFile(file, 'utf8')).runtimes['runsc-checkpoint'];
+  assert.equal(path, join(dir, 'wrappers', 'runsc-checkpoint'));
+  assert.deepEqual(runtimeArgs, registered, 'the same flags as the sandbox runtime: restores use that one');
+  const run = (...args: string[]) => spawnSync(path, args, { encoding: 'utf8' }).stdout;
+  assert.equal(
+    run('--root', '/run/x', 'checkpoint', '--image-path', '/cp/checkpoint', 'id'),
+    '--root|/run/x|checkpoint|--compression=none|--image-path|/cp/checkpoint|id|',
+  );
+  assert.equal(
+    run('--root', '/run/x', 'restore', '--image-path', '/cp/checkpoint', 'id'),
+    '--root|/run/x|restore|--image-path|/cp/checkpoint|id|',
+  );
+  assert.equal(
+    run('--root', '/a b', 'create', 'checkpoint'),
+    '--root|/a b|create|checkpoint|',
+    'a later `checkpoint` is an argument',
+  );
+  // A runsc whose checkpoint has no such compression gets no registration, and says so.
+  const refused = node('other', '--checkpoint-compression=zstd');
+  assert.equal(refused.stdout, 'no');
+  assert.match(refused.stderr, /checkpoint has no --compression=zstd; other not registered/);
+});
+
 test('docs/security.md explains every flag the runtime is registered with', async () => {
   const security = await readFile(new URL('../../docs/security.md', import.meta.url), 'utf8');
   for (const flag of GVISOR.flags) assert.ok(security.includes(`\`--${flag.name}=${flag.value}\``), `--${flag.name}`);

@@ -11,6 +11,7 @@ import {
   StorageLedger,
 } from '@sbx/shared';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { judge0Plugin } from './compat/judge0/plugin.js';
 import { pistonApi } from './compat/piston/index.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { EventStreams, HEARTBEAT_MS } from './http/event-streams.js';
@@ -127,6 +128,22 @@ export async function buildApp(
   await app.register(jobInputRoutes, { input, maxCallBytes: config.stdinMaxCallBytes });
   await app.register(infoRoutes, { jobs });
   await app.register(runRoutes, { jobs, waitMs: config.runWaitMs, events, streams, tokens });
-  if (config.pistonApi) await app.register(pistonApi, { jobs, events, input, config });
+  await registerCompat(app, config, { jobs, events, input });
   return app;
+}
+
+/** The drop-in APIs other services' clients speak (docs/compat.md), each behind its own switch. */
+async function registerCompat(
+  app: FastifyInstance,
+  config: ApiConfig,
+  { jobs, events, input }: { jobs: JobService; events: JobEvents; input: JobInput },
+): Promise<void> {
+  if (config.pistonApi) await app.register(pistonApi, { jobs, events, input, config });
+  if (config.judge0Api)
+    await app.register(judge0Plugin, {
+      jobs,
+      config,
+      webhooksConfigured: Boolean(app.webhooks),
+      prefix: config.judge0Prefix,
+    });
 }

@@ -1,4 +1,4 @@
-import type { RunStatus } from '@sbx/shared';
+import { type RunStatus, signalName } from '@sbx/shared';
 import type { HarnessReport } from './sandbox/harness-report.js';
 import type { RawRun } from './sandbox/types.js';
 import { WIRE } from './sandbox/wire.js';
@@ -20,23 +20,6 @@ export interface VerdictInput {
   /** An interactive job's bounds (JobData.interactive): its wall clock and the time without input. */
   interactive?: { wall_ms: number; idle_ms: number } | undefined;
 }
-
-const SIGNAL_NAMES: Record<number, string> = {
-  1: 'SIGHUP',
-  2: 'SIGINT',
-  4: 'SIGILL',
-  6: 'SIGABRT',
-  7: 'SIGBUS',
-  8: 'SIGFPE',
-  9: 'SIGKILL',
-  11: 'SIGSEGV',
-  13: 'SIGPIPE',
-  14: 'SIGALRM',
-  15: 'SIGTERM',
-  24: 'SIGXCPU',
-  25: 'SIGXFSZ',
-  31: 'SIGSYS',
-};
 
 /** Exit code the supervisor uses when it could not read its job frame. */
 export const HARNESS_FRAME_ERROR_EXIT = WIRE.exitCodes.frameError;
@@ -64,7 +47,7 @@ export function lostBecause(
   if (run.streamCut) return "the sandbox's output stream was cut while it ran (the Docker engine restarted?)";
   if (run.exitCode === null) return "the sandbox's exit status was lost (the Docker engine did not answer)";
   if (run.exitCode > 128) {
-    const signal = `signal ${run.exitCode - 128}, ${SIGNAL_NAMES[run.exitCode - 128] ?? 'unknown'}`;
+    const signal = `signal ${run.exitCode - 128}, ${signalName(run.exitCode - 128) ?? 'unknown'}`;
     return run.engineKilled
       ? `the Docker engine stopped the sandbox (${signal}): it shut down or restarted, or an operator stopped the container`
       : `the sandbox was killed from outside the engine (${signal}): its runsc processes on the host were killed`;
@@ -153,9 +136,11 @@ function programEnd(run: VerdictInput['run'], report: HarnessReport | null): Ver
   if (exit === null) return { status: 'internal_error', signal: null, message: 'the sandbox exit code was lost' };
   const signal = report ? report.signal : exit > 128 ? exit - 128 : null;
   if (signal !== null)
-    return { status: 'runtime_error', signal, message: `killed by signal ${signal} (${signalName(signal)})` };
+    return {
+      status: 'runtime_error',
+      signal,
+      message: `killed by signal ${signal} (${signalName(signal) ?? 'unknown'})`,
+    };
   if (exit !== 0) return { status: 'runtime_error', signal: null, message: `exited with code ${exit}` };
   return { status: 'ok', signal: null };
 }
-
-const signalName = (signal: number) => SIGNAL_NAMES[signal] ?? 'unknown';

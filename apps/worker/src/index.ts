@@ -90,6 +90,7 @@ export {
 export { type HarnessReport, isArtifactName, parseReport } from './sandbox/harness-report.js';
 export { HarnessStream, type TestSlice } from './sandbox/harness-stream.js';
 export { OomEvents } from './sandbox/oom-events.js';
+export { type PoolBounds, poolBounds } from './sandbox/pool-bounds.js';
 export { READY_MARKER, ReadyGate } from './sandbox/ready-gate.js';
 export { RecentIds } from './sandbox/recent-ids.js';
 export {

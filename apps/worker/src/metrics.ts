@@ -87,6 +87,12 @@ function sandboxMetrics(registry: Registry) {
       labelNames: ['environment'],
       registers,
     }),
+    poolCeiling: new Gauge({
+      name: 'sbx_pool_ceiling',
+      help: "Most sandboxes an environment's warm pool keeps: SBX_POOL_MAX, or fewer where its memory budget (SBX_POOL_MEMORY_MB) holds fewer.",
+      labelNames: ['environment'],
+      registers,
+    }),
     checkpointState: new Gauge({
       name: 'sbx_sandbox_checkpoint_state',
       help: "How an environment's pooled sandboxes start: 1 on the current state, restore (from a checkpoint) or the reason they start cold (off, not_experimental, no_docker_root, build_failed, restore_failed).",

@@ -1,6 +1,8 @@
 import {
   type JobData,
+  JUDGE0_CALLBACK_SHAPE,
   jobReceipt,
+  judge0CallbackBody,
   type RedisRoom,
   type RunResult,
   type StorageLedger,
@@ -12,7 +14,7 @@ import type { Logger } from 'pino';
 import type { ResultStore, RunStart } from './result-store.js';
 
 export interface ResultRecorderContext {
-  results: Pick<ResultStore, 'store' | 'started'>;
+  results: Pick<ResultStore, 'store' | 'started'> & Partial<Pick<ResultStore, 'keepJudge0Record'>>;
   /** A stored result's JSON, null when the job has none. */
   storedResult: (jobId: string) => Promise<string | null>;
   /** Waits for room while Redis is at its memory limit. */
@@ -51,6 +53,10 @@ export class ResultRecorder {
       ctx.ledger
         .add(data.tenant_id ?? 'anonymous', Buffer.byteLength(JSON.stringify(result)))
         .catch((err) => ctx.log.warn({ err }, 'could not count a result against its tenant quota'));
+    if (outcome === 'stored' && data.judge0)
+      await ctx.results
+        .keepJudge0Record?.(result.id)
+        .catch((err) => ctx.log.warn({ err, job: result.id }, 'could not align the Judge0 record with its result'));
     if (outcome !== 'stored')
       ctx.log.warn({ job: result.id, outcome, attempt: result.run?.attempt }, 'result of this run not stored');
     // Before BullMQ marks the job done: a result the replicas lack could vanish in a failover while
@@ -59,7 +65,10 @@ export class ResultRecorder {
     if (outcome === 'stored' && data.callback_url && ctx.webhooks) {
       const { webhooks } = ctx;
       const { callback_url: url, tenant_id: signer } = data;
-      await ctx.room.retrying(() => webhooks.enqueue(result.id, url, withoutArtifactData(result), signer));
+      // A Judge0 submission's callback is Judge0's PUT of the submission (compat/judge0), not ours.
+      const payload = data.judge0 ? judge0CallbackBody(result, data.judge0) : withoutArtifactData(result);
+      const shape = data.judge0 ? JUDGE0_CALLBACK_SHAPE : undefined;
+      await ctx.room.retrying(() => webhooks.enqueue(result.id, url, payload, signer, shape));
     }
     return outcome;
   }

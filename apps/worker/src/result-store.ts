@@ -81,6 +81,8 @@ export interface ResultStoreOptions {
   eventsKey: (jobId: string) => string;
   /** An interactive job's input stream and state (redisKeys().input, inputState); absent: left alone. */
   inputKeys?: (jobId: string) => [string, string];
+  /** A Judge0 submission's record (redisKeys().judge0); absent: left alone. */
+  judge0Key?: (jobId: string) => string;
   /** BullMQ's keys of the queue's jobs: a job's hash, and its lock. */
   bull: Pick<BullKeys, 'job' | 'lock'>;
 }
@@ -145,6 +147,14 @@ export class ResultStore {
       ...encodeJobEvent(RESULT_MARKER),
     );
     return outcome as StoreOutcome;
+  }
+
+  /**
+   * A Judge0 submission's record lives exactly as long as its result from now on: the API saved it
+   * for longer, not knowing how long the job would wait (compat/judge0/records.ts).
+   */
+  async keepJudge0Record(jobId: string): Promise<void> {
+    if (this.opts.judge0Key) await this.redis.expire(this.opts.judge0Key(jobId), this.opts.ttlSeconds);
   }
 
   /** A job's run log, oldest first (lines that do not parse are skipped). */

@@ -14,6 +14,7 @@ import { LABELS, type SandboxSettings, type SandboxSpec } from './sandbox/contai
 import { DockerSandboxRunner } from './sandbox/docker-runner.js';
 import { EnvironmentRouter } from './sandbox/environment-router.js';
 import { OomEvents } from './sandbox/oom-events.js';
+import { poolBounds } from './sandbox/pool-bounds.js';
 import { RecentIds } from './sandbox/recent-ids.js';
 import type { InputSource, SandboxRunner } from './sandbox/types.js';
 import { POOL_OUTCOMES, WarmPoolRunner } from './sandbox/warm-pool.js';
@@ -47,6 +48,7 @@ export type SandboxesConfig = Pick<
   | 'poolMax'
   | 'poolStarts'
   | 'checkpointDir'
+  | 'checkpointRuntime'
 >;
 
 export interface SandboxesContext {
@@ -62,7 +64,7 @@ export interface SandboxesContext {
   engineAnswers: () => Promise<boolean>;
   metrics: Pick<
     WorkerMetrics,
-    'poolAcquires' | 'poolSize' | 'poolTarget' | 'sandboxStart' | 'checkpointState' | 'restores'
+    'poolAcquires' | 'poolSize' | 'poolTarget' | 'sandboxStart' | 'checkpointState' | 'restores' | 'poolCeiling'
   >;
   log: Pick<Logger, 'warn' | 'info'>;
 }
@@ -225,6 +227,7 @@ export class Sandboxes {
       docker,
       settings,
       dir: config.checkpointDir,
+      takeRuntime: config.checkpointRuntime,
       labels: { workerId: config.workerId, prefix: config.prefix },
     });
     return new CheckpointRegistry({
@@ -270,9 +273,10 @@ export class Sandboxes {
     const { config, metrics, log } = this.ctx;
     // Zeros for each outcome: a hit ratio has its series before the first miss.
     for (const outcome of POOL_OUTCOMES) metrics.poolAcquires.inc({ outcome, environment }, 0);
+    const bounds = poolBounds(config, environment);
+    metrics.poolCeiling.set({ environment }, bounds.max);
     return new WarmPoolRunner(this.cold, {
-      min: Math.min(config.sandboxes[environment].poolMin, config.poolMax),
-      max: config.poolMax,
+      ...bounds,
       maxStarting: config.poolStarts,
       limits: this.poolLimits(environment),
       // While the engine is away every refill fails: the outage is logged once, not each second.

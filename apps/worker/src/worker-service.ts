@@ -210,6 +210,7 @@ function buildProcessor(
       runsKey: keys.runs,
       eventsKey: keys.events,
       inputKeys: (jobId) => [keys.input(jobId), keys.inputState(jobId)],
+      judge0Key: keys.judge0,
       bull: bullKeys(config.prefix, config.queueName),
     }),
     storedResult: (jobId) => redis.get(keys.result(jobId)),

@@ -285,6 +285,22 @@ const API_VARS = {
     true,
     "Piston v2's routes (POST /api/v2/execute, GET /api/v2/runtimes, the /api/v2/connect WebSocket, the same under /api/v2/piston/), with the same auth, admission and lanes as POST /run (docs/compat.md).",
   ),
+  judge0Api: onOff(
+    'SBX_JUDGE0_API',
+    true,
+    'Judge0 CE 1.13 routes (/submissions, /languages, ...: docs/compat.md). On by default: a Judge0 client then needs only our base URL, and its jobs meet the same keys, limits and queues as ours.',
+  ),
+  judge0Prefix: {
+    name: 'SBX_JUDGE0_PREFIX',
+    doc: "Path prefix of the Judge0 routes (e.g. /judge0); empty: Judge0's own paths on our base URL.",
+    default: '',
+    parse: (raw: string | undefined) => {
+      const prefix = (raw ?? '').trim().replace(/\/+$/, '');
+      if (prefix !== '' && !/^\/[\w./-]*$/.test(prefix))
+        throw new ConfigError(`SBX_JUDGE0_PREFIX must be a path that starts with /, got "${raw}"`);
+      return prefix;
+    },
+  } satisfies VarSpec<string>,
   runWaitMs: int('SBX_RUN_WAIT_MS', 60_000, 'How long POST /run waits before answering 202 with the job id.', 1),
   maxViewers: int(
     'SBX_MAX_VIEWERS',
@@ -356,7 +372,12 @@ const WORKER_VARS = {
   checkpointDir: str(
     'SBX_CHECKPOINT_DIR',
     '/var/lib/sbx/checkpoints',
-    "Worker: where sandbox checkpoints are kept (about 35 MB each, one per environment, image and limits). On the same filesystem as Docker's data root, a restore links them instead of copying.",
+    "Worker: where sandbox checkpoints are kept (about 105 MB each, one per environment, image and limits; 35 MB compressed). A restore puts symbolic links to them in the new container's folder.",
+  ),
+  checkpointRuntime: str(
+    'SBX_CHECKPOINT_RUNTIME',
+    'runsc-checkpoint',
+    "Worker: the runtime a checkpoint is taken in: the sandbox runtime's binary and flags, registered by ensure-host.sh with uncompressed checkpoints (a restore costs a third). When the engine has no such runtime, checkpoints are taken with SBX_SANDBOX_RUNTIME, compressed.",
   ),
   poolMax: int(
     'SBX_POOL_MAX',
@@ -417,6 +438,8 @@ export interface SandboxConfig {
   image: string;
   /** Warm pool floor: started sandboxes each worker keeps for the environment's default-limit jobs. */
   poolMin: number;
+  /** Most memory its warm pool holds, MB, counted at ENVIRONMENT_SPECS' idleMb per sandbox. */
+  poolMemoryMb: number;
   /** Whether its pool's sandboxes are restored from a checkpoint when the engine allows it. */
   checkpoint: boolean;
 }
@@ -434,6 +457,12 @@ function sandboxVars(env: Environment): { [K in keyof SandboxConfig]: VarSpec<Sa
       environmentVarName('SBX_POOL_MIN', env),
       spec.poolMin,
       `Warm pool floor of the ${env} environment: started sandboxes each worker keeps for default-limit jobs.`,
+    ),
+    poolMemoryMb: int(
+      environmentVarName('SBX_POOL_MEMORY_MB', env),
+      spec.poolMemoryMb,
+      `Memory budget of the ${env} environment's warm pool, MB: it holds at most this divided by an idle sandbox's ${spec.idleMb} MB (and SBX_POOL_MAX at most), however high demand goes; 0 keeps no pool for it.`,
+      0,
     ),
     checkpoint: onOff(
       environmentVarName('SBX_CHECKPOINT', env),
@@ -510,7 +539,7 @@ function withWorker(shared: SharedConfig, env: Env): WorkerConfig {
   >;
   const config = { ...shared, ...parseVars(WORKER_VARS, env), sandboxes };
   // The default environment's floor is refused above the ceiling, as SBX_POOL_MIN always was; the
-  // others' are only clamped to it where the pools are built (sandboxes.ts).
+  // others' are only clamped to it, and every floor to what its memory budget holds (pool-bounds.ts).
   if (sandboxes[DEFAULT_ENVIRONMENT].poolMin > config.poolMax)
     throw new ConfigError(`${SANDBOX_VARS[DEFAULT_ENVIRONMENT].poolMin.name} must not exceed SBX_POOL_MAX`);
   return config;

@@ -26,6 +26,13 @@ export interface EnvironmentSpec {
   /** Default of its warm pool floor (SBX_POOL_MIN, environmentVarName): each idle sandbox costs its memory. */
   poolMin: number;
   /**
+   * What one idle sandbox of it holds on the host, MB (sentry, supervisor, preloaded libraries, measured
+   * with runsc 20240729): its warm pool counts its budget in these (SBX_POOL_MEMORY_MB).
+   */
+  idleMb: number;
+  /** Default of its warm pool's memory budget (SBX_POOL_MEMORY_MB, environmentVarName), MB. */
+  poolMemoryMb: number;
+  /**
    * Default of SBX_CHECKPOINT (environmentVarName): its pool's sandboxes are restored from a checkpoint
    * taken after the preload instead of started cold, where that is cheaper (docs/benchmarks.md).
    */
@@ -40,6 +47,9 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     memoryShareMb: 48,
     image: 'sbx-python:latest',
     poolMin: 2,
+    idleMb: 30,
+    // Room for SBX_POOL_MAX's default of 32.
+    poolMemoryMb: 1024,
     // A restore costs what a cold start of a bare interpreter does (measured: 1.3 against 1.2 CPU-s).
     checkpoint: false,
   },
@@ -52,6 +62,9 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     image: 'sbx-python-data:latest',
     // Each holds its preloaded libraries: about 150 MB idle.
     poolMin: 1,
+    idleMb: 150,
+    // Ten ready after a burst of charts, each restored in about 0.3 CPU-s.
+    poolMemoryMb: 1536,
     // The preload is most of a cold start (3.3 CPU-s): a restore skips it.
     checkpoint: true,
   },

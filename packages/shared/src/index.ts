@@ -11,6 +11,7 @@ export * from './job.js';
 export * from './job-events.js';
 export * from './job-id.js';
 export * from './job-input.js';
+export * from './judge0/index.js';
 export * from './lanes.js';
 export * from './limits.js';
 export * from './metrics-server.js';

@@ -37,6 +37,11 @@ export interface JobData {
   comparator?: Comparator;
   float_tolerance?: number;
   stop_on_first_failure?: boolean;
+  /**
+   * A Judge0 submission (apps/api/src/compat/judge0): its callback is Judge0's PUT of the submission,
+   * whose status needs these two of its fields.
+   */
+  judge0?: { expected_output: string | null; redirect_stderr_to_stdout: boolean };
   /** Where the result is POSTed, signed, when the job finishes. */
   callback_url?: string;
   /** The tenant that submitted it; other tenants get 404 for it. */
@@ -89,6 +94,8 @@ export const redisKeys = (prefix: string) => ({
   /** Stream of an interactive job's input, and the hash of how much of it was accepted (job-input.ts). */
   input: (jobId: string) => jobInputKey(prefix, jobId),
   inputState: (jobId: string) => jobInputStateKey(prefix, jobId),
+  /** What a Judge0 client sent for a submission (compat/judge0), kept as long as its result. */
+  judge0: (token: string) => `${prefix}:judge0:${token}`,
 });
 
 /**

@@ -3,9 +3,11 @@ import http from 'node:http';
 import https from 'node:https';
 import { parseRetryAfter } from './retry-policy.js';
 
-/** One HTTP POST of a webhook to an address the guard already checked; never throws. */
+/** One HTTP POST (or PUT, for a delivery shaped so) of a webhook to an address the guard already checked; never throws. */
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export type WebhookMethod = 'POST' | 'PUT';
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 export interface DeliveryRequest {
@@ -14,6 +16,8 @@ export interface DeliveryRequest {
   address: string;
   family: 4 | 6;
   body: string | Uint8Array;
+  /** POST unless the delivery was enqueued with another method (Judge0's callbacks are PUTs). */
+  method?: WebhookMethod;
   /** Signature headers and the like; content-type, content-length, host and user-agent are set here. */
   headers: Record<string, string>;
   /** Bound on the whole exchange, connect to last byte read. Default 10 s. */
@@ -102,7 +106,7 @@ interface ResponseHeard {
 function openRequest(req: DeliveryRequest, contentLength: number): http.ClientRequest {
   const transport = req.url.protocol === 'https:' ? https : http;
   return transport.request({
-    method: 'POST',
+    method: req.method ?? 'POST',
     protocol: req.url.protocol,
     hostname: req.url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: req.url.port || undefined,

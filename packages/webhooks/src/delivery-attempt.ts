@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, deliverOnce } from './deliver.js';
+import type { DeliveryOutcome, deliverOnce, WebhookMethod } from './deliver.js';
 import { signWebhook } from './signing.js';
 import { type HostLookup, resolveSafeTarget, type SafeTarget, WebhookTargetError } from './target-guard.js';
 
@@ -19,6 +19,8 @@ export interface SignedDelivery {
   body: string;
   webhookId: string;
   secret: string;
+  /** Absent: POST. */
+  method?: WebhookMethod | undefined;
 }
 
 /**
@@ -29,7 +31,7 @@ export type DeliveryAttempt = (delivery: SignedDelivery) => Promise<DeliveryOutc
 
 /** The attempt the service makes: guard the target, sign afresh, deliver to the checked address. */
 export function deliveryAttempt(opts: DeliveryAttemptOptions): DeliveryAttempt {
-  return async ({ url, body, webhookId, secret }) => {
+  return async ({ url, body, webhookId, secret, method }) => {
     const started = performance.now();
     let target: SafeTarget;
     try {
@@ -45,6 +47,7 @@ export function deliveryAttempt(opts: DeliveryAttemptOptions): DeliveryAttempt {
     return opts.deliver({
       ...target,
       body,
+      ...(method ? { method } : {}),
       timeoutMs: opts.timeoutMs,
       maxResponseBytes: opts.maxResponseBytes,
       headers: signatureHeaders(secret, webhookId, body),

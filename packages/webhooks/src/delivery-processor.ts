@@ -58,7 +58,8 @@ export class DeliveryProcessor {
     let outcome: DeliveryOutcome;
     try {
       const secret = (pending.signer && ctx.secretFor?.(pending.signer)) || ctx.secret;
-      outcome = await ctx.attempt({ url: pending.url, body: pending.body, webhookId, secret });
+      const { url, body, method } = pending;
+      outcome = await ctx.attempt({ url, body, webhookId, secret, ...(method ? { method } : {}) });
     } catch (err) {
       if (!(err instanceof WebhookTargetError)) throw err;
       return this.refused(job.data, err, log);

@@ -1,3 +1,5 @@
+import type { WebhookMethod } from './deliver.js';
+
 /**
  * State lives in the hash `${prefix}:webhook:${jobId}` rather than in BullMQ's job records, which
  * are pruned; the hash has its own TTL. Every write after enqueue is a compare-and-set on
@@ -31,6 +33,8 @@ export interface NewDelivery {
   body: string;
   /** Whose secret signs it; the service's own when absent. */
   signer?: string | undefined;
+  /** Absent: POST. */
+  method?: WebhookMethod | undefined;
 }
 
 /** What an attempt sends: the current delivery's stored target, bytes and signer. */
@@ -38,6 +42,8 @@ export interface PendingDelivery {
   url: string;
   body: string;
   signer: string | undefined;
+  /** Absent: POST. */
+  method?: WebhookMethod;
 }
 
 /** The Redis commands the store uses; an ioredis client fits. */
@@ -110,6 +116,7 @@ export class DeliveryStateStore {
       body: delivery.body,
       redeliveries: 0,
       ...(delivery.signer ? { signer: delivery.signer } : {}),
+      ...(delivery.method && delivery.method !== 'POST' ? { method: delivery.method } : {}),
     };
     const created = await this.redis.eval(
       CREATE,
@@ -158,7 +165,12 @@ export class DeliveryStateStore {
     const h = await this.redis.hgetall(this.key(jobId));
     // Superseded by a redelivery, already finished, or expired: nothing to send under this id.
     if (h.webhook_id !== webhookId || h.state !== 'pending' || h.body === undefined) return null;
-    return { url: h.url ?? '', body: h.body, signer: h.signer };
+    return {
+      url: h.url ?? '',
+      body: h.body,
+      signer: h.signer,
+      ...(h.method === 'PUT' ? { method: 'PUT' as const } : {}),
+    };
   }
 
   private key(jobId: string): string {

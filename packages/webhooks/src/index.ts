@@ -17,6 +17,7 @@ export {
   type DeliveryRequest,
   deliverOnce,
   deliveryResult,
+  type WebhookMethod,
 } from './deliver.js';
 export {
   type DeliveryAttempt,
@@ -70,4 +71,5 @@ export {
   createWebhookService,
   type WebhookService,
   type WebhookServiceOptions,
+  type WebhookShape,
 } from './webhook-service.js';

@@ -1,7 +1,7 @@
 import type { RedisConnectionOptions } from '@sbx/shared';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, deliverOnce } from './deliver.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, deliverOnce, type WebhookMethod } from './deliver.js';
 import { deliveryAttempt } from './delivery-attempt.js';
 import { type DeliveryJobData, DeliveryProcessor } from './delivery-processor.js';
 import { DeliveryStateStore, type WebhookDeliveryState } from './delivery-state.js';
@@ -54,9 +54,19 @@ export interface WebhookServiceOptions {
   deliver?: typeof deliverOnce;
 }
 
+/**
+ * How a delivery is sent: our own is a POST of `{type, timestamp, data}`; another API's callback (a
+ * Judge0 PUT of the bare submission) is `{ method: 'PUT', envelope: false }`. Signed either way.
+ */
+export interface WebhookShape {
+  method: WebhookMethod;
+  /** False: the payload is the whole body. */
+  envelope: boolean;
+}
+
 export interface WebhookService {
   /** Starts the one logical delivery for `jobId`; a repeat call for a known job is a no-op. */
-  enqueue(jobId: string, url: string, payload: unknown, signer?: string): Promise<void>;
+  enqueue(jobId: string, url: string, payload: unknown, signer?: string, shape?: WebhookShape): Promise<void>;
   /** Sends the stored body again under a fresh webhook-id; false when no delivery is known. */
   redeliver(jobId: string): Promise<boolean>;
   state(jobId: string): Promise<WebhookDeliveryState | null>;
@@ -154,13 +164,18 @@ interface ServiceParts {
 class QueuedWebhookService implements WebhookService {
   constructor(private readonly parts: ServiceParts) {}
 
-  async enqueue(jobId: string, url: string, payload: unknown, signer?: string): Promise<void> {
+  async enqueue(jobId: string, url: string, payload: unknown, signer?: string, shape?: WebhookShape): Promise<void> {
     // BullMQ ids may not contain ':', and ours embed the job id.
     if (!jobId || jobId.includes(':')) throw new TypeError(`unusable job id for a webhook: ${JSON.stringify(jobId)}`);
     const { store } = this.parts;
     const webhookId = `msg_${jobId}`;
-    const body = JSON.stringify({ type: 'job.completed', timestamp: new Date().toISOString(), data: payload });
-    if (await store.create(jobId, { webhookId, url, body, signer })) return this.addDeliveryJob(jobId, webhookId);
+    const body = JSON.stringify(
+      shape?.envelope === false
+        ? payload
+        : { type: 'job.completed', timestamp: new Date().toISOString(), data: payload },
+    );
+    if (await store.create(jobId, { webhookId, url, body, signer, method: shape?.method }))
+      return this.addDeliveryJob(jobId, webhookId);
     // Known already. If it is still pending, re-adding heals a crash between the hash and the queue
     // write (BullMQ ignores the add when the job exists); finished deliveries are left alone.
     const existing = await store.read(jobId);

@@ -31,6 +31,10 @@ export const PUBLIC_PATHS = [
 ];
 export const isPublic = (url: string) => PUBLIC_PATHS.some((p) => p.test(url.split('?')[0] ?? ''));
 
+/** A browser's CORS preflight never carries credentials: answered (or refused) by CORS, not by a key. */
+const isPreflight = (req: { method: string; headers: Record<string, unknown> }) =>
+  req.method === 'OPTIONS' && typeof req.headers['access-control-request-method'] === 'string';
+
 /**
  * Bearer keys identify tenants. Keys are looked up by their SHA-256, so the server never holds a key
  * and comparing hashes leaks nothing useful. No keys configured: every caller is the anonymous tenant,
@@ -55,7 +59,7 @@ export default fp<{ config: ApiConfig; tokens: EventTokens }>(
     }
     const byId = new Map([...tenants.values()].map((t) => [t.id, t]));
     app.addHook('onRequest', async (req) => {
-      if (isPublic(req.url)) return;
+      if (isPublic(req.url) || isPreflight(req)) return;
       const header = req.headers.authorization ?? '';
       // An events_url carries its own grant, for EventSource, which cannot send a header.
       const presented = header ? null : eventsTokenOf(req.url);
@@ -66,12 +70,18 @@ export default fp<{ config: ApiConfig; tokens: EventTokens }>(
         req.tenant = tenant;
         return;
       }
-      const key = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+      // Judge0's clients send their key as X-Auth-Token: the same keys, the same tenants.
+      const judge0Key = req.headers['x-auth-token'];
+      const key = header
+        ? /^Bearer\s+(\S+)$/i.exec(header)?.[1]
+        : typeof judge0Key === 'string'
+          ? judge0Key
+          : undefined;
       const tenant = key ? tenants.get(hashApiKey(key)) : undefined;
       if (!tenant)
         throw new ApiError(
           'unauthorized',
-          header ? 'the API key is not valid' : 'missing Authorization: Bearer <key> header',
+          header || key ? 'the API key is not valid' : 'missing Authorization: Bearer <key> header',
         );
       req.tenant = tenant;
     });

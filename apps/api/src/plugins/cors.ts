@@ -12,7 +12,9 @@ export default fp<{ origins: string[] }>(
     await app.register(cors, {
       origin: origins.includes('*') ? '*' : origins,
       methods: ['GET', 'POST', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id'],
+      // x-auth-token: the Judge0 routes' key header (compat/judge0), which answer preflights from the
+      // configured origins through this plugin too.
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id', 'x-auth-token'],
       exposedHeaders: [
         'x-request-id',
         'location',

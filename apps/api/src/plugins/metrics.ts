@@ -153,6 +153,12 @@ export function createApiMetrics() {
       registers: [registry],
     }),
     errors,
+    compatRequests: new Counter({
+      name: 'sbx_compat_requests_total',
+      help: 'Requests to the drop-in APIs (api: judge0) by method and route pattern, and status.',
+      labelNames: ['api', 'route', 'status_code'],
+      registers: [registry],
+    }),
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
@@ -180,7 +186,12 @@ export default fp(
     app.decorate('metrics', metrics);
     app.addHook('onSend', async (_req, reply, payload) => {
       // Only error bodies: a 503 from /readyz is a probe's answer, counted with the requests.
-      const code = reply.statusCode >= 400 ? errorCode(payload) : null;
+      // The compat APIs answer in their own shapes and name our code in a header instead.
+      const named = reply.getHeader('x-sbx-error');
+      const code =
+        reply.statusCode >= 400
+          ? (errorCode(payload) ?? (typeof named === 'string' && Object.hasOwn(API_ERRORS, named) ? named : null))
+          : null;
       if (code) metrics.errors.inc({ code });
       return payload;
     });

@@ -3,6 +3,8 @@ import {
   cancelledResult,
   type FairQueue,
   type JobData,
+  JUDGE0_CALLBACK_SHAPE,
+  judge0CallbackBody,
   redisKeys,
   type Tenant,
   writePastLimit,
@@ -13,7 +15,13 @@ import type { JobLookup } from './job-lookup.js';
 
 /** The webhook deliveries, as far as cancelling needs them: a cancelled job's callback is still sent. */
 export interface CallbackQueue {
-  enqueue(jobId: string, url: string, payload: unknown, signer?: string): Promise<void>;
+  enqueue(
+    jobId: string,
+    url: string,
+    payload: unknown,
+    signer?: string,
+    shape?: { method: 'POST' | 'PUT'; envelope: boolean },
+  ): Promise<void>;
 }
 
 export type CancelOutcome = 'cancelled' | 'cancelling' | 'finished' | null;
@@ -24,7 +32,7 @@ export class Cancellation {
 
   constructor(
     private readonly queue: Pick<Queue<JobData>, 'getJob'>,
-    private readonly redis: Pick<Redis, 'set' | 'publish' | 'eval' | 'call'>,
+    private readonly redis: Pick<Redis, 'set' | 'publish' | 'eval' | 'call' | 'expire'>,
     private readonly config: Pick<ApiConfig, 'prefix' | 'resultTtlSeconds'>,
     private readonly fair: Pick<FairQueue, 'release'>,
     private readonly lookup: Pick<JobLookup, 'ownedBy' | 'result'>,
@@ -68,7 +76,12 @@ export class Cancellation {
       this.config.resultTtlSeconds,
       'NX',
     ]);
-    if (job.data.callback_url) await this.webhooks?.enqueue(id, job.data.callback_url, cancelled, job.data.tenant_id);
+    const { callback_url: url, tenant_id: signer, judge0 } = job.data;
+    // Its Judge0 record (compat/judge0/records.ts) now lives as long as this result.
+    if (judge0) await this.redis.expire(this.keys.judge0(id), this.config.resultTtlSeconds);
+    if (url && judge0)
+      await this.webhooks?.enqueue(id, url, judge0CallbackBody(cancelled, judge0), signer, JUDGE0_CALLBACK_SHAPE);
+    else if (url) await this.webhooks?.enqueue(id, url, cancelled, signer);
     return true;
   }
 }

@@ -81,7 +81,13 @@ export class JobService {
   }
 
   /** The checked queue entry under a new id. Throws ApiError for anything the caller must fix. */
-  private prepare(request: JobRequest, requestId: string, tenant: Tenant, routeLane: Lane): PreparedJob {
+  private prepare(
+    request: JobRequest,
+    requestId: string,
+    tenant: Tenant,
+    routeLane: Lane,
+    judge0?: JobData['judge0'],
+  ): PreparedJob {
     const webhooksConfigured = Boolean(this.webhooks);
     const data = validateJob(request, {
       config: this.config,
@@ -91,11 +97,18 @@ export class JobService {
       webhooksConfigured,
       now: new Date(),
     });
-    return { id: newJobId(), data };
+    return { id: newJobId(), data: judge0 ? { ...data, judge0 } : data };
   }
 
-  async submit(request: JobRequest, requestId: string, tenant: Tenant, routeLane: Lane): Promise<Job<JobData>> {
-    const [job] = await this.admission.admit(tenant, [this.prepare(request, requestId, tenant, routeLane)]);
+  /** `judge0`: the job is a Judge0 submission (compat/judge0), for its callback's shape. */
+  async submit(
+    request: JobRequest,
+    requestId: string,
+    tenant: Tenant,
+    routeLane: Lane,
+    judge0?: JobData['judge0'],
+  ): Promise<Job<JobData>> {
+    const [job] = await this.admission.admit(tenant, [this.prepare(request, requestId, tenant, routeLane, judge0)]);
     return job as Job<JobData>;
   }
 

@@ -72,7 +72,10 @@ export class CheckpointRegistry implements CheckpointSource {
         await this.opts.builder.prune(checkpoint.key);
         this.usable.set(environment, checkpoint);
         this.opts.onState?.(environment, 'restore');
-        this.opts.log.info({ environment, checkpoint: checkpoint.key }, 'sandboxes start from a checkpoint');
+        this.opts.log.info(
+          { environment, checkpoint: checkpoint.key, takenWith: checkpoint.takenWith },
+          'sandboxes start from a checkpoint',
+        );
       } catch (err) {
         this.cold(environment, 'build_failed', err);
       }

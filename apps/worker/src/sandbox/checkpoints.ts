@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, link, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Environment } from '@sbx/shared';
@@ -14,7 +14,7 @@ import { ReadyGate } from './ready-gate.js';
  * container with its own cgroup, tmpfs and lifetime, used once, as a cold one is: only the memory
  * image is shared, and the harness gives each copy fresh randomness before the program's first line
  * (child.py, reseed). Docker can restore only with `"experimental": true`, and only a checkpoint
- * found in the new container's own folder: it is linked in there before the start.
+ * found in the new container's own folder: symbolic links to the store are put there before the start.
  */
 export interface Checkpoint {
   environment: Environment;
@@ -24,6 +24,8 @@ export interface Checkpoint {
   key: string;
   /** Its files, in the store (SBX_CHECKPOINT_DIR/<key>). */
   dir: string;
+  /** The runtime it is taken in: SBX_CHECKPOINT_RUNTIME's (uncompressed) when the engine has it. */
+  takenWith: string;
 }
 
 /** Why an environment starts cold: said once in the log and as a metric label. */
@@ -49,6 +51,8 @@ export const RESTORE_HEADROOM_MB = 64;
 
 /** Written last, in the store's folder only: a folder without it is a take that did not finish. */
 const COMPLETE = '.complete';
+/** In a restored container's copy only: which copy it is (installCheckpoint). */
+const COPY_MARKER = '.copy';
 /** A checkpoint no worker of the host verified for this long is removed (prune). */
 const UNUSED_CHECKPOINT_MS = 7 * 86_400_000;
 /** A take's folder left this long was a worker's that died while taking it. */
@@ -77,15 +81,29 @@ type Checkpointable = Docker.Container & {
 export const containerCheckpointDir = (dockerRoot: string, containerId: string, key: string) =>
   join(dockerRoot, 'containers', containerId, 'checkpoints', key);
 
-/** Hard links where the store and Docker's root share a filesystem (no copy of 30 MB per start), else a copy. */
-export async function installCheckpoint(from: string, to: string): Promise<void> {
+/**
+ * Symbolic links to the store's files, not the files: Docker 20.10 tars the container's checkpoint
+ * folder into containerd's content store on each start and containerd unpacks it again for runsc,
+ * which cost dockerd and containerd 0.65 CPU-s for a 31 MB checkpoint (2 CPU-s uncompressed). The
+ * tar keeps the links as links and runsc, on the host, follows them into the store: about 0.03.
+ */
+export async function installCheckpoint(from: string, to: string, copyId: string): Promise<void> {
+  await linkTree(from, to);
+  // Docker 20.10 uploads the checkpoint folder, as a tar, into containerd's content store on each
+  // start, under the tar's digest, and deletes it once the task exists: two restores of one checkpoint
+  // at once collided on that digest ("already exists", or the content deleted under the other). A
+  // file naming the copy makes each upload's digest its own, so restores can run side by side.
+  await writeFile(join(to, COPY_MARKER), `${copyId}\n`);
+}
+
+async function linkTree(from: string, to: string): Promise<void> {
   await mkdir(to, { recursive: true });
   for (const entry of await readdir(from, { withFileTypes: true })) {
     if (entry.name === COMPLETE) continue;
     const source = join(from, entry.name);
     const target = join(to, entry.name);
-    if (entry.isDirectory()) await installCheckpoint(source, target);
-    else await link(source, target).catch(() => cp(source, target));
+    if (entry.isDirectory()) await linkTree(source, target);
+    else await symlink(source, target);
   }
 }
 
@@ -94,6 +112,11 @@ export interface CheckpointBuilderOptions {
   settings: SandboxSettings;
   /** SBX_CHECKPOINT_DIR. */
   dir: string;
+  /**
+   * SBX_CHECKPOINT_RUNTIME: the runtime the sandbox checkpointed runs in, when the engine has it (else
+   * the sandbox runtime). Restores use the sandbox runtime whatever took the checkpoint.
+   */
+  takeRuntime?: string;
   labels: { workerId: string; prefix: string };
   /** Longest the sandbox checkpointed may take to become ready. Default 60 s. */
   readyTimeoutMs?: number;
@@ -130,18 +153,18 @@ export class CheckpointBuilder {
     const spec = buildContainerSpec(settings, limits, { jobId: 'checkpoint', ...labels });
     const image = await docker.getImage(settings.images[environment]).inspect();
     const info = (await docker.info()) as { Runtimes?: Record<string, unknown>; ServerVersion?: string };
-    const runtime = info.Runtimes?.[settings.runtime] as { path?: string } | undefined;
+    const takeRuntime = this.opts.takeRuntime;
+    const takenWith = takeRuntime && info.Runtimes?.[takeRuntime] ? takeRuntime : settings.runtime;
     const key = checkpointKey({
       imageId: image.Id,
-      // The binary too (an upgrade in place keeps its path): its size and time, where the worker sees it.
-      runtime: { registered: runtime ?? settings.runtime, binary: await fileIdentity(runtime?.path) },
+      runtime: { restore: await runtimeIdentity(info, settings.runtime), take: await runtimeIdentity(info, takenWith) },
       spec,
       dockerVersion: info.ServerVersion ?? '',
     });
     const stored = join(dir, key);
-    const checkpoint = { environment, memoryMb: limits.memory_mb, key, dir: stored };
+    const checkpoint = { environment, memoryMb: limits.memory_mb, key, dir: stored, takenWith };
     if (!retake && (await exists(join(stored, COMPLETE)))) return { checkpoint, taken: false };
-    await this.take(spec, key, dockerRoot, stored);
+    await this.take({ ...spec, HostConfig: { ...spec.HostConfig, Runtime: takenWith } }, key, dockerRoot, stored);
     return { checkpoint, taken: true };
   }
 
@@ -191,6 +214,8 @@ export class CheckpointBuilder {
       const partial = `${stored}.${name}.partial`;
       await cp(containerCheckpointDir(dockerRoot, container.id, name), partial, { recursive: true });
       await writeMarker(partial);
+      // What is in it becomes the memory of every sandbox restored from it: root's alone, whatever cp made.
+      await chmod(partial, 0o700);
       await rm(stored, { recursive: true, force: true });
       await rename(partial, stored);
       stream.destroy();
@@ -202,6 +227,12 @@ export class CheckpointBuilder {
 
 async function writeMarker(dir: string): Promise<void> {
   await writeFile(join(dir, COMPLETE), `${new Date().toISOString()}\n`);
+}
+
+/** A runtime's registration and binary (an upgrade in place keeps its path): its size and time, where the worker sees it. */
+async function runtimeIdentity(info: { Runtimes?: Record<string, unknown> }, name: string) {
+  const registered = info.Runtimes?.[name] as { path?: string } | undefined;
+  return { name, registered: registered ?? null, binary: await fileIdentity(registered?.path) };
 }
 
 const fileIdentity = (path: string | undefined) =>

@@ -75,9 +75,6 @@ export class SandboxLostError extends Error {
 
 /** Cold sandboxes: one new gVisor container per acquire, removed on dispose. */
 export class DockerSandboxRunner implements SandboxRunner {
-  /** The restore being started now: the next waits for it (startRestoring). */
-  private restoring: Promise<void> = Promise.resolve();
-
   constructor(private readonly opts: DockerRunnerOptions) {}
 
   async acquire(limits: SandboxSpec, labels: AcquireLabels): Promise<Sandbox> {
@@ -150,34 +147,19 @@ export class DockerSandboxRunner implements SandboxRunner {
     }
   }
 
-  /**
-   * Starts a container from its checkpoint, one at a time: Docker 20.10 uploads the checkpoint into
-   * containerd's content store on each start, and two uploads of the same checkpoint at once fail the
-   * second ("commit failed: content ... already exists"). A start that lost that race anyway (another
-   * worker's) is retried once, when the content is there.
-   */
-  private startRestoring(container: Docker.Container, checkpoint: Checkpoint): Promise<void> {
+  /** Starts a container from the checkpoint installed in its own folder (install). */
+  private async startRestoring(container: Docker.Container, checkpoint: Checkpoint): Promise<void> {
     // Docker's `checkpoint` query parameter (experimental): dockerode does not type it, and would send
     // plain options as a body too, which the engine refuses on start; `_query` and an empty `_body` it sends as such.
     const options = { _query: { checkpoint: checkpoint.key }, _body: {} } as Docker.ContainerStartOptions;
-    const start = async () => {
-      try {
-        await container.start(options);
-      } catch (err) {
-        if (!/already exists/.test((err as Error).message)) throw err;
-        await container.start(options);
-      }
-    };
-    const turn = this.restoring.then(start);
-    this.restoring = turn.catch(() => {});
-    return turn;
+    await container.start(options);
   }
 
   /** Puts the checkpoint where Docker looks for it: the new container's own checkpoints folder. */
   private async install(checkpoint: Checkpoint, containerId: string): Promise<void> {
     const root = this.opts.checkpoints?.dockerRoot;
     if (!root) throw new Error("the engine's data root is not known");
-    await installCheckpoint(checkpoint.dir, containerCheckpointDir(root, containerId, checkpoint.key));
+    await installCheckpoint(checkpoint.dir, containerCheckpointDir(root, containerId, checkpoint.key), containerId);
   }
 }
 

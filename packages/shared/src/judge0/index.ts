@@ -1,0 +1,3 @@
+export * from './status.js';
+export * from './submission.js';
+export * from './text.js';
