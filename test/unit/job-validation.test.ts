@@ -336,3 +336,45 @@ test("a batch's refusal names the job by its index, keeping the code and details
   const other = new TypeError('boom');
   assert.equal(inBatch(other, 1), other, 'anything else passes through as it was');
 });
+
+test('files: decoded from their encoding into base64 on the job, counted with stdin, names checked', () => {
+  const data = validateJob(
+    {
+      code: 'import helper',
+      files: [
+        { name: 'helper.py', content: 'X = 1' },
+        { name: 'b.bin', content: 'AAH/', encoding: 'base64' },
+        { name: 'h.txt', content: '6869', encoding: 'hex' },
+      ],
+    },
+    context(),
+  );
+  assert.deepEqual(data.files, [
+    { name: 'helper.py', data: Buffer.from('X = 1').toString('base64') },
+    { name: 'b.bin', data: 'AAH/' },
+    { name: 'h.txt', data: Buffer.from('hi').toString('base64') },
+  ]);
+  assert.equal(validateJob({ code: 'x', files: [] }, context()).files, undefined);
+  // 40 bytes of stdin and 11 decoded bytes of a file (22 hex characters) are 51.
+  assert.deepEqual(
+    refusal({ code: 'x', stdin: 'a'.repeat(40), files: [{ name: 'f', content: 'ab'.repeat(11), encoding: 'hex' }] }),
+    {
+      code: 'stdin_too_large',
+      status: 413,
+      message: 'stdin, arguments, files and test data are 51 bytes together; the maximum is 50',
+      details: { maximum: 50 },
+    },
+  );
+  for (const name of ['../x', 'a/b', '.hidden', 'outputs', ''])
+    assert.equal(refusal({ code: 'x', files: [{ name, content: '' }] }).code, 'validation_failed', name);
+  assert.match(
+    refusal({
+      code: 'x',
+      files: [
+        { name: 'a', content: '' },
+        { name: 'a', content: '' },
+      ],
+    }).message,
+    /"a" is given twice/,
+  );
+});
