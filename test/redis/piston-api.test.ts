@@ -323,6 +323,7 @@ describe("Piston v2 routes go through our admission: the queue cap and the rate 
       /sbx_http_request_duration_seconds_count\{[^}]*route="\/api\/v2\/execute"[^}]*status_code="503"[^}]*\} [1-9]/,
     );
     series(/sbx_api_errors_total\{code="queue_full"\} [1-9]/);
+    series(/sbx_compat_requests_total\{api="piston",route="POST \/api\/v2\/execute",status_code="503"\} [1-9]/);
     series(/sbx_api_errors_total\{code="rate_limited"\} 1\n/);
   });
 });

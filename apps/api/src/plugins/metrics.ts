@@ -155,7 +155,7 @@ export function createApiMetrics() {
     errors,
     compatRequests: new Counter({
       name: 'sbx_compat_requests_total',
-      help: 'Requests to the drop-in APIs (api: judge0) by method and route pattern, and status.',
+      help: 'Requests to the drop-in APIs (api: judge0, piston) by method and route pattern, and status.',
       labelNames: ['api', 'route', 'status_code'],
       registers: [registry],
     }),

@@ -59,6 +59,11 @@ export async function pistonApi(
   // socket stays open (the websocket plugin only ends those it marked, after its own hook ran).
   app.addHook('onResponse', async (req, reply) => {
     if (req.headers.upgrade?.toLowerCase() === 'websocket') reply.raw.socket?.end();
+    app.metrics.compatRequests.inc({
+      api: 'piston',
+      route: `${req.method} ${req.routeOptions.url ?? 'unmatched'}`,
+      status_code: reply.statusCode,
+    });
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
   for (const prefix of PISTON_PREFIXES) await app.register(pistonRoutes, { piston, input, prefix });
