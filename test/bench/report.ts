@@ -212,9 +212,11 @@ function restoreSection(x: RestoreResults): string {
       [`sandbox, start to "waiting for its job" (${x.starts} each)`, 'machine CPU', 'wall p50', 'wall p95'],
       [
         start('python-data, cold start (image, preload)', x.cold),
-        start('python-data, restored from the checkpoint', x.restored),
+        start('python-data, restored from the checkpoint (pages uncompressed)', x.restored),
+        start('python-data, restored from a compressed checkpoint', x.restoredCompressed),
         start('python, cold start', x.python.cold),
-        start('python, restored from its checkpoint', x.python.restored),
+        start('python, restored from its checkpoint (pages uncompressed)', x.python.restored),
+        start('python, restored from a compressed checkpoint', x.python.restoredCompressed),
       ],
     ),
     table(
@@ -231,7 +233,7 @@ function restoreSection(x: RestoreResults): string {
         load('SBX_CHECKPOINT_PYTHON_DATA=on (restores)', x.on),
       ],
     ),
-    'Machine CPU is every process of the machine (Docker, containerd, runsc, the worker), read from /proc/stat around each start; the starts run one at a time, each sandbox removed before the next (its removal not counted). Each mode runs on a stack of its own with the python-data pool at its floor (1) and the ceiling its default memory budget holds (10), the charts 0.3 s apart first, then the burst; the checkpoint is taken and verified before either is measured, as a running worker has it.',
+    "Machine CPU is every process of the machine (Docker, containerd, runsc, the worker), read from /proc/stat around each start; the starts run one at a time, each sandbox removed before the next (its removal not counted). The uncompressed checkpoint is taken in `SBX_CHECKPOINT_RUNTIME` (what the worker uses), the compressed one in `SBX_SANDBOX_RUNTIME` (what Docker's checkpoint API does by default); both are restored through links. Each mode runs on a stack of its own with the python-data pool at its floor (1) and the ceiling its default memory budget holds (10), the charts 0.3 s apart first, then the burst; the checkpoint is taken and verified before either is measured, as a running worker has it.",
   ].join('\n\n');
 }
 

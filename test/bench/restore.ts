@@ -34,12 +34,17 @@ export interface ChartLoad {
   warmHits: number;
 }
 
-export interface RestoreResults {
-  starts: number;
+/** One environment's sandbox starts: cold, restored (uncompressed pages), restored from compressed pages. */
+export interface StartCosts {
   cold: StartCost;
   restored: StartCost;
+  restoredCompressed: StartCost;
+}
+
+export interface RestoreResults extends StartCosts {
+  starts: number;
   /** The same for the plain python environment, whose pool starts cold by default (SBX_CHECKPOINT). */
-  python: { cold: StartCost; restored: StartCost };
+  python: StartCosts;
   burst: number;
   sequentialRuns: number;
   off: ChartLoad;
@@ -66,23 +71,14 @@ async function timeStarts(n: number, start: () => Promise<{ dispose(): Promise<v
 }
 
 /** Cold starts and restores of an environment's sandboxes with a default job's limits, straight on the engine. */
-export async function measureStartCosts(
-  config: Config,
-  n: number,
-  environment: Environment,
-): Promise<Pick<RestoreResults, 'cold' | 'restored'>> {
+export async function measureStartCosts(config: Config, n: number, environment: Environment): Promise<StartCosts> {
   const docker = new Docker({ socketPath: config.dockerSocket });
   const settings = sandboxSettingsFromConfig(config);
   // A deployment of its own: the stack's worker would remove sandboxes of a worker it has no heartbeat of.
   const labels = { workerId: `bench-${process.pid}`, prefix: `${config.prefix}-starts` };
-  const builder = new CheckpointBuilder({
-    docker,
-    settings,
-    dir: config.checkpointDir,
-    takeRuntime: config.checkpointRuntime,
-    labels,
-  });
-  const support = await builder.engineSupport();
+  const builder = (takeRuntime: string) =>
+    new CheckpointBuilder({ docker, settings, dir: config.checkpointDir, takeRuntime, labels });
+  const support = await builder(config.checkpointRuntime).engineSupport();
   if ('cold' in support) throw new Error(`checkpoints unavailable here: ${support.cold}`);
   const source: CheckpointSource = { for: () => null, dockerRoot: support.dockerRoot, restored() {}, failed() {} };
   const runner = new DockerSandboxRunner({
@@ -98,12 +94,17 @@ export async function measureStartCosts(
     memory_mb: config.defaultMemoryMb,
     environment,
   };
-  const { checkpoint } = await builder.checkpointFor(limits, support.dockerRoot);
+  const { checkpoint } = await builder(config.checkpointRuntime).checkpointFor(limits, support.dockerRoot);
+  // The candidate left behind: the pages compressed, as Docker's checkpoint API takes them by default.
+  const compressed = await builder(config.runtime).checkpointFor(limits, support.dockerRoot);
   const jobId = (i: number) => `bench-start-${environment}-${i}`;
   let i = 0;
   const cold = await timeStarts(n, () => runner.acquire(limits, { jobId: jobId(i++) }));
   const restored = await timeStarts(n, () => runner.restore(limits, { jobId: jobId(i++) }, checkpoint));
-  return { cold, restored };
+  const restoredCompressed = await timeStarts(n, () =>
+    runner.restore(limits, { jobId: jobId(i++) }, compressed.checkpoint),
+  );
+  return { cold, restored, restoredCompressed };
 }
 
 /** One stack with checkpoints `mode`: charts one after another 0.3 s apart, then `burst` at once. */

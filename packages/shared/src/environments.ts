@@ -50,7 +50,7 @@ export const ENVIRONMENT_SPECS: Record<Environment, EnvironmentSpec> = {
     idleMb: 30,
     // Room for SBX_POOL_MAX's default of 32.
     poolMemoryMb: 1024,
-    // A restore saves little here: 0.22 against 0.38 CPU-s, 234 against 388 ms (docs/benchmarks-restore.md),
+    // A restore saves little here: 0.18 against 0.35 CPU-s, 228 against 386 ms (docs/benchmarks-restore.md),
     // for Docker's experimental API, 64 MB more cgroup per sandbox and a hash seed shared by every copy
     // in the environment most jobs use. SBX_CHECKPOINT=on takes that trade.
     checkpoint: false,
